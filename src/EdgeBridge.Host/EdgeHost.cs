@@ -1,0 +1,17 @@
+namespace EdgeBridge.Host;
+
+/// <summary>Builds the edge host; <c>Program</c> runs it and tests start it in process.</summary>
+public static class EdgeHost
+{
+    public static WebApplication Create(WebApplicationOptions options, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(options);
+        configure?.Invoke(builder);
+
+        builder.Services.AddEdgeBridge(builder.Configuration);
+
+        var app = builder.Build();
+        app.MapEdgeBridge();
+        return app;
+    }
+}

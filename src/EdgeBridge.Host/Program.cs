@@ -1,0 +1,3 @@
+using EdgeBridge.Host;
+
+await EdgeHost.Create(new WebApplicationOptions { Args = args }).RunAsync();

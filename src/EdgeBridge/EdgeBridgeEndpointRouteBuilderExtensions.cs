@@ -1,0 +1,34 @@
+using EdgeBridge.Health;
+using EdgeBridge.Proxy;
+using EdgeBridge.Status;
+using Grpc.Core;
+using Microsoft.AspNetCore.Routing;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps EdgeBridge's endpoints.</summary>
+public static class EdgeBridgeEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps <c>/healthz</c>, <c>/readyz</c> and the reverse proxy (REST and gRPC to the backend, with errors in
+    /// each protocol's own terms), and answers everything else with a 404 google.rpc.Status body.
+    /// </summary>
+    public static IEndpointRouteBuilder MapEdgeBridge(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+
+        HealthEndpoints.Map(endpoints);
+        endpoints.MapReverseProxy(pipeline =>
+        {
+            pipeline.Use(BodyLimits.InvokeAsync);
+            pipeline.Use(ProxyErrors.InvokeAsync);
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
+        });
+        endpoints.MapFallback(static context => RpcStatusWriter.IsGrpc(context.Request)
+            ? RpcStatusWriter.WriteAsync(context, StatusCode.Unimplemented, $"No route for {context.Request.Path}.")
+            : RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No route matches {context.Request.Method} {context.Request.Path}."));
+        return endpoints;
+    }
+}

@@ -1,0 +1,127 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace EdgeBridge.Proxy;
+
+/// <summary>
+/// Keeps REST reads cacheable: successful GET responses get a strong <c>ETag</c> computed from their bytes,
+/// <c>If-None-Match</c> is answered with 304, and a route's <c>EdgeBridge.CacheControl</c> metadata becomes
+/// its <c>Cache-Control</c> header.
+/// </summary>
+internal sealed class CachingTransformProvider(IOptionsMonitor<EdgeBridgeOptions> options) : ITransformProvider
+{
+    /// <summary>Route metadata key whose value is sent as <c>Cache-Control</c> on successful GET responses.</summary>
+    public const string CacheControlMetadata = "EdgeBridge.CacheControl";
+
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+    }
+
+    public void Apply(TransformBuilderContext context)
+    {
+        string? cacheControl = null;
+        context.Route.Metadata?.TryGetValue(CacheControlMetadata, out cacheControl);
+        context.AddResponseTransform(transform => TransformAsync(transform, cacheControl));
+    }
+
+    private async ValueTask TransformAsync(ResponseTransformContext transform, string? cacheControl)
+    {
+        var http = transform.HttpContext;
+        if (!HttpMethods.IsGet(http.Request.Method) || transform.ProxyResponse is not { StatusCode: System.Net.HttpStatusCode.OK } upstream)
+        {
+            return;
+        }
+
+        var headers = http.Response.Headers;
+        if (cacheControl is not null && !headers.ContainsKey(HeaderNames.CacheControl))
+        {
+            headers.CacheControl = cacheControl;
+        }
+
+        var limit = options.CurrentValue.Rest.MaxETagBodySize;
+        if (headers.ContainsKey(HeaderNames.ETag) || upstream.Content.Headers.ContentLength > limit)
+        {
+            return;
+        }
+
+        // Buffer the body (bounded by the limit) to hash it; YARP then leaves the body to us.
+        transform.SuppressResponseBody = true;
+        var body = await upstream.Content.ReadAsStreamAsync(http.RequestAborted);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, 16 * 1024));
+        try
+        {
+            var length = 0;
+            int read;
+            while (length <= limit && (read = await body.ReadAsync(buffer.AsMemory(length), http.RequestAborted)) > 0)
+            {
+                length += read;
+                if (length == buffer.Length && length <= limit)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+            }
+
+            if (length > limit)
+            {
+                // Too large to hash: send what was read, then stream the rest untouched.
+                await http.Response.Body.WriteAsync(buffer.AsMemory(0, length), http.RequestAborted);
+                await body.CopyToAsync(http.Response.Body, http.RequestAborted);
+                return;
+            }
+
+            var etag = ComputeETag(buffer.AsSpan(0, length));
+            headers.ETag = etag;
+            if (Matches(http.Request.Headers.IfNoneMatch, etag))
+            {
+                http.Response.StatusCode = StatusCodes.Status304NotModified;
+                headers.ContentLength = null;
+                headers.ContentType = default;
+                return;
+            }
+
+            headers.ContentLength = length;
+            await http.Response.Body.WriteAsync(buffer.AsMemory(0, length), http.RequestAborted);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    internal static string ComputeETag(ReadOnlySpan<byte> body)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(body, hash);
+        return "\"" + Convert.ToBase64String(hash[..16]).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\"";
+    }
+
+    /// <summary>Weak comparison, as RFC 9110 prescribes for If-None-Match.</summary>
+    internal static bool Matches(Microsoft.Extensions.Primitives.StringValues ifNoneMatch, string etag)
+    {
+        foreach (var value in ifNoneMatch)
+        {
+            foreach (var candidate in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                var tag = candidate.StartsWith("W/", StringComparison.Ordinal) ? candidate[2..] : candidate;
+                if (tag == "*" || tag == etag)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Grpc.HealthCheck;
+using Trading.Backend.Chat;
+using Trading.Backend.Feed;
+using Trading.Backend.Hosting;
+using Trading.Backend.Identity;
+using Trading.Backend.Market;
+using Trading.Backend.Storage;
+using Trading.Backend.Trading;
+
+namespace Trading.Backend;
+
+/// <summary>Builds the trading backend: gRPC services, their REST transcoding, health and reflection.</summary>
+public static class BackendApplication
+{
+    /// <summary>Creates the application; <paramref name="configure"/> lets hosts and tests adjust the builder first.</summary>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null) =>
+        Create(new WebApplicationOptions { Args = args }, configure);
+
+    public static WebApplication Create(WebApplicationOptions options, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(options);
+        configure?.Invoke(builder);
+
+        builder.Services.AddOptions<BackendOptions>().Bind(builder.Configuration.GetSection(BackendOptions.SectionName));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SqliteDatabase>();
+        builder.Services.AddSingleton<SqliteEventFeed>();
+        builder.Services.AddSingleton<IEventFeed>(sp => sp.GetRequiredService<SqliteEventFeed>());
+        builder.Services.AddSingleton<SigningKeySource>();
+        builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddSingleton<UserStore>();
+        builder.Services.AddSingleton<QuoteBook>();
+        builder.Services.AddSingleton<OrderBook>();
+        builder.Services.AddSingleton<ChatRooms>();
+        builder.Services.AddHostedService<MarketSimulator>();
+
+        builder.Services
+            .AddGrpc(grpc => grpc.EnableDetailedErrors = builder.Environment.IsDevelopment())
+            .AddJsonTranscoding(transcoding =>
+            {
+                // Canonical proto3 JSON: 64-bit integers as strings, as every other EdgeBridge transport writes them.
+                transcoding.JsonSettings.WriteInt64sAsStrings = true;
+            });
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddGrpcHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database");
+
+        var app = builder.Build();
+
+        var database = app.Services.GetRequiredService<SqliteDatabase>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Trading.Backend");
+        BackendLog.DatabaseOpened(logger, database.FilePath);
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BackendOptions>>().Value.SeedDemoData)
+        {
+            DemoData.SeedAsync(database, CancellationToken.None).GetAwaiter().GetResult();
+            BackendLog.DemoDataSeeded(logger);
+        }
+
+        // Fail at startup, not on the first login, when no signing key can be had.
+        app.Services.GetRequiredService<TokenService>();
+
+        app.MapGrpcService<AuthGrpcService>();
+        app.MapGrpcService<MarketDataGrpcService>();
+        app.MapGrpcService<TradingGrpcService>();
+        app.MapGrpcService<ChatGrpcService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+
+        // Paths no http rule matches answer like every other REST error: a google.rpc.Status body.
+        app.MapFallback(context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync(JsonSerializer.Serialize(new
+            {
+                code = 5,
+                message = $"No REST route matches {context.Request.Method} {context.Request.Path}.",
+                details = Array.Empty<object>(),
+            }));
+        });
+
+        return app;
+    }
+}

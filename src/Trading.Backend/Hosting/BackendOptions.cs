@@ -1,0 +1,64 @@
+namespace Trading.Backend.Hosting;
+
+/// <summary>Settings of the trading backend, bound from the <c>Backend</c> configuration section.</summary>
+public sealed class BackendOptions
+{
+    public const string SectionName = "Backend";
+
+    public DatabaseOptions Database { get; set; } = new();
+
+    /// <summary>Creates the demo users (alice, bob) and their accounts at startup when they do not exist.</summary>
+    public bool SeedDemoData { get; set; }
+
+    public AuthOptions Auth { get; set; } = new();
+
+    public MarketOptions Market { get; set; } = new();
+}
+
+public sealed class DatabaseOptions
+{
+    /// <summary>Path of the SQLite file, relative to the content root unless absolute.</summary>
+    public string Path { get; set; } = "data/trading.db";
+}
+
+public sealed class AuthOptions
+{
+    public string Issuer { get; set; } = "edgebridge-trading";
+
+    public string Audience { get; set; } = "edgebridge";
+
+    /// <summary>
+    /// Base64 HMAC-SHA256 key of at least 32 bytes. When empty, Development and Demo environments generate
+    /// one and keep it beside the database so that tokens survive restarts; other environments refuse to start.
+    /// </summary>
+    public string SigningKey { get; set; } = "";
+
+    /// <summary>Path of a file holding the base64 key; used when <see cref="SigningKey"/> is empty.</summary>
+    public string SigningKeyFile { get; set; } = "";
+
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
+}
+
+public sealed class MarketOptions
+{
+    /// <summary>How often the simulator moves prices.</summary>
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Standard deviation of one tick's relative price move.</summary>
+    public double Volatility { get; set; } = 0.0015;
+
+    /// <summary>Seed of the random walk; zero picks a random seed.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Tradable symbols and their opening prices; empty uses the built-in list.</summary>
+    public List<ListedSymbol> Symbols { get; set; } = [];
+}
+
+public sealed class ListedSymbol
+{
+    public string Symbol { get; set; } = "";
+
+    public string Name { get; set; } = "";
+
+    public double OpenPrice { get; set; }
+}

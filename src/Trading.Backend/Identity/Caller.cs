@@ -1,0 +1,4 @@
+namespace Trading.Backend.Identity;
+
+/// <summary>The authenticated user behind a call.</summary>
+internal sealed record Caller(string Username, string AccountId);

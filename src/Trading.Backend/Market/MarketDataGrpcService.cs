@@ -1,0 +1,48 @@
+using Grpc.Core;
+using Trading.V1;
+
+namespace Trading.Backend.Market;
+
+internal sealed class MarketDataGrpcService(QuoteBook book) : MarketDataService.MarketDataServiceBase
+{
+    public override Task<GetQuoteResponse> GetQuote(GetQuoteRequest request, ServerCallContext context) =>
+        Task.FromResult(new GetQuoteResponse { Quote = Find(request.Symbol) });
+
+    public override Task<ListSymbolsResponse> ListSymbols(ListSymbolsRequest request, ServerCallContext context) =>
+        Task.FromResult(new ListSymbolsResponse { Symbols = { book.Symbols } });
+
+    public override async Task StreamQuotes(StreamQuotesRequest request, IServerStreamWriter<StreamQuotesResponse> responseStream, ServerCallContext context)
+    {
+        var wanted = request.Symbols.Count == 0
+            ? book.Symbols.Select(s => s.Symbol).ToHashSet(StringComparer.Ordinal)
+            : request.Symbols.ToHashSet(StringComparer.Ordinal);
+        foreach (var symbol in wanted)
+        {
+            Find(symbol);
+        }
+
+        // Watch before taking the snapshot so that no change between the two is missed; a change seen in both
+        // is skipped by its sequence.
+        using var watcher = book.Watch();
+        var sent = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var symbol in wanted.Order(StringComparer.Ordinal))
+        {
+            var quote = Find(symbol);
+            sent[symbol] = quote.Sequence;
+            await responseStream.WriteAsync(new StreamQuotesResponse { Quote = quote }, context.CancellationToken);
+        }
+
+        await foreach (var quote in watcher.Reader.ReadAllAsync(context.CancellationToken))
+        {
+            if (sent.TryGetValue(quote.Symbol, out var last) && quote.Sequence > last)
+            {
+                sent[quote.Symbol] = quote.Sequence;
+                await responseStream.WriteAsync(new StreamQuotesResponse { Quote = quote }, context.CancellationToken);
+            }
+        }
+    }
+
+    private Quote Find(string symbol) => book.TryGet(symbol, out var quote)
+        ? quote
+        : throw new RpcException(new Status(StatusCode.NotFound, $"Symbol '{symbol}' is not listed."));
+}

@@ -1,0 +1,3 @@
+using Trading.Backend;
+
+await BackendApplication.Create(args).RunAsync();
