@@ -33,11 +33,11 @@ internal static class ProxyErrors
             // Client mistakes are the client's business; an unreachable backend is the operator's.
             if (context.Response.StatusCode < 500)
             {
-                EdgeBridgeLog.ForwardingRejected(logger, context.Request.Method, context.Request.Path, error.Error, context.Response.StatusCode);
+                EdgeBridgeLog.ForwardingRejected(logger, context.Request.Method, context.Request.Path.Value ?? "", error.Error, context.Response.StatusCode);
             }
             else
             {
-                EdgeBridgeLog.ForwardingFailed(logger, context.Request.Method, context.Request.Path, error.Error, context.Response.StatusCode, error.Exception);
+                EdgeBridgeLog.ForwardingFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", error.Error, context.Response.StatusCode, error.Exception);
             }
         }
     }

@@ -1,0 +1,58 @@
+using EdgeBridge.Host;
+
+namespace EdgeBridge.FunctionalTests.Common;
+
+/// <summary>The real edge host on loopback, configured by the shipped appsettings.json with the backend's ports.</summary>
+public sealed class EdgeServer : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    public int HttpPort { get; private set; }
+
+    public int GrpcPort { get; private set; }
+
+    public string HttpAddress => $"http://127.0.0.1:{HttpPort}";
+
+    public string GrpcAddress => $"http://127.0.0.1:{GrpcPort}";
+
+    public IServiceProvider Services => _app!.Services;
+
+    public async Task StartAsync(BackendServer backend, IDictionary<string, string?>? settings = null)
+    {
+        var ports = new KestrelPorts();
+        _app = EdgeHost.Create(
+            new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "edge") },
+            builder =>
+            {
+                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["Kestrel:Endpoints:Http:Url"] = "http://127.0.0.1:0",
+                    ["Kestrel:Endpoints:Grpc:Url"] = "http://127.0.0.1:0",
+                    ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = backend.RestAddress,
+                    ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = backend.GrpcAddress,
+                    ["Logging:LogLevel:Default"] = "Warning",
+                });
+                if (settings is not null)
+                {
+                    builder.Configuration.AddInMemoryCollection(settings);
+                }
+
+                builder.WebHost.ConfigureKestrel((context, kestrel) => ports.Capture(kestrel, context.Configuration, "Http", "Grpc"));
+            });
+        await _app.StartAsync();
+        HttpPort = ports.Port("Http");
+        GrpcPort = ports.Port("Grpc");
+    }
+
+    public async Task StopAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+}

@@ -1,0 +1,29 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace EdgeBridge.FunctionalTests.Common;
+
+/// <summary>The repository the tests were built from, and the tools it installs (buf from clients/node_modules).</summary>
+public static class Repository
+{
+    public static string Root { get; } = typeof(Repository).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "RepoRoot").Value!.TrimEnd('/');
+
+    public static string Buf => Path.Combine(Root, "clients", "node_modules", ".bin", "buf");
+
+    public static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string arguments, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(fileName, arguments)
+        {
+            WorkingDirectory = workingDirectory ?? Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, (await stdout) + (await stderr));
+    }
+}
