@@ -11,11 +11,14 @@ public static class Repository
 
     public static string Buf => Path.Combine(Root, "clients", "node_modules", ".bin", "buf");
 
-    public static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string arguments, string? workingDirectory = null)
+    public static Task<(int ExitCode, string Output)> RunAsync(string fileName, params string[] arguments) =>
+        RunInAsync(Root, fileName, arguments);
+
+    public static async Task<(int ExitCode, string Output)> RunInAsync(string workingDirectory, string fileName, params string[] arguments)
     {
         var start = new ProcessStartInfo(fileName, arguments)
         {
-            WorkingDirectory = workingDirectory ?? Root,
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -23,17 +23,17 @@ public sealed class BufTests
         Directory.CreateDirectory(baseline);
         try
         {
-            // The previous commit's contract, or this commit's when the history holds no earlier one.
-            var commit = (await Repository.RunAsync("git", "rev-parse --verify --quiet HEAD~1")).ExitCode == 0 ? "HEAD~1" : "HEAD";
-            var (archived, archiveOutput) = await Repository.RunAsync("bash", $"-c \"git archive {commit} protos buf.yaml | tar -x -C '{baseline}'\"");
+            // The previous commit's contract, or this commit's when the previous commit has none.
+            var commit = (await Repository.RunAsync("git", "cat-file", "-e", "HEAD~1:buf.yaml")).ExitCode == 0 ? "HEAD~1" : "HEAD";
+            var (archived, archiveOutput) = await Repository.RunAsync("bash", "-c", "git archive \"$0\" protos buf.yaml | tar -x -C \"$1\"", commit, baseline);
             Assert.True(archived == 0, archiveOutput);
             Directory.CreateDirectory(Path.Combine(baseline, "third_party"));
             Directory.CreateSymbolicLink(Path.Combine(baseline, "third_party", "googleapis"), GoogleProtosTarget());
             var image = Path.Combine(baseline, "baseline.binpb");
-            var (built, buildOutput) = await Repository.RunAsync(Repository.Buf, $"build -o '{image}'", baseline);
+            var (built, buildOutput) = await Repository.RunInAsync(baseline, Repository.Buf, "build", "protos", "-o", image);
             Assert.True(built == 0, "the baseline contract does not build:\n" + buildOutput);
 
-            var (exitCode, output) = await Repository.RunAsync(Repository.Buf, $"breaking --against '{image}'");
+            var (exitCode, output) = await Repository.RunAsync(Repository.Buf, "breaking", "protos", "--against", image);
 
             Assert.True(exitCode == 0, $"buf breaking against {commit} found breaking changes:\n" + output);
         }
