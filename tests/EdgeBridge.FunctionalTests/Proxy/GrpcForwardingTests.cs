@@ -86,6 +86,44 @@ public sealed class GrpcForwardingTests(StackFixture stack) : IClassFixture<Stac
     }
 
     [Fact]
+    public async Task ServerReflection_ThroughEdge_ListsEveryContractService()
+    {
+        var reflection = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(stack.Grpc);
+        using var call = reflection.ServerReflectionInfo();
+
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        var services = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("trading.v1.AuthService", services);
+        Assert.Contains("trading.v1.MarketDataService", services);
+        Assert.Contains("trading.v1.TradingService", services);
+        Assert.Contains("chat.v1.ChatService", services);
+        Assert.Contains("grpc.health.v1.Health", services);
+    }
+
+    [Fact]
+    public async Task StreamQuotes_ThroughEdge_SnapshotThenLiveTicks()
+    {
+        var client = new MarketDataService.MarketDataServiceClient(stack.Grpc);
+        using var cts = new CancellationTokenSource(Wait.Deadline);
+        using var call = client.StreamQuotes(new StreamQuotesRequest { Symbols = { "ACME", "HOOL" } }, cancellationToken: cts.Token);
+
+        var seen = new Dictionary<string, List<long>>();
+        while (seen.Values.Sum(v => v.Count) < 6 && await call.ResponseStream.MoveNext(cts.Token))
+        {
+            var quote = call.ResponseStream.Current.Quote;
+            (seen.TryGetValue(quote.Symbol, out var list) ? list : seen[quote.Symbol] = []).Add(quote.Sequence);
+        }
+
+        Assert.Equal(["ACME", "HOOL"], seen.Keys.Order());
+        // The simulator keeps moving prices: sequences only grow.
+        Assert.All(seen.Values, sequences => Assert.Equal(sequences.Order(), sequences));
+        Assert.Contains(seen.Values, sequences => sequences.Count > 1);
+    }
+
+    [Fact]
     public void GrpcCluster_ActivityTimeout_IsLongEnoughForIdleStreams()
     {
         var lookup = stack.Edge.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
