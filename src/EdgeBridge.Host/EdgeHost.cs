@@ -8,7 +8,8 @@ public static class EdgeHost
         var builder = WebApplication.CreateBuilder(options);
         configure?.Invoke(builder);
 
-        builder.Services.AddEdgeBridge(builder.Configuration);
+        builder.Services.AddEdgeBridge(builder.Configuration)
+            .AddContractAssembly(typeof(Trading.V1.Quote).Assembly);
 
         var app = builder.Build();
         app.MapEdgeBridge();

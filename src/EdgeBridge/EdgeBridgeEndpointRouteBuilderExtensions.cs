@@ -1,6 +1,7 @@
 using EdgeBridge.Health;
 using EdgeBridge.Proxy;
 using EdgeBridge.Status;
+using EdgeBridge.WebSockets;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
 
@@ -10,7 +11,7 @@ namespace Microsoft.AspNetCore.Builder;
 public static class EdgeBridgeEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>/healthz</c>, <c>/readyz</c> and the reverse proxy (REST and gRPC to the backend, with errors in
+    /// Maps <c>/healthz</c>, <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint (<c>/ws</c>) and the reverse proxy (REST and gRPC to the backend, with errors in
     /// each protocol's own terms), and answers everything else with a 404 google.rpc.Status body.
     /// </summary>
     public static IEndpointRouteBuilder MapEdgeBridge(this IEndpointRouteBuilder endpoints)
@@ -18,6 +19,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
 
         HealthEndpoints.Map(endpoints);
+        WebSocketEndpoint.Map(endpoints);
         endpoints.MapReverseProxy(pipeline =>
         {
             pipeline.Use(BodyLimits.InvokeAsync);

@@ -11,6 +11,49 @@ public sealed record EdgeBridgeOptions
 
     /// <summary>How REST requests through the edge are limited and cached.</summary>
     public RestOptions Rest { get; init; } = new();
+
+    /// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint.</summary>
+    public WebSocketOptions WebSockets { get; init; } = new();
+}
+
+/// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint. Every limit has a safe default.</summary>
+public sealed record WebSocketOptions
+{
+    /// <summary>Path of the endpoint.</summary>
+    public string Path { get; init; } = "/ws";
+
+    /// <summary>Largest inbound frame in bytes; a larger one closes the connection with 1009.</summary>
+    public int MaxFrameBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Most active subscriptions on one connection; one more answers RESOURCE_EXHAUSTED.</summary>
+    public int MaxSubscriptionsPerConnection { get; init; } = 100;
+
+    /// <summary>Sustained inbound frames per second (with an equal burst); exceeding it closes with 4429.</summary>
+    public int MaxInboundFramesPerSecond { get; init; } = 50;
+
+    /// <summary>Rejected (malformed) frames a connection may send before it is closed with 4400.</summary>
+    public int MaxMalformedFrames { get; init; } = 20;
+
+    /// <summary>How long a new connection has to send <c>init</c>; then it is closed with 4408.</summary>
+    public TimeSpan InitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>After this long without an inbound frame the server sends <c>ping</c>.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>A connection silent for this long after a <c>ping</c> is considered vanished and closed.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Queue bound for methods whose option does not set one.</summary>
+    public int DefaultQueueLimit { get; init; } = 256;
+
+    /// <summary>Upper bound on any method's queue limit, whatever its option says.</summary>
+    public int MaxQueueLimit { get; init; } = 8192;
+
+    /// <summary>Control frames (acks, errors, pongs) that may wait for a client that does not read; then 4429.</summary>
+    public int MaxPendingControlFrames { get; init; } = 256;
+
+    /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>The upstream gRPC service the edge calls itself.</summary>

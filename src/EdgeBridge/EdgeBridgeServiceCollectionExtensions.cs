@@ -1,5 +1,8 @@
 using EdgeBridge;
+using EdgeBridge.Contracts;
 using EdgeBridge.Proxy;
+using EdgeBridge.Subscriptions;
+using EdgeBridge.WebSockets;
 using EdgeBridge.Upstream;
 using Microsoft.Extensions.Configuration;
 
@@ -19,10 +22,40 @@ public static class EdgeBridgeServiceCollectionExtensions
 
         services.AddOptions<EdgeBridgeOptions>().Bind(configuration.GetSection(EdgeBridgeOptions.SectionName));
         services.AddSingleton<UpstreamChannels>();
+        services.AddOptions<ContractOptions>();
+        services.AddSingleton<ContractCatalog>();
+        services.AddSingleton<UpstreamStreams>();
+        services.AddSingleton<ConnectionRegistry>();
         var proxy = services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
             .AddTransforms<CachingTransformProvider>();
         return new EdgeBridgeBuilder(services, proxy);
+    }
+
+    /// <summary>
+    /// Registers proto files whose server-streaming methods may be exposed as WebSocket subscriptions (those that
+    /// carry the <c>edgebridge.v1.stream</c> option). Imports are followed automatically.
+    /// </summary>
+    public static IEdgeBridgeBuilder AddContract(this IEdgeBridgeBuilder builder, params Google.Protobuf.Reflection.FileDescriptor[] files)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Configure<ContractOptions>(options => options.Files.AddRange(files));
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers every proto file compiled into <paramref name="assembly"/> (the generated <c>*Reflection</c>
+    /// classes), so that a new annotated method in any of them needs no code on the edge.
+    /// </summary>
+    public static IEdgeBridgeBuilder AddContractAssembly(this IEdgeBridgeBuilder builder, System.Reflection.Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        var files = assembly.GetExportedTypes()
+            .Where(type => type.IsAbstract && type.IsSealed && type.Name.EndsWith("Reflection", StringComparison.Ordinal))
+            .Select(type => type.GetProperty("Descriptor", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)?.GetValue(null))
+            .OfType<Google.Protobuf.Reflection.FileDescriptor>()
+            .ToArray();
+        return builder.AddContract(files);
     }
 
     private sealed class EdgeBridgeBuilder(IServiceCollection services, IReverseProxyBuilder reverseProxy) : IEdgeBridgeBuilder

@@ -10,4 +10,22 @@ internal static partial class EdgeBridgeLog
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Forwarding {Method} {Path} stopped with {Error}; answered {StatusCode}.")]
     public static partial void ForwardingRejected(ILogger logger, string method, string path, ForwarderError error, int statusCode);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "WebSocket connection {ConnectionId} opened.")]
+    public static partial void ConnectionOpened(ILogger logger, string connectionId);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "WebSocket connection {ConnectionId} ended (close code {CloseCode}).")]
+    public static partial void ConnectionClosed(ILogger logger, string connectionId, int? closeCode);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Closing WebSocket connection {ConnectionId} with {CloseCode}: {Reason}")]
+    public static partial void ClosingConnection(ILogger logger, string connectionId, int closeCode, string reason);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "WebSocket connection {ConnectionId} stopped answering pings; aborted.")]
+    public static partial void ConnectionVanished(ILogger logger, string connectionId);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Debug, Message = "Connection {ConnectionId} subscribed {SubscriptionId} to {Method}.")]
+    public static partial void Subscribed(ILogger logger, string connectionId, string subscriptionId, string method);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "Refused a WebSocket request: {Reason}")]
+    public static partial void UpgradeRefused(ILogger logger, string reason);
 }

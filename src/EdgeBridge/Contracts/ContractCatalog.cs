@@ -1,0 +1,106 @@
+using System.Collections.Frozen;
+using EdgeBridge.Contracts.V1;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Contracts;
+
+/// <summary>The proto files registered with <c>AddContract</c>; the edge learns every method from them.</summary>
+internal sealed class ContractOptions
+{
+    public List<FileDescriptor> Files { get; } = [];
+}
+
+/// <summary>
+/// Every server-streaming method of the registered contracts that opts in with <c>edgebridge.v1.stream</c>,
+/// plus the JSON mapping shared by all of them. Built once from descriptors: no per-method code exists.
+/// </summary>
+internal sealed class ContractCatalog
+{
+    private readonly FrozenDictionary<string, StreamingMethod> _methods;
+
+    public ContractCatalog(IOptions<ContractOptions> contracts, IOptions<EdgeBridgeOptions> options)
+    {
+        var files = Closure(contracts.Value.Files);
+        var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            foreach (var service in file.Services)
+            {
+                foreach (var method in service.Methods)
+                {
+                    if (method.IsServerStreaming && !method.IsClientStreaming
+                        && method.GetOptions()?.GetExtension(OptionsExtensions.Stream) is { } stream)
+                    {
+                        var exposed = new StreamingMethod(method, stream, options.Value.WebSockets);
+                        methods[exposed.FullName] = exposed;
+                    }
+                }
+            }
+        }
+
+        _methods = methods.ToFrozenDictionary(StringComparer.Ordinal);
+        Json = new ProtoJson(TypeRegistry.FromFiles(files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray()));
+    }
+
+    public IReadOnlyCollection<StreamingMethod> Methods => _methods.Values;
+
+    public ProtoJson Json { get; }
+
+    public bool TryGet(string fullName, out StreamingMethod method) => _methods.TryGetValue(fullName, out method!);
+
+    private static List<FileDescriptor> Closure(IEnumerable<FileDescriptor> roots)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var ordered = new List<FileDescriptor>();
+        var pending = new Stack<FileDescriptor>(roots);
+        while (pending.Count > 0)
+        {
+            var file = pending.Pop();
+            if (seen.Add(file.Name))
+            {
+                ordered.Add(file);
+                foreach (var dependency in file.Dependencies)
+                {
+                    pending.Push(dependency);
+                }
+            }
+        }
+
+        return ordered;
+    }
+}
+
+/// <summary>
+/// Canonical proto3 JSON, identical to what the backend's JSON transcoding writes: int64 as strings, enums as
+/// names, default values included, lowerCamel names.
+/// </summary>
+internal sealed class ProtoJson(TypeRegistry registry)
+{
+    public JsonFormatter Formatter { get; } = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithTypeRegistry(registry));
+
+    public JsonParser Parser { get; } = new(JsonParser.Settings.Default.WithTypeRegistry(registry));
+
+    public TypeRegistry Registry { get; } = registry;
+
+    private static readonly System.Text.Json.JsonWriterOptions s_compact = new()
+    {
+        // The escaping JSON transcoding uses, so that the same message is byte-for-byte the same on REST and WebSocket.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>Formats <paramref name="message"/> as compact UTF-8 JSON, the bytes every subscriber receives.</summary>
+    public byte[] FormatUtf8(IMessage message)
+    {
+        // JsonFormatter writes spaced JSON; re-writing it compactly costs one pass per upstream message, never per subscriber.
+        using var document = System.Text.Json.JsonDocument.Parse(Formatter.Format(message));
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, s_compact))
+        {
+            document.WriteTo(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

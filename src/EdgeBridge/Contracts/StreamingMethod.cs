@@ -1,0 +1,56 @@
+using EdgeBridge.Contracts.V1;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+
+namespace EdgeBridge.Contracts;
+
+/// <summary>How the edge delivers one method's messages, from its <c>edgebridge.v1.stream</c> option.</summary>
+internal readonly record struct StreamPolicy(bool Shared, int QueueLimit, bool DropOldest);
+
+/// <summary>A server-streaming method that its contract exposes as a WebSocket subscription.</summary>
+internal sealed class StreamingMethod
+{
+    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, WebSocketOptions limits)
+    {
+        Descriptor = descriptor;
+        FullName = descriptor.Service.FullName + "/" + descriptor.Name;
+        var queueLimit = options.QueueLimit == 0 ? limits.DefaultQueueLimit : (int)Math.Min(options.QueueLimit, (uint)limits.MaxQueueLimit);
+        Policy = new StreamPolicy(
+            Shared: options.Sharing == Sharing.Shared,
+            QueueLimit: Math.Max(1, queueLimit),
+            DropOldest: options.SlowConsumer == SlowConsumerPolicy.DropOldest);
+        var input = descriptor.InputType.Parser;
+        var output = descriptor.OutputType.Parser;
+        GrpcMethod = new Method<IMessage, IMessage>(
+            MethodType.ServerStreaming,
+            descriptor.Service.FullName,
+            descriptor.Name,
+            Marshallers.Create<IMessage>(
+                static (message, context) =>
+                {
+                    var size = message.CalculateSize();
+                    context.SetPayloadLength(size);
+                    message.WriteTo(context.GetBufferWriter());
+                    context.Complete();
+                },
+                context => input.ParseFrom(context.PayloadAsReadOnlySequence())),
+            Marshallers.Create<IMessage>(
+                static (message, context) =>
+                {
+                    context.SetPayloadLength(message.CalculateSize());
+                    message.WriteTo(context.GetBufferWriter());
+                    context.Complete();
+                },
+                context => output.ParseFrom(context.PayloadAsReadOnlySequence())));
+    }
+
+    /// <summary><c>package.Service/Method</c>, as clients name it in <c>subscribe</c>.</summary>
+    public string FullName { get; }
+
+    public MethodDescriptor Descriptor { get; }
+
+    public StreamPolicy Policy { get; }
+
+    public Method<IMessage, IMessage> GrpcMethod { get; }
+}

@@ -1,0 +1,191 @@
+using EdgeBridge.Contracts;
+using EdgeBridge.WebSockets;
+using Grpc.Core;
+
+namespace EdgeBridge.Subscriptions;
+
+/// <summary>Something the connection's writer drains frames from: a subscription or the control queue.</summary>
+internal interface IOutboundSource
+{
+    /// <summary>Takes the next frame to write, or returns false when the source is empty.</summary>
+    bool TryTake(out OutboundFrame frame);
+
+    /// <summary>Called by the writer once the source is empty; re-schedules it if frames arrived meanwhile.</summary>
+    void Drained();
+}
+
+/// <summary>
+/// One frame waiting to be written: either finished bytes (<see cref="Bytes"/>), or a <c>next</c> frame assembled
+/// at write time from the subscription's prefix and the message bytes shared by every subscriber.
+/// </summary>
+internal readonly record struct OutboundFrame(byte[] Bytes, byte[]? NextPrefix = null, long Dropped = 0, Subscription? Ends = null);
+
+/// <summary>
+/// One client subscription: a bounded queue between an upstream stream (which never waits for it) and the
+/// connection's writer. When the queue is full the method's policy decides: drop the oldest message and report
+/// the count with the next one, or end the subscription with RESOURCE_EXHAUSTED after what is already queued.
+/// </summary>
+internal sealed class Subscription : IOutboundSource
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<byte[]> _queue = new();
+    private readonly byte[] _nextPrefix;
+    private readonly OutboundScheduler _scheduler;
+    private long _dropped;
+    private long _droppedTotal;
+    private long _delivered;
+    private byte[]? _terminal;
+    private bool _ended;
+    private int _scheduled;
+
+    public Subscription(string id, StreamingMethod method, OutboundScheduler scheduler)
+    {
+        Id = id;
+        Method = method;
+        _scheduler = scheduler;
+        _nextPrefix = ServerFrames.NextPrefix(id);
+        Created = DateTimeOffset.UtcNow;
+    }
+
+    public string Id { get; }
+
+    public StreamingMethod Method { get; }
+
+    public DateTimeOffset Created { get; }
+
+    public UpstreamStream? Upstream { get; set; }
+
+    public int QueueDepth
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    public long DroppedTotal => Interlocked.Read(ref _droppedTotal);
+
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Queues a message; called by the upstream reader and never blocks it.</summary>
+    public void Deliver(byte[] message)
+    {
+        var overflowed = false;
+        lock (_lock)
+        {
+            if (_ended)
+            {
+                return;
+            }
+
+            if (_queue.Count >= Method.Policy.QueueLimit)
+            {
+                if (Method.Policy.DropOldest)
+                {
+                    _queue.Dequeue();
+                    _dropped++;
+                    Interlocked.Increment(ref _droppedTotal);
+                }
+                else
+                {
+                    overflowed = true;
+                    _ended = true;
+                    _terminal = ServerFrames.Error(Id, StatusCode.ResourceExhausted,
+                        $"The subscription fell more than {Method.Policy.QueueLimit} messages behind and was ended; resume from the last message received.");
+                }
+            }
+
+            if (!overflowed)
+            {
+                _queue.Enqueue(message);
+            }
+        }
+
+        if (overflowed)
+        {
+            Upstream?.Remove(this);
+        }
+
+        Schedule();
+    }
+
+    /// <summary>Ends the subscription after the queued messages with a final <c>complete</c> or <c>error</c> frame.</summary>
+    public void End(byte[] terminalFrame)
+    {
+        lock (_lock)
+        {
+            if (_ended)
+            {
+                return;
+            }
+
+            _ended = true;
+            _terminal = terminalFrame;
+        }
+
+        Schedule();
+    }
+
+    /// <summary>Stops the subscription at once, discarding what is queued (unsubscribe, connection closed).</summary>
+    public void Cancel()
+    {
+        lock (_lock)
+        {
+            _ended = true;
+            _terminal = null;
+            _queue.Clear();
+        }
+
+        Upstream?.Remove(this);
+    }
+
+    public bool TryTake(out OutboundFrame frame)
+    {
+        lock (_lock)
+        {
+            if (_queue.TryDequeue(out var message))
+            {
+                frame = new OutboundFrame(message, _nextPrefix, _dropped);
+                _dropped = 0;
+                _delivered++;
+                return true;
+            }
+
+            if (_terminal is { } terminal)
+            {
+                _terminal = null;
+                frame = new OutboundFrame(terminal, Ends: this);
+                return true;
+            }
+        }
+
+        frame = default;
+        return false;
+    }
+
+    public void Drained()
+    {
+        Volatile.Write(ref _scheduled, 0);
+        bool pending;
+        lock (_lock)
+        {
+            pending = _queue.Count > 0 || _terminal is not null;
+        }
+
+        if (pending)
+        {
+            Schedule();
+        }
+    }
+
+    private void Schedule()
+    {
+        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
+        {
+            _scheduler.Schedule(this);
+        }
+    }
+}

@@ -1,0 +1,576 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using EdgeBridge.Contracts;
+using EdgeBridge.Internal;
+using EdgeBridge.Subscriptions;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeBridge.WebSockets;
+
+/// <summary>
+/// One <c>edgebridge.v1</c> WebSocket: a receive loop that handles client frames, one writer that drains the
+/// subscriptions' queues (so writes never interleave and a slow socket only ever slows itself), and a keepalive
+/// that closes connections whose client vanished. Everything the connection started ends with it.
+/// </summary>
+internal sealed class Connection
+{
+    private const int FramesPerTurn = 16;
+
+    private readonly WebSocket _socket;
+    private readonly WebSocketOptions _options;
+    private readonly ContractCatalog _catalog;
+    private readonly UpstreamStreams _upstreams;
+    private readonly ILogger _logger;
+    private readonly OutboundScheduler _scheduler = new();
+    private readonly ControlQueue _control;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly TokenBucket _inboundRate;
+    private readonly IOutboundSource _wakeUp = new WakeUp();
+    private string? _token;
+    private volatile bool _initialised;
+    private int _malformed;
+    private long _lastInbound = Environment.TickCount64;
+    private int _closeRequested;
+    private WebSocketCloseStatus _closeCode;
+    private string _closeReason = "";
+
+    public Connection(WebSocket socket, WebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams, ILogger logger)
+    {
+        _socket = socket;
+        _options = options;
+        _catalog = catalog;
+        _upstreams = upstreams;
+        _logger = logger;
+        _control = new ControlQueue(_scheduler, options.MaxPendingControlFrames);
+        _inboundRate = new TokenBucket(options.MaxInboundFramesPerSecond);
+        Id = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)).Replace('+', '-').Replace('/', '_');
+    }
+
+    public string Id { get; }
+
+    public DateTimeOffset Opened { get; } = DateTimeOffset.UtcNow;
+
+    public WebSocketState State => _socket.State;
+
+    /// <summary>The active subscriptions, for tests and the admin view.</summary>
+    public IReadOnlyList<Subscription> Subscriptions
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscriptions.Values.ToList();
+            }
+        }
+    }
+
+    public async Task RunAsync(CancellationToken aborted)
+    {
+        EdgeBridgeLog.ConnectionOpened(_logger, Id);
+        using var stopped = new CancellationTokenSource();
+        var writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        var keepAlive = KeepAliveLoopAsync(stopped.Token);
+        try
+        {
+            await ReceiveLoopAsync(aborted);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The client went away; what follows cleans up.
+        }
+        finally
+        {
+            CancelAllSubscriptions();
+            _scheduler.Complete();
+            await stopped.CancelAsync();
+            await writer;
+            await keepAlive;
+            if (_socket.State != WebSocketState.Closed)
+            {
+                _socket.Abort();
+            }
+
+            EdgeBridgeLog.ConnectionClosed(_logger, Id, _closeRequested == 1 ? (int)_closeCode : (int?)null);
+        }
+    }
+
+    /// <summary>Closes the connection with <paramref name="code"/>; the client gets <paramref name="reason"/>.</summary>
+    public void RequestClose(WebSocketCloseStatus code, string reason)
+    {
+        if (Interlocked.Exchange(ref _closeRequested, 1) == 1)
+        {
+            return;
+        }
+
+        _closeCode = code;
+        _closeReason = reason;
+        CancelAllSubscriptions();
+        _scheduler.Schedule(_wakeUp);
+
+        // A client that neither reads nor answers the close handshake is cut off.
+        _ = Task.Delay(_options.CloseTimeout, CancellationToken.None).ContinueWith(
+            static (_, state) =>
+            {
+                var socket = (WebSocket)state!;
+                if (socket.State != WebSocketState.Closed)
+                {
+                    socket.Abort();
+                }
+            },
+            _socket,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken aborted)
+    {
+        using var initDeadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        initDeadline.CancelAfter(_options.InitTimeout);
+        while (true)
+        {
+            var token = _initialised ? aborted : initDeadline.Token;
+            ValueWebSocketReceiveResult result;
+            try
+            {
+                // A zero-byte read waits for the next frame without holding a buffer: idle sockets cost little.
+                result = await _socket.ReceiveAsync(Memory<byte>.Empty, token);
+            }
+            catch (OperationCanceledException) when (!_initialised && !aborted.IsCancellationRequested)
+            {
+                await CloseFromReceiveLoopAsync(CloseCodes.Timeout, "No init frame within the init timeout.");
+                return;
+            }
+
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                // The writer answers the close handshake; RunAsync waits for it.
+                RequestClose(CloseCodes.Normal, "");
+                return;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(_options.MaxFrameBytes);
+            try
+            {
+                var length = result.Count;
+                while (!result.EndOfMessage)
+                {
+                    if (length >= _options.MaxFrameBytes)
+                    {
+                        await CloseFromReceiveLoopAsync(CloseCodes.TooBig, $"Frames are limited to {_options.MaxFrameBytes} bytes.");
+                        return;
+                    }
+
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length, _options.MaxFrameBytes - length), aborted);
+                    length += result.Count;
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        RequestClose(CloseCodes.Normal, "");
+                        return;
+                    }
+                }
+
+                var verdict = Handle(buffer.AsMemory(0, length), result.MessageType);
+                if (verdict is { } close)
+                {
+                    await CloseFromReceiveLoopAsync(close.Code, close.Reason);
+                    return;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            if (Volatile.Read(ref _closeRequested) == 1)
+            {
+                // Closing from elsewhere (shutdown, keepalive): keep reading only to see the client's close frame.
+                await DrainUntilClosedAsync();
+                return;
+            }
+        }
+    }
+
+    /// <summary>Handles one complete client frame; returns a close code when the connection must end.</summary>
+    private (WebSocketCloseStatus Code, string Reason)? Handle(ReadOnlyMemory<byte> frame, WebSocketMessageType type)
+    {
+        if (!_inboundRate.TryTake())
+        {
+            return (CloseCodes.RateLimited, $"More than {_options.MaxInboundFramesPerSecond} frames per second.");
+        }
+
+        Volatile.Write(ref _lastInbound, Environment.TickCount64);
+        if (type != WebSocketMessageType.Text)
+        {
+            return Reject("Frames must be text frames holding one JSON object.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            // Parsed in place: the document is disposed before the pooled buffer goes back.
+            document = JsonDocument.Parse(frame);
+        }
+        catch (JsonException)
+        {
+            return Reject("The frame is not valid JSON.");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
+            {
+                return Reject("The frame must be a JSON object with a string 'type'.");
+            }
+
+            var frameType = typeElement.GetString();
+            if (!_initialised)
+            {
+                return frameType == "init"
+                    ? Init(root)
+                    : (CloseCodes.Unauthorized, "The first frame must be init.");
+            }
+
+            return frameType switch
+            {
+                "subscribe" => Subscribe(root),
+                "unsubscribe" => Unsubscribe(root),
+                "ping" => Send(ServerFrames.Pong),
+                "pong" => null,
+                "init" => Reject("The connection is already initialised."),
+                _ => Reject($"Unknown frame type '{frameType}'."),
+            };
+        }
+    }
+
+    private (WebSocketCloseStatus, string)? Init(JsonElement root)
+    {
+        if (root.TryGetProperty("token", out var token))
+        {
+            if (token.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+            {
+                return (CloseCodes.Unauthorized, "init.token must be a string.");
+            }
+
+            _token = token.GetString();
+        }
+
+        _initialised = true;
+        return Send(ServerFrames.Ack(Id, _options));
+    }
+
+    private (WebSocketCloseStatus, string)? Subscribe(JsonElement root)
+    {
+        if (!TryGetId(root, out var id))
+        {
+            return Reject("subscribe needs an 'id' of 1 to 64 characters.");
+        }
+
+        if (!root.TryGetProperty("method", out var methodElement) || methodElement.ValueKind != JsonValueKind.String)
+        {
+            return Reject("subscribe needs a string 'method' (package.Service/Method).");
+        }
+
+        var methodName = methodElement.GetString()!;
+        if (!_catalog.TryGet(methodName, out var method))
+        {
+            return Send(ServerFrames.Error(id, StatusCode.NotFound, $"Method '{methodName}' is not available for subscription."));
+        }
+
+        var json = "{}";
+        if (root.TryGetProperty("request", out var requestElement) && requestElement.ValueKind != JsonValueKind.Null)
+        {
+            if (requestElement.ValueKind != JsonValueKind.Object)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' must be a JSON object of {method.Descriptor.InputType.FullName}."));
+            }
+
+            json = requestElement.GetRawText();
+        }
+
+        IMessage request;
+        try
+        {
+            request = _catalog.Json.Parser.Parse(json, method.Descriptor.InputType);
+        }
+        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+        {
+            return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' does not fit {method.Descriptor.InputType.FullName}: {ex.Message}"));
+        }
+
+        Subscription subscription;
+        lock (_gate)
+        {
+            if (_subscriptions.ContainsKey(id))
+            {
+                return Send(ServerFrames.Error(id, StatusCode.AlreadyExists, $"Subscription '{id}' is already active on this connection."));
+            }
+
+            if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.ResourceExhausted,
+                    $"This connection already has the maximum of {_options.MaxSubscriptionsPerConnection} subscriptions."));
+            }
+
+            subscription = new Subscription(id, method, _scheduler);
+            _subscriptions[id] = subscription;
+        }
+
+        _upstreams.Subscribe(subscription, request, _token);
+        EdgeBridgeLog.Subscribed(_logger, Id, id, method.FullName);
+        return null;
+    }
+
+    private (WebSocketCloseStatus, string)? Unsubscribe(JsonElement root)
+    {
+        if (!TryGetId(root, out var id))
+        {
+            return Reject("unsubscribe needs an 'id' of 1 to 64 characters.");
+        }
+
+        Subscription? subscription;
+        lock (_gate)
+        {
+            if (_subscriptions.Remove(id, out subscription))
+            {
+                subscription.Cancel();
+            }
+        }
+
+        return subscription is null
+            ? Send(ServerFrames.Error(id, StatusCode.NotFound, $"No active subscription '{id}'."))
+            : Send(ServerFrames.Complete(id));
+    }
+
+    private static bool TryGetId(JsonElement root, out string id)
+    {
+        id = root.TryGetProperty("id", out var element) && element.ValueKind == JsonValueKind.String ? element.GetString()! : "";
+        return id.Length is >= 1 and <= 64;
+    }
+
+    private (WebSocketCloseStatus, string)? Reject(string message)
+    {
+        if (++_malformed > _options.MaxMalformedFrames)
+        {
+            return (CloseCodes.TooManyMalformedFrames, $"More than {_options.MaxMalformedFrames} malformed frames.");
+        }
+
+        return Send(ServerFrames.Error(null, StatusCode.InvalidArgument, message));
+    }
+
+    private (WebSocketCloseStatus, string)? Send(byte[] frame) => _control.TryEnqueue(frame)
+        ? null
+        : (CloseCodes.RateLimited, "Too many responses waiting for a client that does not read them.");
+
+    private async Task WriteLoopAsync()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        try
+        {
+            var reader = _scheduler.Reader;
+            while (await reader.WaitToReadAsync())
+            {
+                while (Volatile.Read(ref _closeRequested) == 0 && reader.TryRead(out var source))
+                {
+                    var turn = 0;
+                    var more = false;
+                    while (source.TryTake(out var frame))
+                    {
+                        await WriteControlFramesAsync(source);
+                        await WriteAsync(frame, buffer);
+                        if (++turn == FramesPerTurn)
+                        {
+                            // Let the other subscriptions of this socket have their turn.
+                            more = true;
+                            break;
+                        }
+                    }
+
+                    if (more)
+                    {
+                        _scheduler.Schedule(source);
+                    }
+                    else
+                    {
+                        source.Drained();
+                    }
+                }
+
+                if (Volatile.Read(ref _closeRequested) == 1)
+                {
+                    // Last words first (e.g. the error that caused the close), then the close frame.
+                    await WriteControlFramesAsync(null);
+                    await _socket.CloseOutputAsync(_closeCode, _closeReason, CancellationToken.None);
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            _socket.Abort();
+        }
+    }
+
+    private async Task WriteControlFramesAsync(IOutboundSource? current)
+    {
+        if (ReferenceEquals(current, _control))
+        {
+            return;
+        }
+
+        while (_control.TryTake(out var frame))
+        {
+            await _socket.SendAsync(frame.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        }
+    }
+
+    private async ValueTask WriteAsync(OutboundFrame frame, ArrayBufferWriter<byte> buffer)
+    {
+        if (frame.NextPrefix is null)
+        {
+            await _socket.SendAsync(frame.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        }
+        else
+        {
+            buffer.ResetWrittenCount();
+            ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes);
+            await _socket.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        }
+
+        if (frame.Ends is { } ended)
+        {
+            lock (_gate)
+            {
+                if (_subscriptions.TryGetValue(ended.Id, out var current) && ReferenceEquals(current, ended))
+                {
+                    _subscriptions.Remove(ended.Id);
+                }
+            }
+        }
+    }
+
+    private async Task KeepAliveLoopAsync(CancellationToken stopped)
+    {
+        var interval = _options.KeepAliveInterval;
+        var timeout = _options.KeepAliveTimeout;
+        var period = TimeSpan.FromMilliseconds(Math.Max(50, Math.Min(interval.TotalMilliseconds, timeout.TotalMilliseconds) / 2));
+        long pingSent = 0;
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopped))
+            {
+                if (!_initialised)
+                {
+                    continue;
+                }
+
+                var now = Environment.TickCount64;
+                var last = Volatile.Read(ref _lastInbound);
+                if (now - last >= (interval + timeout).TotalMilliseconds)
+                {
+                    // No frame, not even a pong: the client is gone. Nobody is left to hear a close frame.
+                    EdgeBridgeLog.ConnectionVanished(_logger, Id);
+                    _socket.Abort();
+                    return;
+                }
+
+                if (now - last >= interval.TotalMilliseconds && pingSent <= last)
+                {
+                    pingSent = now;
+                    if (!_control.TryEnqueue(ServerFrames.Ping))
+                    {
+                        _socket.Abort();
+                        return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task CloseFromReceiveLoopAsync(WebSocketCloseStatus code, string reason)
+    {
+        EdgeBridgeLog.ClosingConnection(_logger, Id, (int)code, reason);
+        RequestClose(code, reason);
+        await DrainUntilClosedAsync();
+    }
+
+    /// <summary>Reads (and ignores) frames until the client's close frame arrives or the socket is aborted.</summary>
+    private async Task DrainUntilClosedAsync()
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await _socket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private void CancelAllSubscriptions()
+    {
+        List<Subscription> subscriptions;
+        lock (_gate)
+        {
+            subscriptions = [.. _subscriptions.Values];
+            _subscriptions.Clear();
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            subscription.Cancel();
+        }
+    }
+
+    /// <summary>Wakes the writer (e.g. to close) without carrying frames.</summary>
+    private sealed class WakeUp : IOutboundSource
+    {
+        public bool TryTake(out OutboundFrame frame)
+        {
+            frame = default;
+            return false;
+        }
+
+        public void Drained()
+        {
+        }
+    }
+}
+
+/// <summary>A token bucket of <c>rate</c> tokens per second with a burst of <c>rate</c>.</summary>
+internal sealed class TokenBucket(int rate)
+{
+    private double _tokens = rate;
+    private long _last = Environment.TickCount64;
+
+    public bool TryTake()
+    {
+        var now = Environment.TickCount64;
+        _tokens = Math.Min(rate, _tokens + (now - _last) * rate / 1000.0);
+        _last = now;
+        if (_tokens < 1)
+        {
+            return false;
+        }
+
+        _tokens--;
+        return true;
+    }
+}

@@ -1,0 +1,64 @@
+using EdgeBridge.Contracts;
+using EdgeBridge.Internal;
+using EdgeBridge.Status;
+using EdgeBridge.Subscriptions;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.WebSockets;
+
+/// <summary>Maps the <c>edgebridge.v1</c> endpoint: checks the upgrade, then runs a <see cref="Connection"/>.</summary>
+internal static class WebSocketEndpoint
+{
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<EdgeBridgeOptions>>().Value.WebSockets;
+
+        // WebSockets are enabled only on this branch: nothing else on the edge accepts upgrades.
+        var branch = endpoints.CreateApplicationBuilder();
+        branch.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
+        branch.Run(HandleAsync);
+        endpoints.Map(options.Path, branch.Build()).WithDisplayName("EdgeBridge WebSocket");
+    }
+
+    private static async Task HandleAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeBridge.WebSockets");
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            EdgeBridgeLog.UpgradeRefused(logger, "not a WebSocket upgrade");
+            await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
+                $"This endpoint speaks WebSocket with subprotocol {ServerFrames.Subprotocol}; send an upgrade request.", StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        if (!context.WebSockets.WebSocketRequestedProtocols.Contains(ServerFrames.Subprotocol, StringComparer.Ordinal))
+        {
+            EdgeBridgeLog.UpgradeRefused(logger, "subprotocol not offered");
+            await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
+                $"Offer the WebSocket subprotocol {ServerFrames.Subprotocol} (Sec-WebSocket-Protocol).", StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.WebSockets;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = ServerFrames.Subprotocol });
+        var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
+            services.GetRequiredService<UpstreamStreams>(), logger);
+        var registry = services.GetRequiredService<ConnectionRegistry>();
+        registry.Add(connection);
+        try
+        {
+            await connection.RunAsync(context.RequestAborted);
+        }
+        finally
+        {
+            registry.Remove(connection);
+        }
+    }
+}
