@@ -28,8 +28,11 @@ public sealed record WebSocketOptions
     /// <summary>Most active subscriptions on one connection; one more answers RESOURCE_EXHAUSTED.</summary>
     public int MaxSubscriptionsPerConnection { get; init; } = 100;
 
-    /// <summary>Sustained inbound frames per second (with an equal burst); exceeding it closes with 4429.</summary>
-    public int MaxInboundFramesPerSecond { get; init; } = 50;
+    /// <summary>Sustained inbound frames per second; exceeding it (beyond the burst) closes with 4429.</summary>
+    public int MaxInboundFramesPerSecond { get; init; } = 100;
+
+    /// <summary>Frames a client may send at once above the sustained rate, e.g. a page subscribing everything at start.</summary>
+    public int InboundFrameBurst { get; init; } = 200;
 
     /// <summary>Rejected (malformed) frames a connection may send before it is closed with 4400.</summary>
     public int MaxMalformedFrames { get; init; } = 20;

@@ -46,7 +46,7 @@ internal sealed class Connection
         _upstreams = upstreams;
         _logger = logger;
         _control = new ControlQueue(_scheduler, options.MaxPendingControlFrames);
-        _inboundRate = new TokenBucket(options.MaxInboundFramesPerSecond);
+        _inboundRate = new TokenBucket(options.MaxInboundFramesPerSecond, Math.Max(1, options.InboundFrameBurst));
         Id = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)).Replace('+', '-').Replace('/', '_');
     }
 
@@ -554,16 +554,16 @@ internal sealed class Connection
     }
 }
 
-/// <summary>A token bucket of <c>rate</c> tokens per second with a burst of <c>rate</c>.</summary>
-internal sealed class TokenBucket(int rate)
+/// <summary>A token bucket refilled with <c>rate</c> tokens per second up to <c>burst</c>.</summary>
+internal sealed class TokenBucket(int rate, int burst)
 {
-    private double _tokens = rate;
+    private double _tokens = burst;
     private long _last = Environment.TickCount64;
 
     public bool TryTake()
     {
         var now = Environment.TickCount64;
-        _tokens = Math.Min(rate, _tokens + (now - _last) * rate / 1000.0);
+        _tokens = Math.Min(burst, _tokens + (now - _last) * rate / 1000.0);
         _last = now;
         if (_tokens < 1)
         {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using EdgeBridge.Contracts;
 using Google.Protobuf;
@@ -54,6 +53,7 @@ internal static class ServerFrames
         writer.WriteNumber("maxFrameBytes", limits.MaxFrameBytes);
         writer.WriteNumber("maxSubscriptions", limits.MaxSubscriptionsPerConnection);
         writer.WriteNumber("maxInboundFramesPerSecond", limits.MaxInboundFramesPerSecond);
+        writer.WriteNumber("inboundFrameBurst", limits.InboundFrameBurst);
         writer.WriteNumber("keepAliveIntervalMs", (long)limits.KeepAliveInterval.TotalMilliseconds);
         writer.WriteEndObject();
         writer.WriteEndObject();
@@ -156,6 +156,4 @@ internal static class ServerFrames
 
         return buffer.WrittenSpan.ToArray();
     }
-
-    public static string Describe(ReadOnlySpan<byte> frame) => Encoding.UTF8.GetString(frame);
 }

@@ -44,5 +44,19 @@ internal sealed class MarketDataGrpcService(QuoteBook book) : MarketDataService.
 
     private Quote Find(string symbol) => book.TryGet(symbol, out var quote)
         ? quote
-        : throw new RpcException(new Status(StatusCode.NotFound, $"Symbol '{symbol}' is not listed."));
+        : throw new Google.Rpc.Status
+        {
+            Code = (int)Google.Rpc.Code.NotFound,
+            Message = $"Symbol '{symbol}' is not listed.",
+            // Rich details travel in grpc-status-details-bin, so clients on every transport can tell which symbol.
+            Details =
+            {
+                Google.Protobuf.WellKnownTypes.Any.Pack(new Google.Rpc.ResourceInfo
+                {
+                    ResourceType = "trading.v1.Symbol",
+                    ResourceName = symbol,
+                    Description = "GET /v1/symbols lists the tradable symbols.",
+                }),
+            },
+        }.ToRpcException();
 }

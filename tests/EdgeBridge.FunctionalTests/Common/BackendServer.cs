@@ -28,6 +28,9 @@ public sealed class BackendServer : IAsyncDisposable
 
     public IServiceProvider Services => _app!.Services;
 
+    /// <summary>Sees every server-streaming call the backend serves; kept across restarts.</summary>
+    public CallRecorder Calls { get; } = new();
+
     /// <summary>Starts the backend; after a <see cref="StopAsync"/> it comes back on the same ports and database.</summary>
     public async Task StartAsync(IDictionary<string, string?>? settings = null)
     {
@@ -55,6 +58,8 @@ public sealed class BackendServer : IAsyncDisposable
                 }
 
                 builder.WebHost.ConfigureKestrel((context, kestrel) => ports.Capture(kestrel, context.Configuration, "Rest", "Grpc"));
+                builder.Services.AddSingleton(Calls);
+                builder.Services.Configure<Grpc.AspNetCore.Server.GrpcServiceOptions>(grpc => grpc.Interceptors.Add<CallRecorder>());
             });
         await _app.StartAsync();
         RestPort = ports.Port("Rest");

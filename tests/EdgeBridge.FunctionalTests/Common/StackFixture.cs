@@ -19,10 +19,16 @@ public class StackFixture : IAsyncLifetime
     /// <summary>gRPC channel to the edge's h2c port.</summary>
     public GrpcChannel Grpc { get; private set; } = null!;
 
+    /// <summary>Configuration a derived fixture overrides on the edge (e.g. tighter limits).</summary>
+    protected virtual IDictionary<string, string?>? EdgeSettings => null;
+
+    /// <summary>Configuration a derived fixture overrides on the backend (e.g. a faster market).</summary>
+    protected virtual IDictionary<string, string?>? BackendSettings => null;
+
     public virtual async Task InitializeAsync()
     {
-        await Backend.StartAsync();
-        await Edge.StartAsync(Backend);
+        await Backend.StartAsync(BackendSettings);
+        await Edge.StartAsync(Backend, EdgeSettings);
         Rest = new HttpClient { BaseAddress = new Uri(Edge.HttpAddress), Timeout = TimeSpan.FromSeconds(30) };
         Grpc = GrpcChannel.ForAddress(Edge.GrpcAddress, new GrpcChannelOptions { MaxRetryAttempts = 0 });
     }

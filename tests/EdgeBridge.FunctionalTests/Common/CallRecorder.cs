@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace EdgeBridge.FunctionalTests.Common;
+
+/// <summary>
+/// Watches the backend's server-streaming calls from the inside: how many started per method, how many are
+/// running, and whether each ended because its caller cancelled it.
+/// </summary>
+public sealed class CallRecorder : Interceptor
+{
+    private readonly ConcurrentDictionary<string, int> _started = new();
+    private readonly ConcurrentDictionary<string, int> _active = new();
+    private readonly ConcurrentDictionary<string, int> _cancelled = new();
+
+    public int Started(string method) => _started.GetValueOrDefault(Path(method));
+
+    public int Active(string method) => _active.GetValueOrDefault(Path(method));
+
+    public int Cancelled(string method) => _cancelled.GetValueOrDefault(Path(method));
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        _started.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
+        _active.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        finally
+        {
+            if (context.CancellationToken.IsCancellationRequested)
+            {
+                _cancelled.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
+            }
+
+            _active.AddOrUpdate(context.Method, 0, (_, n) => n - 1);
+        }
+    }
+
+    private static string Path(string method) => method.StartsWith('/') ? method : "/" + method;
+}
