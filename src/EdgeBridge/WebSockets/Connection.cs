@@ -72,6 +72,17 @@ internal sealed class Connection
     {
         EdgeBridgeLog.ConnectionOpened(_logger, Id);
         using var stopped = new CancellationTokenSource();
+
+        // Not a cancelled receive: cancelling a WebSocket read aborts the socket, and the client deserves a 4408.
+        using var initTimeout = new CancellationTokenSource(_options.InitTimeout);
+        using var initTimer = initTimeout.Token.Register(() =>
+        {
+            if (!_initialised)
+            {
+                EdgeBridgeLog.ClosingConnection(_logger, Id, (int)CloseCodes.Timeout, "init timeout");
+                RequestClose(CloseCodes.Timeout, "No init frame within the init timeout.");
+            }
+        });
         var writer = Task.Run(WriteLoopAsync, CancellationToken.None);
         var keepAlive = KeepAliveLoopAsync(stopped.Token);
         try
@@ -129,22 +140,10 @@ internal sealed class Connection
 
     private async Task ReceiveLoopAsync(CancellationToken aborted)
     {
-        using var initDeadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        initDeadline.CancelAfter(_options.InitTimeout);
         while (true)
         {
-            var token = _initialised ? aborted : initDeadline.Token;
-            ValueWebSocketReceiveResult result;
-            try
-            {
-                // A zero-byte read waits for the next frame without holding a buffer: idle sockets cost little.
-                result = await _socket.ReceiveAsync(Memory<byte>.Empty, token);
-            }
-            catch (OperationCanceledException) when (!_initialised && !aborted.IsCancellationRequested)
-            {
-                await CloseFromReceiveLoopAsync(CloseCodes.Timeout, "No init frame within the init timeout.");
-                return;
-            }
+            // A zero-byte read waits for the next frame without holding a buffer: idle sockets cost little.
+            var result = await _socket.ReceiveAsync(Memory<byte>.Empty, aborted);
 
             if (result.MessageType == WebSocketMessageType.Close)
             {
