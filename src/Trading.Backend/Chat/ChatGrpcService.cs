@@ -1,10 +1,11 @@
 using Chat.V1;
 using Grpc.Core;
+using Trading.Backend.Hosting;
 using Trading.Backend.Identity;
 
 namespace Trading.Backend.Chat;
 
-internal sealed class ChatGrpcService(ChatRooms rooms, TokenService tokens) : ChatService.ChatServiceBase
+internal sealed class ChatGrpcService(ChatRooms rooms, TokenService tokens, StreamLifetime lifetime) : ChatService.ChatServiceBase
 {
     public override async Task<PostMessageResponse> PostMessage(PostMessageRequest request, ServerCallContext context)
     {
@@ -22,9 +23,12 @@ internal sealed class ChatGrpcService(ChatRooms rooms, TokenService tokens) : Ch
     public override async Task StreamRoom(StreamRoomRequest request, IServerStreamWriter<StreamRoomResponse> responseStream, ServerCallContext context)
     {
         ChatRooms.ValidateRoom(request.Room);
-        await foreach (var message in rooms.FollowAsync(request.Room, request.AfterSequence, context.CancellationToken))
+        await lifetime.RunAsync(context, async cancellationToken =>
         {
-            await responseStream.WriteAsync(new StreamRoomResponse { Message = message }, context.CancellationToken);
-        }
+            await foreach (var message in rooms.FollowAsync(request.Room, request.AfterSequence, cancellationToken))
+            {
+                await responseStream.WriteAsync(new StreamRoomResponse { Message = message }, cancellationToken);
+            }
+        });
     }
 }

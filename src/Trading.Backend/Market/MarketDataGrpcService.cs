@@ -1,9 +1,10 @@
 using Grpc.Core;
+using Trading.Backend.Hosting;
 using Trading.V1;
 
 namespace Trading.Backend.Market;
 
-internal sealed class MarketDataGrpcService(QuoteBook book) : MarketDataService.MarketDataServiceBase
+internal sealed class MarketDataGrpcService(QuoteBook book, StreamLifetime lifetime) : MarketDataService.MarketDataServiceBase
 {
     public override Task<GetQuoteResponse> GetQuote(GetQuoteRequest request, ServerCallContext context) =>
         Task.FromResult(new GetQuoteResponse { Quote = Find(request.Symbol) });
@@ -21,25 +22,28 @@ internal sealed class MarketDataGrpcService(QuoteBook book) : MarketDataService.
             Find(symbol);
         }
 
-        // Watch before taking the snapshot so that no change between the two is missed; a change seen in both
-        // is skipped by its sequence.
-        using var watcher = book.Watch();
-        var sent = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var symbol in wanted.Order(StringComparer.Ordinal))
+        await lifetime.RunAsync(context, async cancellationToken =>
         {
-            var quote = Find(symbol);
-            sent[symbol] = quote.Sequence;
-            await responseStream.WriteAsync(new StreamQuotesResponse { Quote = quote }, context.CancellationToken);
-        }
-
-        await foreach (var quote in watcher.Reader.ReadAllAsync(context.CancellationToken))
-        {
-            if (sent.TryGetValue(quote.Symbol, out var last) && quote.Sequence > last)
+            // Watch before taking the snapshot so that no change between the two is missed; a change seen in both
+            // is skipped by its sequence.
+            using var watcher = book.Watch();
+            var sent = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var symbol in wanted.Order(StringComparer.Ordinal))
             {
-                sent[quote.Symbol] = quote.Sequence;
-                await responseStream.WriteAsync(new StreamQuotesResponse { Quote = quote }, context.CancellationToken);
+                var quote = Find(symbol);
+                sent[symbol] = quote.Sequence;
+                await responseStream.WriteAsync(new StreamQuotesResponse { Quote = quote }, cancellationToken);
             }
-        }
+
+            await foreach (var quote in watcher.Reader.ReadAllAsync(cancellationToken))
+            {
+                if (sent.TryGetValue(quote.Symbol, out var last) && quote.Sequence > last)
+                {
+                    sent[quote.Symbol] = quote.Sequence;
+                    await responseStream.WriteAsync(new StreamQuotesResponse { Quote = quote }, cancellationToken);
+                }
+            }
+        });
     }
 
     private Quote Find(string symbol) => book.TryGet(symbol, out var quote)

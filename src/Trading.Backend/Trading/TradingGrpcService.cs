@@ -1,11 +1,12 @@
 using Grpc.Core;
 using Trading.Backend.Feed;
+using Trading.Backend.Hosting;
 using Trading.Backend.Identity;
 using Trading.V1;
 
 namespace Trading.Backend.Trading;
 
-internal sealed class TradingGrpcService(OrderBook orders, IEventFeed feed, TokenService tokens) : TradingService.TradingServiceBase
+internal sealed class TradingGrpcService(OrderBook orders, IEventFeed feed, TokenService tokens, StreamLifetime lifetime) : TradingService.TradingServiceBase
 {
     public override async Task<GetPortfolioResponse> GetPortfolio(GetPortfolioRequest request, ServerCallContext context)
     {
@@ -39,11 +40,14 @@ internal sealed class TradingGrpcService(OrderBook orders, IEventFeed feed, Toke
             throw new RpcException(new Status(StatusCode.InvalidArgument, "after_sequence must not be negative."));
         }
 
-        await foreach (var item in feed.FollowAsync(OrderBook.StreamOf(request.AccountId), request.AfterSequence, context.CancellationToken))
+        await lifetime.RunAsync(context, async cancellationToken =>
         {
-            var update = new OrderUpdate { Sequence = item.Sequence, Order = Order.Parser.ParseFrom(item.Payload.Span) };
-            await responseStream.WriteAsync(new StreamOrderUpdatesResponse { Update = update }, context.CancellationToken);
-        }
+            await foreach (var item in feed.FollowAsync(OrderBook.StreamOf(request.AccountId), request.AfterSequence, cancellationToken))
+            {
+                var update = new OrderUpdate { Sequence = item.Sequence, Order = Order.Parser.ParseFrom(item.Payload.Span) };
+                await responseStream.WriteAsync(new StreamOrderUpdatesResponse { Update = update }, cancellationToken);
+            }
+        });
     }
 
     private async Task AuthorizeAsync(ServerCallContext context, string accountId)

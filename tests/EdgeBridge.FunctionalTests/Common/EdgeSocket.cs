@@ -131,6 +131,8 @@ public sealed class EdgeSocket : IAsyncDisposable
                 var result = await _socket.ReceiveAsync(buffer, timeout.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    // Answer the close handshake, as a browser does.
+                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", timeout.Token);
                     return result.CloseStatus;
                 }
             }

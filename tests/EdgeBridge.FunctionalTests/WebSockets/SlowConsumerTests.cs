@@ -1,0 +1,63 @@
+using EdgeBridge.FunctionalTests.Common;
+using EdgeBridge.WebSockets;
+
+namespace EdgeBridge.FunctionalTests.WebSockets;
+
+/// <summary>A market that moves every millisecond: enough traffic to fill a stalled client's buffers within seconds.</summary>
+public sealed class FastMarketFixture : StackFixture
+{
+    protected override IDictionary<string, string?> BackendSettings => new Dictionary<string, string?>
+    {
+        ["Backend:Market:TickInterval"] = "00:00:00.001",
+        ["Backend:Market:Volatility"] = "0.01",
+    };
+}
+
+public sealed class SlowConsumerTests(FastMarketFixture stack) : IClassFixture<FastMarketFixture>
+{
+    [Fact]
+    public async Task StalledSubscriber_DropsOldestWithinItsBound_FastSubscriberUnaffected()
+    {
+        const string method = "trading.v1.MarketDataService/StreamQuotes";
+        var registry = stack.Edge.Services.GetRequiredService<ConnectionRegistry>();
+        var (slow, slowAck) = await EdgeSocket.OpenAsync(stack.Edge, receiveBufferBytes: 4096);
+        var (fast, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using var _1 = slow;
+        await using var _2 = fast;
+        var slowId = slowAck.GetProperty("connectionId").GetString();
+        await slow.SubscribeAsync("stalled", method);
+        await fast.SubscribeAsync("quick", method);
+
+        // The slow client never reads again. Its queue must hit the method's bound and start dropping...
+        var slowSubscription = await WaitForSubscriptionAsync(registry, slowId!);
+        await Wait.UntilAsync(() => slowSubscription.DroppedTotal > 1000, "the stalled subscription drops its oldest quotes");
+
+        // ...while the fast client on the same shared stream keeps receiving, in order, without gaps of its own.
+        long? previousDropped = null;
+        for (var i = 0; i < 2000; i++)
+        {
+            var frame = await fast.ReceiveAsync();
+            Assert.Equal("next", frame.Type());
+            if (frame.TryGetProperty("dropped", out var dropped))
+            {
+                previousDropped = dropped.GetInt64();
+            }
+        }
+
+        Assert.InRange(slowSubscription.QueueDepth, 0, slowSubscription.Method.Policy.QueueLimit);
+        Assert.Equal(256, slowSubscription.Method.Policy.QueueLimit);
+        Assert.True(previousDropped is null or < 256, "the fast subscriber was not starved");
+    }
+
+    private static async Task<EdgeBridge.Subscriptions.Subscription> WaitForSubscriptionAsync(ConnectionRegistry registry, string connectionId)
+    {
+        EdgeBridge.Subscriptions.Subscription? found = null;
+        await Wait.UntilAsync(() =>
+        {
+            var subscriptions = registry.Connections.FirstOrDefault(c => c.Id == connectionId)?.Subscriptions;
+            found = subscriptions is { Count: > 0 } ? subscriptions[0] : null;
+            return found is not null;
+        }, "the slow subscription exists");
+        return found!;
+    }
+}

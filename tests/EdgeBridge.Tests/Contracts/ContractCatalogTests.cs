@@ -1,0 +1,69 @@
+using CatalogTest.V1;
+using EdgeBridge.Contracts;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Tests.Contracts;
+
+public sealed class ContractCatalogTests
+{
+    private static ContractCatalog Catalog(WebSocketOptions? limits = null)
+    {
+        var contracts = new ContractOptions();
+        contracts.Files.Add(CatalogTestReflection.Descriptor);
+        return new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions { WebSockets = limits ?? new WebSocketOptions() }));
+    }
+
+    [Fact]
+    public void Methods_OnlyAnnotatedServerStreaming_AreExposed()
+    {
+        var names = Catalog().Methods.Select(m => m.FullName).Order(StringComparer.Ordinal);
+
+        Assert.Equal(
+            ["catalogtest.v1.FeedService/HugeQueueFeed", "catalogtest.v1.FeedService/PrivateFeed", "catalogtest.v1.FeedService/SharedFeed"],
+            names);
+    }
+
+    [Fact]
+    public void TryGet_HiddenUnaryOrClientStreaming_NotFound()
+    {
+        var catalog = Catalog();
+
+        Assert.False(catalog.TryGet("catalogtest.v1.FeedService/HiddenFeed", out _));
+        Assert.False(catalog.TryGet("catalogtest.v1.FeedService/AnnotatedUnary", out _));
+        Assert.False(catalog.TryGet("catalogtest.v1.FeedService/AnnotatedUpload", out _));
+    }
+
+    [Fact]
+    public void Policy_FromOption_SharedDropOldestWithQueueLimit()
+    {
+        Assert.True(Catalog().TryGet("catalogtest.v1.FeedService/SharedFeed", out var method));
+
+        Assert.Equal(new StreamPolicy(Shared: true, QueueLimit: 16, DropOldest: true), method.Policy);
+        Assert.Equal("catalogtest.v1.FeedService", method.GrpcMethod.ServiceName);
+        Assert.Equal("SharedFeed", method.GrpcMethod.Name);
+    }
+
+    [Fact]
+    public void Policy_EmptyOption_PerCallerEndSubscriptionWithDefaultQueue()
+    {
+        Assert.True(Catalog(new WebSocketOptions { DefaultQueueLimit = 77 }).TryGet("catalogtest.v1.FeedService/PrivateFeed", out var method));
+
+        Assert.Equal(new StreamPolicy(Shared: false, QueueLimit: 77, DropOldest: false), method.Policy);
+    }
+
+    [Fact]
+    public void Policy_QueueLimitAboveMaximum_Clamped()
+    {
+        Assert.True(Catalog(new WebSocketOptions { MaxQueueLimit = 500 }).TryGet("catalogtest.v1.FeedService/HugeQueueFeed", out var method));
+
+        Assert.Equal(500, method.Policy.QueueLimit);
+    }
+
+    [Fact]
+    public void Json_Int64AsStringAndDefaultsIncluded()
+    {
+        var json = System.Text.Encoding.UTF8.GetString(Catalog().Json.FormatUtf8(new FeedResponse { Sequence = 42 }));
+
+        Assert.Equal("""{"sequence":"42","text":""}""", json);
+    }
+}
