@@ -42,6 +42,10 @@ public static class BackendApplication
             {
                 // Canonical proto3 JSON: 64-bit integers as strings, as every other EdgeBridge transport writes them.
                 transcoding.JsonSettings.WriteInt64sAsStrings = true;
+
+                // Error details (google.rpc.ResourceInfo, BadRequest, ...) are Any values; without their types
+                // the REST error body cannot be written at all.
+                transcoding.TypeRegistry = Google.Protobuf.Reflection.TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor);
             });
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks()

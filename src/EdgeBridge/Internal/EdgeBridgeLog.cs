@@ -28,4 +28,7 @@ internal static partial class EdgeBridgeLog
 
     [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "Refused a WebSocket request: {Reason}")]
     public static partial void UpgradeRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Error, Message = "WebSocket connection {ConnectionId} failed unexpectedly; closing with 1011.")]
+    public static partial void ConnectionFailed(ILogger logger, string connectionId, Exception exception);
 }

@@ -93,6 +93,11 @@ internal sealed class Connection
         {
             // The client went away; what follows cleans up.
         }
+        catch (Exception ex)
+        {
+            EdgeBridgeLog.ConnectionFailed(_logger, Id, ex);
+            RequestClose(CloseCodes.InternalError, "Unexpected error; reconnect.");
+        }
         finally
         {
             CancelAllSubscriptions();
@@ -378,9 +383,16 @@ internal sealed class Connection
                 {
                     var turn = 0;
                     var more = false;
-                    while (source.TryTake(out var frame))
+                    while (true)
                     {
+                        // Answers go first. Draining them before taking a frame also means that once an
+                        // unsubscribe's complete is written, no next frame of that subscription follows it.
                         await WriteControlFramesAsync(source);
+                        if (!source.TryTake(out var frame))
+                        {
+                            break;
+                        }
+
                         await WriteAsync(frame, buffer);
                         if (++turn == FramesPerTurn)
                         {

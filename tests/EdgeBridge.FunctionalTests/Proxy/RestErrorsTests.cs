@@ -129,6 +129,9 @@ public sealed class RestErrorsTests(StackFixture stack) : IClassFixture<StackFix
         var (response, json) = await stack.SendAsync(HttpMethod.Get, "/v1/quotes/NOPE");
 
         StatusAssert.IsRpcStatus(response, json, HttpStatusCode.NotFound, 5);
+        var detail = Assert.Single(json.GetProperty("details").EnumerateArray());
+        Assert.Equal("type.googleapis.com/google.rpc.ResourceInfo", detail.GetProperty("@type").GetString());
+        Assert.Equal("NOPE", detail.GetProperty("resourceName").GetString());
     }
 
     [Fact]
