@@ -32,6 +32,10 @@ start() {
   need curl "curl"
   dotnet build EdgeBridge.sln -c Release -nologo -v quiet
   mkdir -p data
+  # One signing key shared by the backend (which issues tokens) and the edge (which checks them).
+  if [ ! -s data/signing.key ]; then
+    head -c 32 /dev/urandom | base64 > data/signing.key
+  fi
   local backend edge
   dotnet src/Trading.Backend/bin/Release/net10.0/Trading.Backend.dll \
     --contentRoot "$root/src/Trading.Backend" --environment Demo \

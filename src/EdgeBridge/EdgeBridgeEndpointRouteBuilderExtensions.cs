@@ -1,5 +1,6 @@
 using EdgeBridge.Health;
 using EdgeBridge.Proxy;
+using EdgeBridge.Security;
 using EdgeBridge.Status;
 using EdgeBridge.WebSockets;
 using Grpc.Core;
@@ -22,15 +23,23 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         WebSocketEndpoint.Map(endpoints);
         endpoints.MapReverseProxy(pipeline =>
         {
+            pipeline.Use(SecurityHeaders.InvokeAsync);
+            pipeline.Use(BrowserOrigins.InvokeAsync);
             pipeline.Use(BodyLimits.InvokeAsync);
+            pipeline.Use(EdgeIdentity.InvokeAsync);
+            pipeline.Use(RestRateLimits.InvokeAsync);
             pipeline.Use(ProxyErrors.InvokeAsync);
             pipeline.UseSessionAffinity();
             pipeline.UseLoadBalancing();
             pipeline.UsePassiveHealthChecks();
         });
-        endpoints.MapFallback(static context => RpcStatusWriter.IsGrpc(context.Request)
-            ? RpcStatusWriter.WriteAsync(context, StatusCode.Unimplemented, $"No route for {context.Request.Path}.")
-            : RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No route matches {context.Request.Method} {context.Request.Path}."));
+        endpoints.MapFallback(static context =>
+        {
+            SecurityHeaders.Apply(context);
+            return RpcStatusWriter.IsGrpc(context.Request)
+                ? RpcStatusWriter.WriteAsync(context, StatusCode.Unimplemented, $"No route for {context.Request.Path}.")
+                : RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No route matches {context.Request.Method} {context.Request.Path}.");
+        });
         return endpoints;
     }
 }

@@ -14,6 +14,50 @@ public sealed record EdgeBridgeOptions
 
     /// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint.</summary>
     public WebSocketOptions WebSockets { get; init; } = new();
+
+    /// <summary>How the edge validates the access tokens it receives.</summary>
+    public TokenOptions Tokens { get; init; } = new();
+
+    /// <summary>Browser-facing protections: origins allowed to open sockets and call REST cross-site.</summary>
+    public BrowserOptions Browser { get; init; } = new();
+}
+
+/// <summary>
+/// Validation of bearer tokens (HS256 JWTs) at the edge, before anything is forwarded or any upstream call opens.
+/// The backend stays the authority on what a caller may do; the edge keeps forged, expired and foreign tokens out.
+/// </summary>
+public sealed record TokenOptions
+{
+    /// <summary>Turns validation off: tokens pass to the backend unchecked. For development against a backend that validates them itself.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The <c>iss</c> every token must carry.</summary>
+    public string Issuer { get; init; } = "";
+
+    /// <summary>The <c>aud</c> every token must carry.</summary>
+    public string Audience { get; init; } = "";
+
+    /// <summary>Base64 HMAC-SHA256 key of at least 32 bytes, shared with the token issuer.</summary>
+    public string SigningKey { get; init; } = "";
+
+    /// <summary>File holding the base64 key; used when <see cref="SigningKey"/> is empty.</summary>
+    public string SigningKeyFile { get; init; } = "";
+
+    /// <summary>Tolerated clock difference with the issuer.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Protections for browser clients.</summary>
+public sealed record BrowserOptions
+{
+    /// <summary>
+    /// Origins (<c>scheme://host[:port]</c>) besides the edge's own that may open WebSockets and call REST from a
+    /// browser. Any other <c>Origin</c> is refused with 403 before the upgrade or the request is forwarded.
+    /// </summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>How long browsers may cache a CORS preflight answer.</summary>
+    public TimeSpan PreflightMaxAge { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint. Every limit has a safe default.</summary>
@@ -57,6 +101,12 @@ public sealed record WebSocketOptions
 
     /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Concurrent WebSocket connections on this edge; beyond it upgrades answer 503.</summary>
+    public int MaxConnections { get; init; } = 10_000;
+
+    /// <summary>Concurrent WebSocket connections from one client address; beyond it upgrades answer 429.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 50;
 }
 
 /// <summary>The upstream gRPC service the edge calls itself.</summary>
@@ -83,4 +133,20 @@ public sealed record RestOptions
     /// through unchanged.
     /// </summary>
     public int MaxETagBodySize { get; init; } = 1024 * 1024;
+
+    /// <summary>Requests per second (with a burst) one client address may send; beyond it 429 with Retry-After.</summary>
+    public RateLimit PerAddress { get; init; } = new() { PermitsPerSecond = 100, Burst = 200 };
+
+    /// <summary>Requests per second (with a burst) one authenticated user may send, from any address.</summary>
+    public RateLimit PerUser { get; init; } = new() { PermitsPerSecond = 50, Burst = 100 };
+}
+
+/// <summary>A token-bucket rate: <see cref="PermitsPerSecond"/> sustained, <see cref="Burst"/> at once. Zero disables it.</summary>
+public sealed record RateLimit
+{
+    /// <summary>Sustained requests per second.</summary>
+    public int PermitsPerSecond { get; init; }
+
+    /// <summary>Requests allowed at once above the sustained rate.</summary>
+    public int Burst { get; init; }
 }

@@ -1,10 +1,12 @@
 using EdgeBridge;
 using EdgeBridge.Contracts;
 using EdgeBridge.Proxy;
+using EdgeBridge.Security;
 using EdgeBridge.Subscriptions;
 using EdgeBridge.WebSockets;
 using EdgeBridge.Upstream;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -26,6 +28,9 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<ContractCatalog>();
         services.AddSingleton<UpstreamStreams>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<TokenValidator>();
+        services.AddSingleton<RestRateLimits>();
+        services.TryAddSingleton(TimeProvider.System);
         var proxy = services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
             .AddTransforms<CachingTransformProvider>();

@@ -6,7 +6,7 @@ using Grpc.Core;
 namespace EdgeBridge.Contracts;
 
 /// <summary>How the edge delivers one method's messages, from its <c>edgebridge.v1.stream</c> option.</summary>
-internal readonly record struct StreamPolicy(bool Shared, int QueueLimit, bool DropOldest);
+internal readonly record struct StreamPolicy(bool Shared, int QueueLimit, bool DropOldest, bool ForwardsToken = false, bool RequiresToken = false);
 
 /// <summary>A server-streaming method that its contract exposes as a WebSocket subscription.</summary>
 internal sealed class StreamingMethod
@@ -16,10 +16,14 @@ internal sealed class StreamingMethod
         Descriptor = descriptor;
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;
         var queueLimit = options.QueueLimit == 0 ? limits.DefaultQueueLimit : (int)Math.Min(options.QueueLimit, (uint)limits.MaxQueueLimit);
+        var shared = options.Sharing == Sharing.Shared;
         Policy = new StreamPolicy(
-            Shared: options.Sharing == Sharing.Shared,
+            Shared: shared,
             QueueLimit: Math.Max(1, queueLimit),
-            DropOldest: options.SlowConsumer == SlowConsumerPolicy.DropOldest);
+            DropOldest: options.SlowConsumer == SlowConsumerPolicy.DropOldest,
+            // A shared call never carries one caller's credentials: its messages go to everyone alike.
+            ForwardsToken: !shared && options.Auth != Auth.None,
+            RequiresToken: !shared && options.Auth == Auth.Required);
         var input = descriptor.InputType.Parser;
         var output = descriptor.OutputType.Parser;
         GrpcMethod = new Method<IMessage, IMessage>(

@@ -47,6 +47,7 @@ internal static class HealthEndpoints
 
     private static Task WriteAsync(HttpContext context, int status, string state, string? detail)
     {
+        Security.SecurityHeaders.Apply(context);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";

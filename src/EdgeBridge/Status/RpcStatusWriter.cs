@@ -16,7 +16,6 @@ internal static class RpcStatusWriter
     public static Task WriteAsync(HttpContext context, StatusCode code, string message, int? httpStatus = null)
     {
         var response = context.Response;
-        response.Headers.Clear();
         if (IsGrpc(context.Request))
         {
             // Trailers-only: the status rides in the headers of a 200 response with no body.

@@ -55,6 +55,9 @@ internal sealed class Subscription : IOutboundSource
 
     public UpstreamStream? Upstream { get; set; }
 
+    /// <summary>Whether the upstream call carries the connection's token, so the subscription ends when it expires.</summary>
+    public bool UsesToken { get; init; }
+
     public int QueueDepth
     {
         get
@@ -112,7 +115,10 @@ internal sealed class Subscription : IOutboundSource
         Schedule();
     }
 
-    /// <summary>Ends the subscription after the queued messages with a final <c>complete</c> or <c>error</c> frame.</summary>
+    /// <summary>
+    /// Ends the subscription after the queued messages with a final <c>complete</c> or <c>error</c> frame, and
+    /// leaves its upstream stream (cancelling the call if it was the last subscriber).
+    /// </summary>
     public void End(byte[] terminalFrame)
     {
         lock (_lock)
@@ -126,6 +132,7 @@ internal sealed class Subscription : IOutboundSource
             _terminal = terminalFrame;
         }
 
+        Upstream?.Remove(this);
         Schedule();
     }
 

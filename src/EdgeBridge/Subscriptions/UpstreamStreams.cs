@@ -27,7 +27,7 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
         if (!method.Policy.Shared)
         {
             var headers = new Metadata();
-            if (token is not null)
+            if (token is not null && method.Policy.ForwardsToken)
             {
                 headers.Add("authorization", "Bearer " + token);
             }

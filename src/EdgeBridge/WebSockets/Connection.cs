@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using EdgeBridge.Contracts;
 using EdgeBridge.Internal;
+using EdgeBridge.Security;
 using EdgeBridge.Subscriptions;
 using Google.Protobuf;
 using Grpc.Core;
@@ -30,7 +31,11 @@ internal sealed class Connection
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly TokenBucket _inboundRate;
     private readonly IOutboundSource _wakeUp = new WakeUp();
+    private readonly TokenValidator _tokens;
+    private readonly TimeProvider _time;
+    private ITimer? _expiryTimer;
     private string? _token;
+    private string? _subject;
     private volatile bool _initialised;
     private int _malformed;
     private long _lastInbound = Environment.TickCount64;
@@ -38,8 +43,11 @@ internal sealed class Connection
     private WebSocketCloseStatus _closeCode;
     private string _closeReason = "";
 
-    public Connection(WebSocket socket, WebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams, ILogger logger)
+    public Connection(WebSocket socket, WebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams,
+        TokenValidator tokens, TimeProvider time, ILogger logger)
     {
+        _tokens = tokens;
+        _time = time;
         _socket = socket;
         _options = options;
         _catalog = catalog;
@@ -100,6 +108,12 @@ internal sealed class Connection
         }
         finally
         {
+            lock (_gate)
+            {
+                _expiryTimer?.Dispose();
+                _expiryTimer = null;
+            }
+
             CancelAllSubscriptions();
             _scheduler.Complete();
             await stopped.CancelAsync();
@@ -178,7 +192,7 @@ internal sealed class Connection
                     }
                 }
 
-                var verdict = Handle(buffer.AsMemory(0, length), result.MessageType);
+                var verdict = await HandleAsync(buffer.AsMemory(0, length), result.MessageType);
                 if (verdict is { } close)
                 {
                     await CloseFromReceiveLoopAsync(close.Code, close.Reason);
@@ -200,7 +214,7 @@ internal sealed class Connection
     }
 
     /// <summary>Handles one complete client frame; returns a close code when the connection must end.</summary>
-    private (WebSocketCloseStatus Code, string Reason)? Handle(ReadOnlyMemory<byte> frame, WebSocketMessageType type)
+    private async ValueTask<(WebSocketCloseStatus Code, string Reason)?> HandleAsync(ReadOnlyMemory<byte> frame, WebSocketMessageType type)
     {
         if (!_inboundRate.TryTake())
         {
@@ -236,7 +250,7 @@ internal sealed class Connection
             if (!_initialised)
             {
                 return frameType == "init"
-                    ? Init(root)
+                    ? await InitAsync(root)
                     : (CloseCodes.Unauthorized, "The first frame must be init.");
             }
 
@@ -246,26 +260,90 @@ internal sealed class Connection
                 "unsubscribe" => Unsubscribe(root),
                 "ping" => Send(ServerFrames.Pong),
                 "pong" => null,
+                "auth" => await AuthAsync(root),
                 "init" => Reject("The connection is already initialised."),
                 _ => Reject($"Unknown frame type '{frameType}'."),
             };
         }
     }
 
-    private (WebSocketCloseStatus, string)? Init(JsonElement root)
+    private async ValueTask<(WebSocketCloseStatus, string)?> InitAsync(JsonElement root)
     {
-        if (root.TryGetProperty("token", out var token))
+        if (root.TryGetProperty("token", out var token) && token.ValueKind != JsonValueKind.Null)
         {
-            if (token.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+            if (token.ValueKind != JsonValueKind.String)
             {
                 return (CloseCodes.Unauthorized, "init.token must be a string.");
             }
 
-            _token = token.GetString();
+            var check = await _tokens.ValidateAsync(token.GetString()!);
+            if (!check.Valid)
+            {
+                return (CloseCodes.Unauthorized, $"The token was rejected: {check.Problem}.");
+            }
+
+            SetToken(token.GetString()!, check);
         }
 
         _initialised = true;
         return Send(ServerFrames.Ack(Id, _options));
+    }
+
+    /// <summary>Replaces the connection's token (refresh before expiry). The user may not change.</summary>
+    private async ValueTask<(WebSocketCloseStatus, string)?> AuthAsync(JsonElement root)
+    {
+        if (!root.TryGetProperty("token", out var token) || token.ValueKind != JsonValueKind.String)
+        {
+            return Reject("auth needs a string 'token'.");
+        }
+
+        var check = await _tokens.ValidateAsync(token.GetString()!);
+        if (!check.Valid)
+        {
+            return Send(ServerFrames.Error(null, StatusCode.Unauthenticated, $"The token was rejected: {check.Problem}; the previous token stays in use."));
+        }
+
+        if (_subject is not null && !string.Equals(_subject, check.Subject, StringComparison.Ordinal))
+        {
+            return Send(ServerFrames.Error(null, StatusCode.PermissionDenied, "The token is for another user; open a new connection to switch users."));
+        }
+
+        SetToken(token.GetString()!, check);
+        return Send(ServerFrames.Ack(Id, _options));
+    }
+
+    private void SetToken(string token, TokenCheck check)
+    {
+        lock (_gate)
+        {
+            _token = token;
+            _subject = check.Subject;
+            _expiryTimer?.Dispose();
+            _expiryTimer = null;
+            if (check.Expires != DateTimeOffset.MaxValue)
+            {
+                var due = check.Expires - _time.GetUtcNow();
+                _expiryTimer = _time.CreateTimer(static state => ((Connection)state!).TokenExpired(), this,
+                    due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>Ends the subscriptions that carry the expired token; public ones go on.</summary>
+    private void TokenExpired()
+    {
+        List<Subscription> expired;
+        lock (_gate)
+        {
+            _token = null;
+            expired = _subscriptions.Values.Where(s => s.UsesToken).ToList();
+        }
+
+        foreach (var subscription in expired)
+        {
+            subscription.End(ServerFrames.Error(subscription.Id, StatusCode.Unauthenticated,
+                "The access token expired; send an auth frame with a fresh token and subscribe again."));
+        }
     }
 
     private (WebSocketCloseStatus, string)? Subscribe(JsonElement root)
@@ -308,8 +386,16 @@ internal sealed class Connection
         }
 
         Subscription subscription;
+        string? token;
         lock (_gate)
         {
+            token = _token;
+            if (method.Policy.RequiresToken && token is null)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.Unauthenticated,
+                    $"'{method.FullName}' needs an access token: send it in init or an auth frame."));
+            }
+
             if (_subscriptions.ContainsKey(id))
             {
                 return Send(ServerFrames.Error(id, StatusCode.AlreadyExists, $"Subscription '{id}' is already active on this connection."));
@@ -321,11 +407,11 @@ internal sealed class Connection
                     $"This connection already has the maximum of {_options.MaxSubscriptionsPerConnection} subscriptions."));
             }
 
-            subscription = new Subscription(id, method, _scheduler);
+            subscription = new Subscription(id, method, _scheduler) { UsesToken = token is not null && method.Policy.ForwardsToken };
             _subscriptions[id] = subscription;
         }
 
-        _upstreams.Subscribe(subscription, request, _token);
+        _upstreams.Subscribe(subscription, request, token);
         EdgeBridgeLog.Subscribed(_logger, Id, id, method.FullName);
         return null;
     }

@@ -7,6 +7,9 @@ namespace EdgeBridge.WebSockets;
 internal sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
+    private readonly Dictionary<System.Net.IPAddress, int> _perAddress = [];
+    private readonly Lock _countLock = new();
+    private int _reserved;
 
     public ConnectionRegistry(IHostApplicationLifetime lifetime)
     {
@@ -26,4 +29,51 @@ internal sealed class ConnectionRegistry
     public void Add(Connection connection) => _connections[connection.Id] = connection;
 
     public void Remove(Connection connection) => _connections.TryRemove(connection.Id, out _);
+
+    /// <summary>Reserves a connection slot for <paramref name="address"/>; null when granted, else why not.</summary>
+    public ConnectionRefusal? TryReserve(System.Net.IPAddress address, WebSocketOptions limits)
+    {
+        lock (_countLock)
+        {
+            if (_reserved >= limits.MaxConnections)
+            {
+                return ConnectionRefusal.EdgeFull;
+            }
+
+            var current = _perAddress.GetValueOrDefault(address);
+            if (current >= limits.MaxConnectionsPerAddress)
+            {
+                return ConnectionRefusal.AddressFull;
+            }
+
+            _perAddress[address] = current + 1;
+            _reserved++;
+            return null;
+        }
+    }
+
+    public void Release(System.Net.IPAddress address)
+    {
+        lock (_countLock)
+        {
+            _reserved--;
+            if (_perAddress.TryGetValue(address, out var current))
+            {
+                if (current <= 1)
+                {
+                    _perAddress.Remove(address);
+                }
+                else
+                {
+                    _perAddress[address] = current - 1;
+                }
+            }
+        }
+    }
+}
+
+internal enum ConnectionRefusal
+{
+    EdgeFull,
+    AddressFull,
 }

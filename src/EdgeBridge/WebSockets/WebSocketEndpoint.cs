@@ -1,5 +1,6 @@
 using EdgeBridge.Contracts;
 using EdgeBridge.Internal;
+using EdgeBridge.Security;
 using EdgeBridge.Status;
 using EdgeBridge.Subscriptions;
 using Grpc.Core;
@@ -30,6 +31,7 @@ internal static class WebSocketEndpoint
     {
         var services = context.RequestServices;
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeBridge.WebSockets");
+        SecurityHeaders.Apply(context);
         if (!context.WebSockets.IsWebSocketRequest)
         {
             EdgeBridgeLog.UpgradeRefused(logger, "not a WebSocket upgrade");
@@ -46,19 +48,51 @@ internal static class WebSocketEndpoint
             return;
         }
 
+        // Browsers send cookies and no preflight with a cross-site upgrade: only allowed origins get a socket.
+        if (!BrowserOrigins.IsAllowed(context, out var origin))
+        {
+            EdgeBridgeLog.UpgradeRefused(logger, "origin not allowed");
+            await BrowserOrigins.RefuseAsync(context, origin!);
+            return;
+        }
+
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.WebSockets;
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = ServerFrames.Subprotocol });
-        var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
-            services.GetRequiredService<UpstreamStreams>(), logger);
         var registry = services.GetRequiredService<ConnectionRegistry>();
-        registry.Add(connection);
+        var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
+        switch (registry.TryReserve(address, options))
+        {
+            case ConnectionRefusal.EdgeFull:
+                EdgeBridgeLog.UpgradeRefused(logger, "edge at its connection limit");
+                await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
+                    $"This edge has reached its limit of {options.MaxConnections} connections; retry, possibly on another edge.", StatusCodes.Status503ServiceUnavailable);
+                return;
+            case ConnectionRefusal.AddressFull:
+                EdgeBridgeLog.UpgradeRefused(logger, "address at its connection limit");
+                context.Response.Headers.RetryAfter = "5";
+                await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
+                    $"Too many connections from this address (limit {options.MaxConnectionsPerAddress}).", StatusCodes.Status429TooManyRequests);
+                return;
+        }
+
         try
         {
-            await connection.RunAsync(context.RequestAborted);
+            using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = ServerFrames.Subprotocol });
+            var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
+                services.GetRequiredService<UpstreamStreams>(), services.GetRequiredService<TokenValidator>(),
+                services.GetRequiredService<TimeProvider>(), logger);
+            registry.Add(connection);
+            try
+            {
+                await connection.RunAsync(context.RequestAborted);
+            }
+            finally
+            {
+                registry.Remove(connection);
+            }
         }
         finally
         {
-            registry.Remove(connection);
+            registry.Release(address);
         }
     }
 }

@@ -148,7 +148,12 @@ internal sealed class SigningKeySource(IOptions<BackendOptions> options, IHostEn
             file = Path.Combine(Path.GetDirectoryName(database.FilePath)!, "signing.key");
         }
 
-        if (!File.Exists(file))
+        if (!Path.IsPathRooted(file))
+        {
+            file = Path.Combine(environment.ContentRootPath, file);
+        }
+
+        if (!File.Exists(file) && (environment.IsDevelopment() || environment.IsEnvironment("Demo")))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
             File.WriteAllText(file, Convert.ToBase64String(RandomNumberGenerator.GetBytes(MinimumKeyBytes)));

@@ -30,6 +30,7 @@ public sealed class EdgeServer : IAsyncDisposable
                     ["Kestrel:Endpoints:Grpc:Url"] = "http://127.0.0.1:0",
                     ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = backend.RestAddress,
                     ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = backend.GrpcAddress,
+                    ["EdgeBridge:Tokens:SigningKey"] = BackendServer.SigningKey,
                     ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("EDGE_TEST_LOGLEVEL") ?? "Warning",
                 });
                 if (settings is not null)

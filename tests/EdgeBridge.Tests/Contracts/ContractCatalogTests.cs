@@ -48,7 +48,7 @@ public sealed class ContractCatalogTests
     {
         Assert.True(Catalog(new WebSocketOptions { DefaultQueueLimit = 77 }).TryGet("catalogtest.v1.FeedService/PrivateFeed", out var method));
 
-        Assert.Equal(new StreamPolicy(Shared: false, QueueLimit: 77, DropOldest: false), method.Policy);
+        Assert.Equal(new StreamPolicy(Shared: false, QueueLimit: 77, DropOldest: false, ForwardsToken: true, RequiresToken: false), method.Policy);
     }
 
     [Fact]
