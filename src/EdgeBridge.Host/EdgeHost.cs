@@ -8,6 +8,11 @@ public static class EdgeHost
         var builder = WebApplication.CreateBuilder(options);
         configure?.Invoke(builder);
 
+        // Kestrel's endpoint loader does not read Kestrel:Limits; bind them so slow handshakes and header
+        // floods are cut by the values in configuration.
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(
+            kestrel => builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits));
+
         builder.Services.AddEdgeBridge(builder.Configuration)
             .AddContractAssembly(typeof(Trading.V1.Quote).Assembly);
 

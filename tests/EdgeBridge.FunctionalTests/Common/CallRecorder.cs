@@ -20,6 +20,17 @@ public sealed class CallRecorder : Interceptor
 
     public int Cancelled(string method) => _cancelled.GetValueOrDefault(Path(method));
 
+    /// <summary>Unary calls the backend served, with the request headers it saw.</summary>
+    public ConcurrentQueue<(string Method, Metadata Headers)> UnaryCalls { get; } = new();
+
+    public int UnaryCount(string method) => UnaryCalls.Count(c => c.Method == Path(method));
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        UnaryCalls.Enqueue((context.Method, context.RequestHeaders));
+        return continuation(request, context);
+    }
+
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {

@@ -22,12 +22,18 @@ public sealed class EdgeSocket : IAsyncDisposable
 
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
 
-    public static async Task<EdgeSocket> ConnectAsync(EdgeServer edge, string? subprotocol = "edgebridge.v1", int? receiveBufferBytes = null)
+    public static async Task<EdgeSocket> ConnectAsync(EdgeServer edge, string? subprotocol = "edgebridge.v1", int? receiveBufferBytes = null,
+        IPAddress? localAddress = null, string? origin = null)
     {
         var socket = new ClientWebSocket();
         if (subprotocol is not null)
         {
             socket.Options.AddSubProtocol(subprotocol);
+        }
+
+        if (origin is not null)
+        {
+            socket.Options.SetRequestHeader("Origin", origin);
         }
 
         socket.Options.CollectHttpResponseDetails = true;
@@ -43,6 +49,12 @@ public sealed class EdgeSocket : IAsyncDisposable
                     raw.ReceiveBufferSize = size;
                 }
 
+                if (localAddress is not null)
+                {
+                    // Another loopback source address: another client as far as per-address limits go.
+                    raw.Bind(new IPEndPoint(localAddress, 0));
+                }
+
                 await raw.ConnectAsync(context.DnsEndPoint, token);
                 return new NetworkStream(raw, ownsSocket: true);
             },
@@ -54,9 +66,10 @@ public sealed class EdgeSocket : IAsyncDisposable
     }
 
     /// <summary>Connects and sends <c>init</c>; returns once the <c>ack</c> arrived.</summary>
-    public static async Task<(EdgeSocket Socket, JsonElement Ack)> OpenAsync(EdgeServer edge, string? token = null, int? receiveBufferBytes = null)
+    public static async Task<(EdgeSocket Socket, JsonElement Ack)> OpenAsync(EdgeServer edge, string? token = null, int? receiveBufferBytes = null,
+        IPAddress? localAddress = null)
     {
-        var socket = await ConnectAsync(edge, receiveBufferBytes: receiveBufferBytes);
+        var socket = await ConnectAsync(edge, receiveBufferBytes: receiveBufferBytes, localAddress: localAddress);
         await socket.SendAsync(token is null ? new { type = "init" } : new { type = "init", token });
         var ack = await socket.ReceiveAsync();
         Assert.Equal("ack", ack.GetProperty("type").GetString());
@@ -64,12 +77,17 @@ public sealed class EdgeSocket : IAsyncDisposable
     }
 
     /// <summary>Attempts an upgrade and returns the HTTP status the edge answered with.</summary>
-    public static async Task<HttpStatusCode> RefusedStatusAsync(EdgeServer edge, string? subprotocol)
+    public static async Task<HttpStatusCode> RefusedStatusAsync(EdgeServer edge, string? subprotocol, string? origin = null)
     {
         using var socket = new ClientWebSocket();
         if (subprotocol is not null)
         {
             socket.Options.AddSubProtocol(subprotocol);
+        }
+
+        if (origin is not null)
+        {
+            socket.Options.SetRequestHeader("Origin", origin);
         }
 
         socket.Options.CollectHttpResponseDetails = true;
