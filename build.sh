@@ -11,10 +11,23 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { echo "EdgeBridge needs '$1' ($2) on PATH." >&2; exit 1; }
 }
 
-install_node_tools() {
+# The TypeScript client, the dashboard bundle (src/EdgeBridge.Host/wwwroot/app.js) and buf.
+build_clients() {
   need node "Node.js 20 or newer"
   need npm "npm"
-  (cd clients && npm ci --no-audit --no-fund --loglevel=error)
+  (cd clients && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+}
+
+# Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright itself).
+install_browser() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "Installing chromium for the browser tests..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing and this is not root: the browser tests will fail (apt-get install chromium)." >&2
+  fi
 }
 
 wait_ready() {
@@ -30,6 +43,7 @@ wait_ready() {
 start() {
   need dotnet ".NET 10 SDK"
   need curl "curl"
+  build_clients
   dotnet build EdgeBridge.sln -c Release -nologo -v quiet
   mkdir -p data
   # One signing key shared by the backend (which issues tokens) and the edge (which checks them).
@@ -55,7 +69,8 @@ start() {
   cat <<MSG
 
 EdgeBridge is running (Ctrl+C stops it):
-  REST, WebSocket, pages  http://127.0.0.1:8080   e.g. curl http://127.0.0.1:8080/v1/quotes/ACME
+  Dashboard               http://127.0.0.1:8080/
+  REST, WebSocket         http://127.0.0.1:8080   e.g. curl http://127.0.0.1:8080/v1/quotes/ACME
   gRPC (h2c)              http://127.0.0.1:8081
   Demo users              alice / wonderland, bob / builder
 
@@ -71,7 +86,8 @@ count() {
 
 run_tests() {
   need dotnet ".NET 10 SDK"
-  install_node_tools
+  install_browser
+  build_clients
   dotnet build EdgeBridge.sln -c Debug -nologo -v quiet
   bash eng/link-google-protos.sh
   local results="$root/.artifacts/test-results"

@@ -1,4 +1,5 @@
 using EdgeBridge.Health;
+using EdgeBridge.Pages;
 using EdgeBridge.Proxy;
 using EdgeBridge.Security;
 using EdgeBridge.Status;
@@ -12,7 +13,8 @@ namespace Microsoft.AspNetCore.Builder;
 public static class EdgeBridgeEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>/healthz</c>, <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint (<c>/ws</c>) and the reverse proxy (REST and gRPC to the backend, with errors in
+    /// Maps <c>/healthz</c>, <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint (<c>/ws</c>), the host's pages
+    /// (<c>wwwroot</c>, <c>/</c> being <c>index.html</c>) and the reverse proxy (REST and gRPC to the backend, with errors in
     /// each protocol's own terms), and answers everything else with a 404 google.rpc.Status body.
     /// </summary>
     public static IEndpointRouteBuilder MapEdgeBridge(this IEndpointRouteBuilder endpoints)
@@ -21,6 +23,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
 
         HealthEndpoints.Map(endpoints);
         WebSocketEndpoint.Map(endpoints);
+        PageEndpoints.Map(endpoints);
         endpoints.MapReverseProxy(pipeline =>
         {
             pipeline.Use(SecurityHeaders.InvokeAsync);

@@ -6,6 +6,8 @@ namespace EdgeBridge.FunctionalTests.Common;
 public sealed class EdgeServer : IAsyncDisposable
 {
     private WebApplication? _app;
+    private BackendServer? _backend;
+    private IDictionary<string, string?>? _settings;
 
     public int HttpPort { get; private set; }
 
@@ -19,6 +21,8 @@ public sealed class EdgeServer : IAsyncDisposable
 
     public async Task StartAsync(BackendServer backend, IDictionary<string, string?>? settings = null)
     {
+        _backend = backend;
+        _settings = settings;
         var ports = new KestrelPorts();
         _app = EdgeHost.Create(
             new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "edge") },
@@ -26,8 +30,9 @@ public sealed class EdgeServer : IAsyncDisposable
             {
                 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
                 {
-                    ["Kestrel:Endpoints:Http:Url"] = "http://127.0.0.1:0",
-                    ["Kestrel:Endpoints:Grpc:Url"] = "http://127.0.0.1:0",
+                    // A restart comes back on the same ports, as a restarted edge behind a fixed address would.
+                    ["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{HttpPort}",
+                    ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{GrpcPort}",
                     ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = backend.RestAddress,
                     ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = backend.GrpcAddress,
                     ["EdgeBridge:Tokens:SigningKey"] = BackendServer.SigningKey,
@@ -44,6 +49,9 @@ public sealed class EdgeServer : IAsyncDisposable
         HttpPort = ports.Port("Http");
         GrpcPort = ports.Port("Grpc");
     }
+
+    /// <summary>Starts again after <see cref="StopAsync"/>, on the same ports with the same settings.</summary>
+    public Task RestartAsync() => StartAsync(_backend!, _settings);
 
     public async Task StopAsync()
     {

@@ -1,0 +1,154 @@
+// The live trading dashboard served by the edge at "/": REST for login, reads and orders; one WebSocket for
+// quotes, order updates and chat. Built into src/EdgeBridge.Host/wwwroot/app.js by `npm run build`.
+import { createEdgeClient, EdgeError } from "../src/index.js";
+import type { ConnectionState } from "../src/index.js";
+import { AuthService } from "../src/gen/trading/v1/auth_pb.js";
+import { MarketDataService } from "../src/gen/trading/v1/market_data_pb.js";
+import type { Quote } from "../src/gen/trading/v1/market_data_pb.js";
+import { TradingService, OrderSide, OrderStatus } from "../src/gen/trading/v1/trading_pb.js";
+import type { OrderUpdate } from "../src/gen/trading/v1/trading_pb.js";
+import { ChatService } from "../src/gen/chat/v1/chat_pb.js";
+import type { ChatMessage } from "../src/gen/chat/v1/chat_pb.js";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+
+const ROOM = "lobby";
+const client = createEdgeClient({ baseUrl: location.origin });
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const money = (n: number) => n.toLocaleString("en-US", { style: "currency", currency: "USD" });
+let accountId = "";
+const latencies: number[] = [];
+
+client.onConnectionStateChange((state: ConnectionState) => {
+  $("connection").dataset["state"] = state;
+  $("connection-state").textContent = state;
+});
+
+$<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const username = $<HTMLInputElement>("username").value;
+  const password = $<HTMLInputElement>("password").value;
+  try {
+    const login = await client.call(AuthService.method.login, { username, password });
+    client.setToken(login.accessToken);
+    accountId = login.accountId;
+    $("user").textContent = `${username} · ${accountId}`;
+    $("login").hidden = true;
+    $("app").hidden = false;
+    await start();
+  } catch (error) {
+    $("login-error").textContent = error instanceof EdgeError ? error.message : String(error);
+  }
+});
+
+async function start(): Promise<void> {
+  const symbols = await client.call(MarketDataService.method.listSymbols, {});
+  const body = $<HTMLTableElement>("quotes").tBodies[0]!;
+  const select = $<HTMLSelectElement>("order-symbol");
+  for (const info of symbols.symbols) {
+    const row = body.insertRow();
+    row.dataset["symbol"] = info.symbol;
+    row.title = info.name;
+    for (let i = 0; i < 5; i++) row.insertCell();
+    row.cells[0]!.textContent = info.symbol;
+    select.add(new Option(info.symbol, info.symbol));
+  }
+
+  client.subscribe(MarketDataService.method.streamQuotes, {}, { next: (m) => m.quote && showQuote(m.quote) });
+  client.subscribe(TradingService.method.streamOrderUpdates, { accountId }, {
+    next: (m) => m.update && showOrderUpdate(m.update),
+    error: (e) => ($("order-result").textContent = `Order updates stopped: ${e.message}`),
+  });
+  client.subscribe(ChatService.method.streamRoom, { room: ROOM }, { next: (m) => m.message && showChat(m.message) });
+  await refreshPortfolio();
+}
+
+function showQuote(quote: Quote): void {
+  const row = document.querySelector<HTMLTableRowElement>(`#quotes tr[data-symbol="${quote.symbol}"]`);
+  if (!row) return;
+  const previous = Number(row.dataset["price"] ?? quote.price);
+  row.dataset["price"] = String(quote.price);
+  row.dataset["sequence"] = String(quote.sequence);
+  row.cells[1]!.textContent = quote.price.toFixed(2);
+  row.cells[2]!.textContent = (quote.change >= 0 ? "+" : "") + quote.change.toFixed(2);
+  row.cells[2]!.className = quote.change >= 0 ? "pos" : "neg";
+  row.cells[3]!.textContent = quote.bid.toFixed(2);
+  row.cells[4]!.textContent = quote.ask.toFixed(2);
+  if (quote.price !== previous) {
+    row.classList.remove("up", "down");
+    void row.offsetWidth; // restart the flash animation
+    row.classList.add(quote.price > previous ? "up" : "down");
+  }
+  if (quote.time) {
+    latencies.push(Date.now() - timestampMs(quote.time));
+    if (latencies.length > 200) latencies.shift();
+    const sorted = [...latencies].sort((a, b) => a - b);
+    $("latency").textContent = `${Math.max(0, sorted[Math.floor(sorted.length / 2)] ?? 0)} ms p50`;
+  }
+}
+
+function showOrderUpdate(update: OrderUpdate): void {
+  const order = update.order;
+  if (!order) return;
+  const item = document.createElement("li");
+  item.dataset["sequence"] = String(update.sequence);
+  item.dataset["orderId"] = order.orderId;
+  item.dataset["status"] = OrderStatus[order.status];
+  const fill = order.status === OrderStatus.FILLED ? ` @ ${order.averageFillPrice.toFixed(2)}` : "";
+  item.textContent = `#${update.sequence} ${OrderSide[order.side]} ${order.quantity} ${order.symbol} ${OrderStatus[order.status]}${fill}`;
+  $("order-updates").prepend(item);
+  if (order.status === OrderStatus.FILLED) void refreshPortfolio();
+}
+
+function showChat(message: ChatMessage): void {
+  const item = document.createElement("li");
+  item.dataset["sequence"] = String(message.sequence);
+  const author = document.createElement("b");
+  author.textContent = message.author;
+  item.append(author, document.createTextNode(message.text));
+  $("chat-messages").append(item);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+async function refreshPortfolio(): Promise<void> {
+  const { portfolio } = await client.call(TradingService.method.getPortfolio, { accountId });
+  if (!portfolio) return;
+  $("cash").textContent = money(portfolio.cash);
+  $("equity").textContent = money(portfolio.equity);
+  const body = $<HTMLTableElement>("positions").tBodies[0]!;
+  body.replaceChildren();
+  for (const position of portfolio.positions) {
+    const row = body.insertRow();
+    row.dataset["symbol"] = position.symbol;
+    for (const value of [position.symbol, String(position.quantity), position.averagePrice.toFixed(2), position.lastPrice.toFixed(2), position.unrealizedPnl.toFixed(2)]) {
+      row.insertCell().textContent = value;
+    }
+  }
+}
+
+$<HTMLFormElement>("order-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { order } = await client.call(TradingService.method.placeOrder, {
+      accountId,
+      symbol: $<HTMLSelectElement>("order-symbol").value,
+      side: $<HTMLSelectElement>("order-side").value === "sell" ? OrderSide.SELL : OrderSide.BUY,
+      quantity: BigInt($<HTMLInputElement>("order-quantity").value || "1"),
+    });
+    $("order-result").textContent = order ? `Order ${order.orderId}: ${OrderStatus[order.status]}` : "";
+  } catch (error) {
+    $("order-result").textContent = error instanceof EdgeError ? error.message : String(error);
+  }
+});
+
+$<HTMLFormElement>("chat-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $<HTMLInputElement>("chat-text");
+  const text = input.value.trim();
+  if (!text) return;
+  try {
+    await client.call(ChatService.method.postMessage, { room: ROOM, text });
+    input.value = "";
+  } catch (error) {
+    $("order-result").textContent = error instanceof EdgeError ? error.message : String(error);
+  }
+});

@@ -1,0 +1,80 @@
+// Runs against a real stack started by tests/EdgeBridge.FunctionalTests (EDGEBRIDGE_URL points at its edge).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WebSocket } from "ws";
+import { createEdgeClient, EdgeError } from "./index.js";
+import type { WebSocketLike } from "./index.js";
+import { AuthService } from "./gen/trading/v1/auth_pb.js";
+import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
+import { TradingService, OrderSide, OrderStatus } from "./gen/trading/v1/trading_pb.js";
+import { ChatService } from "./gen/chat/v1/chat_pb.js";
+
+const baseUrl = process.env["EDGEBRIDGE_URL"];
+if (!baseUrl) {
+  throw new Error("EDGEBRIDGE_URL is not set: these tests run from tests/EdgeBridge.FunctionalTests against a real stack.");
+}
+
+const client = () => createEdgeClient({
+  baseUrl,
+  webSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
+  backoff: { initialDelayMs: 50, maxDelayMs: 500 },
+});
+
+test("REST: log in, read a quote and the portfolio, place an order", async () => {
+  const edge = client();
+  const login = await edge.call(AuthService.method.login, { username: "alice", password: "wonderland" });
+  edge.setToken(login.accessToken);
+
+  const quote = await edge.call(MarketDataService.method.getQuote, { symbol: "ACME" });
+  const order = await edge.call(TradingService.method.placeOrder, { accountId: login.accountId, symbol: "ACME", side: OrderSide.BUY, quantity: 1n });
+  const portfolio = await edge.call(TradingService.method.getPortfolio, { accountId: login.accountId });
+
+  assert.equal(quote.quote?.symbol, "ACME");
+  assert.equal(order.order?.status, OrderStatus.FILLED);
+  assert.ok(portfolio.portfolio?.positions.some((p) => p.symbol === "ACME"));
+  edge.close();
+});
+
+test("REST errors carry the gRPC code and HTTP status", async () => {
+  const edge = client();
+  await assert.rejects(edge.call(MarketDataService.method.getQuote, { symbol: "NOPE" }), (error: EdgeError) => error.code === 5 && error.httpStatus === 404);
+  await assert.rejects(edge.call(TradingService.method.getPortfolio, { accountId: "acc-bob" }), (error: EdgeError) => error.code === 16);
+  edge.close();
+});
+
+test("WebSocket: quotes, own order updates and a chat room on one socket", async () => {
+  const edge = client();
+  const login = await edge.call(AuthService.method.login, { username: "alice", password: "wonderland" });
+  edge.setToken(login.accessToken);
+  const room = `ts-${Date.now()}`;
+
+  const quotes = edge.stream(MarketDataService.method.streamQuotes, { symbols: ["HOOL"] })[Symbol.asyncIterator]();
+  const firstQuote = await quotes.next();
+  assert.equal(firstQuote.value?.quote?.symbol, "HOOL");
+
+  const updates: string[] = [];
+  const gotFill = new Promise<void>((resolve) => edge.subscribe(TradingService.method.streamOrderUpdates, { accountId: login.accountId }, {
+    next: (m) => {
+      updates.push(m.update?.order?.orderId ?? "");
+      if (m.update?.order?.status === OrderStatus.FILLED && m.update.order.symbol === "WAYN") resolve();
+    },
+  }));
+  const chatMessage = new Promise<string>((resolve) => edge.subscribe(ChatService.method.streamRoom, { room }, { next: (m) => resolve(m.message?.text ?? "") }));
+
+  await edge.call(TradingService.method.placeOrder, { accountId: login.accountId, symbol: "WAYN", side: OrderSide.BUY, quantity: 1n });
+  await edge.call(ChatService.method.postMessage, { room, text: "hello from node" });
+
+  await gotFill;
+  assert.equal(await chatMessage, "hello from node");
+  assert.equal(edge.connectionState, "open");
+  await quotes.return?.();
+  edge.close();
+});
+
+test("WebSocket errors carry the gRPC code", async () => {
+  const edge = client();
+  const error = await new Promise<EdgeError>((resolve) =>
+    edge.subscribe(TradingService.method.streamOrderUpdates, { accountId: "acc-alice" }, { next: () => {}, error: resolve }));
+  assert.equal(error.code, 16);
+  edge.close();
+});

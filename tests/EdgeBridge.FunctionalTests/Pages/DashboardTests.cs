@@ -1,0 +1,154 @@
+using System.Text.RegularExpressions;
+using EdgeBridge.FunctionalTests.Common;
+using Microsoft.Playwright;
+
+namespace EdgeBridge.FunctionalTests.Pages;
+
+/// <summary>The dashboard the edge serves at "/", in a real headless Chromium against a real stack.</summary>
+public sealed partial class DashboardTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_deadline = Wait.Deadline;
+    private readonly StackFixture _stack = new();
+    private Browser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _stack.InitializeAsync();
+        _browser = await Browser.LaunchAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        await _stack.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Dashboard_LogIn_QuotesChange_OrderFills()
+    {
+        var page = await OpenLoggedInAsync("alice", "wonderland");
+        var row = page.Locator("#quotes tr[data-symbol='ACME']");
+
+        await Expect(row).ToHaveAttributeAsync("data-sequence", new Regex("\\d+"));
+        var first = await row.GetAttributeAsync("data-sequence");
+        await Expect(row).Not.ToHaveAttributeAsync("data-sequence", first!, new() { Timeout = Ms(s_deadline) });
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(page.Locator("#latency")).ToContainTextAsync("ms");
+
+        await page.SelectOptionAsync("#order-symbol", "HOOL");
+        await page.FillAsync("#order-quantity", "2");
+        await page.ClickAsync("#order-form button");
+
+        await Expect(page.Locator("#order-updates li[data-status='FILLED']").Filter(new() { HasText = "HOOL" }).First).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
+        await Expect(page.Locator("#positions tr[data-symbol='HOOL']")).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDirectory, "dashboard.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task Dashboard_TwoUsersChat_EachSeesTheOther()
+    {
+        var alice = await OpenLoggedInAsync("alice", "wonderland");
+        var bob = await OpenLoggedInAsync("bob", "builder");
+        var tag = Guid.NewGuid().ToString("N")[..6];
+
+        await alice.FillAsync("#chat-text", $"hi bob {tag}");
+        await alice.ClickAsync("#chat-form button");
+        await bob.FillAsync("#chat-text", $"hi alice {tag}");
+        await bob.ClickAsync("#chat-form button");
+
+        foreach (var page in new[] { alice, bob })
+        {
+            await Expect(page.Locator("#chat-messages li", new() { HasText = $"hi bob {tag}" })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
+            await Expect(page.Locator("#chat-messages li", new() { HasText = $"hi alice {tag}" })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
+        }
+
+        await bob.ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDirectory, "chat.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task EdgeRestart_PageReconnects_ShowsEverythingSentMeanwhile_NoneTwice()
+    {
+        var page = await OpenLoggedInAsync("alice", "wonderland");
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-state", "open");
+        var alice = await _stack.LoginAsync();
+        var before = await page.Locator("#chat-messages li").CountAsync();
+
+        await _stack.Edge.StopAsync();
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-state", "reconnecting", new() { Timeout = Ms(s_deadline) });
+
+        // While the edge is down, chat messages and orders go straight to the backend.
+        using var backend = new HttpClient { BaseAddress = new Uri(_stack.Backend.RestAddress) };
+        var texts = Enumerable.Range(1, 3).Select(i => $"while away {i} {Guid.NewGuid():N}").ToList();
+        foreach (var text in texts)
+        {
+            using var post = StackFixture.Request(HttpMethod.Post, "/v1/rooms/lobby/messages", alice, new { text });
+            (await backend.SendAsync(post)).EnsureSuccessStatusCode();
+        }
+
+        var orderIds = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            using var order = StackFixture.Request(HttpMethod.Post, "/v1/accounts/acc-alice/orders", alice, new { symbol = "UMBR", side = "ORDER_SIDE_BUY", quantity = "1" });
+            using var response = await backend.SendAsync(order);
+            response.EnsureSuccessStatusCode();
+            orderIds.Add(System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("order").GetProperty("orderId").GetString()!);
+        }
+
+        await _stack.Edge.RestartAsync();
+
+        await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-state", "open", new() { Timeout = Ms(s_deadline) });
+        foreach (var text in texts)
+        {
+            await Expect(page.Locator("#chat-messages li", new() { HasText = text })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
+        }
+
+        foreach (var orderId in orderIds)
+        {
+            await Expect(page.Locator($"#order-updates li[data-order-id='{orderId}']")).ToHaveCountAsync(2, new() { Timeout = Ms(s_deadline) });
+        }
+
+        // Nothing twice: every sequence appears once in each list, and the chat has exactly what was sent.
+        Assert.Equal(before + texts.Count, await page.Locator("#chat-messages li").CountAsync());
+        await AssertUniqueSequencesAsync(page, "#chat-messages li");
+        await AssertUniqueSequencesAsync(page, "#order-updates li");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDirectory, "after-edge-restart.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task Page_ServedWithSelfOnlyContentSecurityPolicy()
+    {
+        using var response = await _stack.Rest.GetAsync("/");
+
+        response.EnsureSuccessStatusCode();
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var policy = string.Join(";", response.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("default-src 'self'", policy);
+        Assert.Contains("frame-ancestors 'none'", policy);
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+    }
+
+    private async Task<IPage> OpenLoggedInAsync(string username, string password)
+    {
+        var context = await _browser.Instance.NewContextAsync();
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync(_stack.Edge.HttpAddress + "/");
+        await page.FillAsync("#username", username);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("#login-form button");
+        await Expect(page.Locator("#app")).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
+        Assert.Empty(errors);
+        return page;
+    }
+
+    private static async Task AssertUniqueSequencesAsync(IPage page, string selector)
+    {
+        var sequences = await page.Locator(selector).EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.sequence)");
+        Assert.Equal(sequences.Length, sequences.Distinct().Count());
+    }
+
+    private static float Ms(TimeSpan span) => (float)span.TotalMilliseconds;
+
+    private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
+}
