@@ -62,34 +62,45 @@ class FakeEdge {
   }
 }
 
+/** Waits until a condition holds (deadline 10 s): tests wait on conditions, never on the clock. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error("timed out waiting for a condition");
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 const factory = (url: string, protocols: string[]) => new WebSocket(url, protocols) as unknown as WebSocketLike;
 const subscribes = (frames: Record<string, unknown>[]) => frames.filter((f) => f["type"] === "subscribe");
 
 test("resubscribes after a reconnect from the last sequence, and never delivers a message twice", async () => {
   const edge = await FakeEdge.start();
   try {
-  const socket = new EdgeSocket({ url: edge.url, webSocket: factory, token: () => "t1", backoff: { initialDelayMs: 10, maxDelayMs: 50 } });
-  const seen: bigint[] = [];
-  socket.subscribe(ChatService.method.streamRoom, { room: "lobby" }, { next: (m) => seen.push(m.message?.sequence ?? -1n) });
-  await edge.waitFor((f) => subscribes(f).length === 1);
-  const id = subscribes(edge.frames)[0]?.["id"];
-  for (const sequence of [1, 2, 3]) {
-    edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: String(sequence), text: "m" } } });
-  }
-  await new Promise((resolve) => setTimeout(resolve, 50));
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, token: () => "t1", backoff: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const seen: bigint[] = [];
+    socket.subscribe(ChatService.method.streamRoom, { room: "lobby" }, { next: (m) => seen.push(m.message?.sequence ?? -1n) });
+    await edge.waitFor((f) => subscribes(f).length === 1);
+    const id = subscribes(edge.frames)[0]?.["id"];
+    for (const sequence of [1, 2, 3]) {
+      edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: String(sequence), text: "m" } } });
+    }
+    await until(() => seen.length === 3);
 
-  edge.sockets.at(-1)?.terminate();
-  await edge.waitFor((f) => subscribes(f).length === 2);
-  const resubscribe = subscribes(edge.frames)[1];
-  assert.deepEqual(resubscribe?.["request"], { room: "lobby", afterSequence: "3" });
-  assert.equal(edge.frames.filter((f) => f["type"] === "init").length, 2);
+    edge.sockets.at(-1)?.terminate();
+    await edge.waitFor((f) => subscribes(f).length === 2);
+    const resubscribe = subscribes(edge.frames)[1];
+    assert.deepEqual(resubscribe?.["request"], { room: "lobby", afterSequence: "3" });
+    assert.equal(edge.frames.filter((f) => f["type"] === "init").length, 2);
 
-  // A replayed duplicate is dropped; the next new one is delivered.
-  edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: "3", text: "dup" } } });
-  edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: "4", text: "m" } } });
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.deepEqual(seen, [1n, 2n, 3n, 4n]);
-  socket.close();
+    // A replayed duplicate is dropped; the next new one is delivered.
+    edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: "3", text: "dup" } } });
+    edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: "4", text: "m" } } });
+    await until(() => seen.includes(4n));
+    assert.deepEqual(seen, [1n, 2n, 3n, 4n]);
+    socket.close();
   } finally {
     await edge.close();
   }
@@ -98,22 +109,22 @@ test("resubscribes after a reconnect from the last sequence, and never delivers 
 test("reports connection states and sends the token in init and auth frames", async () => {
   const edge = await FakeEdge.start();
   try {
-  let token = "first";
-  const socket = new EdgeSocket({ url: edge.url, webSocket: factory, token: () => token, backoff: { initialDelayMs: 10 } });
-  const states: ConnectionState[] = [];
-  socket.onStateChange((state) => states.push(state));
-  socket.subscribe(MarketDataService.method.streamQuotes, { symbols: ["ACME"] }, { next: () => {} });
-  await edge.waitFor((f) => subscribes(f).length === 1);
+    let token = "first";
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, token: () => token, backoff: { initialDelayMs: 10 } });
+    const states: ConnectionState[] = [];
+    socket.onStateChange((state) => states.push(state));
+    socket.subscribe(MarketDataService.method.streamQuotes, { symbols: ["ACME"] }, { next: () => {} });
+    await edge.waitFor((f) => subscribes(f).length === 1);
 
-  token = "second";
-  socket.refreshToken();
-  await edge.waitFor((f) => f.some((x) => x["type"] === "auth"));
+    token = "second";
+    socket.refreshToken();
+    await edge.waitFor((f) => f.some((x) => x["type"] === "auth"));
 
-  assert.equal(edge.frames.find((f) => f["type"] === "init")?.["token"], "first");
-  assert.equal(edge.frames.find((f) => f["type"] === "auth")?.["token"], "second");
-  assert.deepEqual(states, ["connecting", "open"]);
-  socket.close();
-  assert.equal(socket.state, "closed");
+    assert.equal(edge.frames.find((f) => f["type"] === "init")?.["token"], "first");
+    assert.equal(edge.frames.find((f) => f["type"] === "auth")?.["token"], "second");
+    assert.deepEqual(states, ["connecting", "open"]);
+    socket.close();
+    assert.equal(socket.state, "closed");
   } finally {
     await edge.close();
   }
@@ -122,19 +133,19 @@ test("reports connection states and sends the token in init and auth frames", as
 test("errors carry the gRPC code and end the subscription; UNAVAILABLE is retried", async () => {
   const edge = await FakeEdge.start();
   try {
-  const socket = new EdgeSocket({ url: edge.url, webSocket: factory, backoff: { initialDelayMs: 10, maxDelayMs: 20 } });
-  const errors: number[] = [];
-  socket.subscribe(MarketDataService.method.streamQuotes, { symbols: ["NOPE"] }, { next: () => {}, error: (e) => errors.push(e.code) });
-  await edge.waitFor((f) => subscribes(f).length === 1);
-  const id = subscribes(edge.frames)[0]?.["id"];
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, backoff: { initialDelayMs: 10, maxDelayMs: 20 } });
+    const errors: number[] = [];
+    socket.subscribe(MarketDataService.method.streamQuotes, { symbols: ["NOPE"] }, { next: () => {}, error: (e) => errors.push(e.code) });
+    await edge.waitFor((f) => subscribes(f).length === 1);
+    const id = subscribes(edge.frames)[0]?.["id"];
 
-  edge.send({ type: "error", id, status: { code: 14, message: "backend restarting", details: [] } });
-  await edge.waitFor((f) => subscribes(f).length === 2);
-  edge.send({ type: "error", id, status: { code: 5, message: "Symbol 'NOPE' is not listed.", details: [] } });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+    edge.send({ type: "error", id, status: { code: 14, message: "backend restarting", details: [] } });
+    await edge.waitFor((f) => subscribes(f).length === 2);
+    edge.send({ type: "error", id, status: { code: 5, message: "Symbol 'NOPE' is not listed.", details: [] } });
+    await until(() => errors.length > 0);
 
-  assert.deepEqual(errors, [5]);
-  socket.close();
+    assert.deepEqual(errors, [5]);
+    socket.close();
   } finally {
     await edge.close();
   }
@@ -143,14 +154,14 @@ test("errors carry the gRPC code and end the subscription; UNAVAILABLE is retrie
 test("ping is answered with pong", async () => {
   const edge = await FakeEdge.start();
   try {
-  const socket = new EdgeSocket({ url: edge.url, webSocket: factory });
-  socket.subscribe(MarketDataService.method.streamQuotes, {}, { next: () => {} });
-  await edge.waitFor((f) => subscribes(f).length === 1);
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory });
+    socket.subscribe(MarketDataService.method.streamQuotes, {}, { next: () => {} });
+    await edge.waitFor((f) => subscribes(f).length === 1);
 
-  edge.send({ type: "ping" });
-  await edge.waitFor((f) => f.some((x) => x["type"] === "pong"));
+    edge.send({ type: "ping" });
+    await edge.waitFor((f) => f.some((x) => x["type"] === "pong"));
 
-  socket.close();
+    socket.close();
   } finally {
     await edge.close();
   }
