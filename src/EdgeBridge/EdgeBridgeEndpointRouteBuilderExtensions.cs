@@ -1,3 +1,4 @@
+using EdgeBridge.Documents;
 using EdgeBridge.Health;
 using EdgeBridge.Pages;
 using EdgeBridge.Proxy;
@@ -24,6 +25,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         HealthEndpoints.Map(endpoints);
         WebSocketEndpoint.Map(endpoints);
         PageEndpoints.Map(endpoints);
+        DocumentEndpoints.Map(endpoints);
         endpoints.MapReverseProxy(pipeline =>
         {
             pipeline.Use(SecurityHeaders.InvokeAsync);

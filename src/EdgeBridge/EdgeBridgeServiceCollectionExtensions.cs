@@ -1,5 +1,6 @@
 using EdgeBridge;
 using EdgeBridge.Contracts;
+using EdgeBridge.Documents;
 using EdgeBridge.Proxy;
 using EdgeBridge.Security;
 using EdgeBridge.Subscriptions;
@@ -30,6 +31,8 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<RestRateLimits>();
+        services.AddOptions<DescriptorSetOptions>();
+        services.AddSingleton<ContractDocuments>();
         services.TryAddSingleton(TimeProvider.System);
         var proxy = services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
@@ -60,6 +63,10 @@ public static class EdgeBridgeServiceCollectionExtensions
             .Select(type => type.GetProperty("Descriptor", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)?.GetValue(null))
             .OfType<Google.Protobuf.Reflection.FileDescriptor>()
             .ToArray();
+
+        // A descriptor set embedded beside the generated code carries the proto comments into the API documents.
+        var sets = ContractDocuments.EmbeddedSets(assembly).ToList();
+        builder.Services.Configure<DescriptorSetOptions>(options => options.Sets.AddRange(sets));
         return builder.AddContract(files);
     }
 

@@ -17,13 +17,16 @@ internal sealed class StreamingMethod
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;
         var queueLimit = options.QueueLimit == 0 ? limits.DefaultQueueLimit : (int)Math.Min(options.QueueLimit, (uint)limits.MaxQueueLimit);
         var shared = options.Sharing == Sharing.Shared;
+        var auth = options.Auth != Auth.Unspecified
+            ? options.Auth
+            : descriptor.GetOptions()?.GetExtension(OptionsExtensions.Access) ?? Auth.Unspecified;
         Policy = new StreamPolicy(
             Shared: shared,
             QueueLimit: Math.Max(1, queueLimit),
             DropOldest: options.SlowConsumer == SlowConsumerPolicy.DropOldest,
             // A shared call never carries one caller's credentials: its messages go to everyone alike.
-            ForwardsToken: !shared && options.Auth != Auth.None,
-            RequiresToken: !shared && options.Auth == Auth.Required);
+            ForwardsToken: !shared && auth != Auth.None,
+            RequiresToken: !shared && auth == Auth.Required);
         var input = descriptor.InputType.Parser;
         var output = descriptor.OutputType.Parser;
         GrpcMethod = new Method<IMessage, IMessage>(

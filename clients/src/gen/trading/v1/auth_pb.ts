@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_edgebridge_v1_options } from "../../edgebridge/v1/options_pb.js";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/auth.proto.
  */
 export const file_trading_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChV0cmFkaW5nL3YxL2F1dGgucHJvdG8SCnRyYWRpbmcudjEiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIn0KDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY291bnRfaWQYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCTJmCgtBdXRoU2VydmljZRJXCgVMb2dpbhIYLnRyYWRpbmcudjEuTG9naW5SZXF1ZXN0GhkudHJhZGluZy52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luQg2qAgpUcmFkaW5nLlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChV0cmFkaW5nL3YxL2F1dGgucHJvdG8SCnRyYWRpbmcudjEiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIn0KDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY291bnRfaWQYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCTJqCgtBdXRoU2VydmljZRJbCgVMb2dpbhIYLnRyYWRpbmcudjEuTG9naW5SZXF1ZXN0GhkudHJhZGluZy52MS5Mb2dpblJlc3BvbnNlIh3w4BgCgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbkINqgIKVHJhZGluZy5WMWIGcHJvdG8z", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Credentials of a user.

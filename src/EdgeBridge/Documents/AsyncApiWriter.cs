@@ -1,0 +1,192 @@
+using System.Text.Json.Nodes;
+using EdgeBridge.Contracts;
+using Google.Protobuf.Reflection;
+
+namespace EdgeBridge.Documents;
+
+/// <summary>
+/// AsyncAPI 3.0 for the <c>edgebridge.v1</c> WebSocket endpoint: the frame envelope, and for every exposed
+/// streaming method a subscribe operation whose replies are its <c>next</c>, <c>complete</c> and <c>error</c> frames,
+/// with the method's delivery policy.
+/// </summary>
+internal static class AsyncApiWriter
+{
+    private const string Channel = "edgebridge";
+    private const string ChannelRef = "#/channels/" + Channel;
+
+    public static JsonObject Write(IReadOnlyCollection<StreamingMethod> methods, IReadOnlyList<FileDescriptor> described, string title, string version, string path)
+    {
+        var schemas = new ProtoSchemas("#/components/schemas/");
+        var messages = new JsonObject();
+        var channelMessages = new JsonObject();
+        var operations = new JsonObject();
+
+        void AddMessage(string name, string summary, JsonObject payload)
+        {
+            messages[name] = new JsonObject { ["name"] = name, ["summary"] = summary, ["contentType"] = "application/json", ["payload"] = payload };
+            channelMessages[name] = new JsonObject { ["$ref"] = "#/components/messages/" + name };
+        }
+
+        JsonArray Refs(params string[] names) => new([.. names.Select(n => (JsonNode)new JsonObject { ["$ref"] = ChannelRef + "/messages/" + n })]);
+
+        AddMessage("init", "First frame: authenticates the connection.", Frame("init", new JsonObject { ["token"] = new JsonObject { ["type"] = "string" } }));
+        AddMessage("ack", "Answer to init and auth.", Frame("ack", new JsonObject
+        {
+            ["connectionId"] = new JsonObject { ["type"] = "string" },
+            ["limits"] = new JsonObject { ["type"] = "object" },
+        }, "connectionId", "limits"));
+        AddMessage("auth", "Replaces the connection's token before it expires.", Frame("auth", new JsonObject { ["token"] = new JsonObject { ["type"] = "string" } }, "token"));
+        AddMessage("ping", "Keepalive; answered with pong.", Frame("ping", new JsonObject()));
+        AddMessage("pong", "Answer to ping.", Frame("pong", new JsonObject()));
+        AddMessage("unsubscribe", "Ends a subscription; answered with complete.", Frame("unsubscribe", Id(), "id"));
+        AddMessage("complete", "The subscription ended normally.", Frame("complete", Id(), "id"));
+        AddMessage("error", "The subscription ended with a google.rpc.Status (without id: a frame was rejected).", Frame("error", new JsonObject
+        {
+            ["id"] = new JsonObject { ["type"] = "string" },
+            ["status"] = new JsonObject { ["$ref"] = "#/components/schemas/google.rpc.Status" },
+        }, "status"));
+
+        operations["init"] = new JsonObject
+        {
+            ["action"] = "send",
+            ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+            ["summary"] = "Initialise the connection.",
+            ["messages"] = Refs("init"),
+            ["reply"] = new JsonObject { ["channel"] = new JsonObject { ["$ref"] = ChannelRef }, ["messages"] = Refs("ack") },
+        };
+        operations["auth"] = new JsonObject
+        {
+            ["action"] = "send",
+            ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+            ["summary"] = "Refresh the token.",
+            ["messages"] = Refs("auth"),
+            ["reply"] = new JsonObject { ["channel"] = new JsonObject { ["$ref"] = ChannelRef }, ["messages"] = Refs("ack", "error") },
+        };
+        operations["ping"] = new JsonObject
+        {
+            ["action"] = "send",
+            ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+            ["messages"] = Refs("ping"),
+            ["reply"] = new JsonObject { ["channel"] = new JsonObject { ["$ref"] = ChannelRef }, ["messages"] = Refs("pong") },
+        };
+        operations["unsubscribe"] = new JsonObject
+        {
+            ["action"] = "send",
+            ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+            ["messages"] = Refs("unsubscribe"),
+            ["reply"] = new JsonObject { ["channel"] = new JsonObject { ["$ref"] = ChannelRef }, ["messages"] = Refs("complete", "error") },
+        };
+
+        var byName = described.SelectMany(f => f.Services).SelectMany(s => s.Methods)
+            .ToDictionary(m => m.Service.FullName + "/" + m.Name, StringComparer.Ordinal);
+        foreach (var method in methods.OrderBy(m => m.FullName, StringComparer.Ordinal))
+        {
+            // Prefer the descriptor with source info, for the comments.
+            var descriptor = byName.GetValueOrDefault(method.FullName) ?? method.Descriptor;
+            var key = method.FullName.Replace('/', '.');
+            AddMessage(key + ".subscribe", "Subscribe to " + method.FullName + ".", Frame("subscribe", new JsonObject
+            {
+                ["id"] = new JsonObject { ["type"] = "string", ["minLength"] = 1, ["maxLength"] = 64 },
+                ["method"] = new JsonObject { ["const"] = method.FullName },
+                ["request"] = schemas.Reference(descriptor.InputType),
+            }, "id", "method"));
+            AddMessage(key + ".next", "One message of " + method.FullName + ".", Frame("next", new JsonObject
+            {
+                ["id"] = new JsonObject { ["type"] = "string" },
+                ["dropped"] = new JsonObject { ["type"] = "integer", ["minimum"] = 1, ["description"] = "Messages discarded by the drop-oldest policy since the last delivered one." },
+                ["message"] = schemas.Reference(descriptor.OutputType),
+            }, "id", "message"));
+
+            var policy = method.Policy;
+            operations[key] = new JsonObject
+            {
+                ["action"] = "send",
+                ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+                ["title"] = method.FullName,
+                ["summary"] = ProtoSchemas.Comment(descriptor).Split('\n')[0],
+                ["description"] = ProtoSchemas.Comment(descriptor) + Policy(policy),
+                ["messages"] = Refs(key + ".subscribe"),
+                ["reply"] = new JsonObject
+                {
+                    ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+                    ["messages"] = Refs(key + ".next", "complete", "error"),
+                },
+                ["x-edgebridge-policy"] = new JsonObject
+                {
+                    ["sharing"] = policy.Shared ? "shared" : "per-caller",
+                    ["queueLimit"] = policy.QueueLimit,
+                    ["slowConsumer"] = policy.DropOldest ? "drop-oldest" : "end-subscription",
+                    ["auth"] = policy.RequiresToken ? "required" : policy.ForwardsToken ? "forwarded-when-present" : "none",
+                },
+            };
+        }
+
+        var components = new JsonObject();
+        foreach (var (name, schema) in schemas.All)
+        {
+            components[name] = schema.DeepClone();
+        }
+
+        components["google.rpc.Status"] = new JsonObject
+        {
+            ["type"] = "object",
+            ["properties"] = new JsonObject
+            {
+                ["code"] = new JsonObject { ["type"] = "integer" },
+                ["message"] = new JsonObject { ["type"] = "string" },
+                ["details"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "object" } },
+            },
+            ["required"] = new JsonArray("code", "message", "details"),
+        };
+
+        return new JsonObject
+        {
+            ["asyncapi"] = "3.0.0",
+            ["info"] = new JsonObject
+            {
+                ["title"] = title,
+                ["version"] = version,
+                ["description"] = "The edgebridge.v1 WebSocket protocol: every exposed server-streaming method of the contract as a subscription on one multiplexed socket. Generated from the proto descriptors.",
+            },
+            ["defaultContentType"] = "application/json",
+            ["servers"] = new JsonObject
+            {
+                ["edge"] = new JsonObject
+                {
+                    ["host"] = "localhost",
+                    ["protocol"] = "ws",
+                    ["pathname"] = path,
+                    ["description"] = "Offer the subprotocol edgebridge.v1.",
+                },
+            },
+            ["channels"] = new JsonObject
+            {
+                [Channel] = new JsonObject
+                {
+                    ["address"] = path,
+                    ["title"] = "edgebridge.v1",
+                    ["messages"] = channelMessages,
+                },
+            },
+            ["operations"] = operations,
+            ["components"] = new JsonObject { ["schemas"] = components, ["messages"] = messages },
+        };
+    }
+
+    private static JsonObject Id() => new() { ["id"] = new JsonObject { ["type"] = "string" } };
+
+    private static JsonObject Frame(string type, JsonObject properties, params string[] required)
+    {
+        properties["type"] = new JsonObject { ["const"] = type };
+        return new JsonObject
+        {
+            ["type"] = "object",
+            ["properties"] = properties,
+            ["required"] = new JsonArray([.. required.Prepend("type").Select(r => (JsonNode)JsonValue.Create(r)!)]),
+        };
+    }
+
+    private static string Policy(StreamPolicy policy) =>
+        $"\n\nDelivery: {(policy.Shared ? "identical subscriptions share one upstream call" : "one upstream call per subscription")}; " +
+        $"queue of {policy.QueueLimit} messages; a slow subscriber {(policy.DropOldest ? "loses its oldest messages (reported as 'dropped')" : "is ended with RESOURCE_EXHAUSTED")}.";
+}

@@ -1,0 +1,247 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using EdgeBridge.Contracts.V1;
+using Google.Api;
+using Google.Protobuf.Reflection;
+
+namespace EdgeBridge.Documents;
+
+/// <summary>
+/// OpenAPI 3.1 for every <c>google.api.http</c> rule of the contract: the routes JSON transcoding serves, with
+/// schemas of the JSON on the wire, google.rpc.Status errors, bearer security and the proto comments.
+/// </summary>
+internal static partial class OpenApiWriter
+{
+    private const string StatusSchema = "google.rpc.Status";
+
+    public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version)
+    {
+        var schemas = new ProtoSchemas("#/components/schemas/");
+        var paths = new SortedDictionary<string, JsonObject>(StringComparer.Ordinal);
+        var tags = new JsonArray();
+        foreach (var service in files.SelectMany(f => f.Services))
+        {
+            var routed = false;
+            foreach (var method in service.Methods)
+            {
+                if (method.IsClientStreaming || method.IsServerStreaming || method.GetOptions()?.GetExtension(AnnotationsExtensions.Http) is not { } rule)
+                {
+                    continue;
+                }
+
+                var bindings = new[] { rule }.Concat(rule.AdditionalBindings).ToList();
+                for (var i = 0; i < bindings.Count; i++)
+                {
+                    var (verb, template) = Pattern(bindings[i]);
+                    var (path, variables) = Template(template);
+                    if (!paths.TryGetValue(path, out var item))
+                    {
+                        paths[path] = item = new JsonObject();
+                    }
+
+                    item[verb] = Operation(method, bindings[i], variables, schemas, i == 0 ? "" : "_" + i);
+                    routed = true;
+                }
+            }
+
+            if (routed)
+            {
+                tags.Add(new JsonObject { ["name"] = service.Name, ["description"] = ProtoSchemas.Comment(service) });
+            }
+        }
+
+        var components = new JsonObject();
+        foreach (var (name, schema) in schemas.All)
+        {
+            components[name] = schema.DeepClone();
+        }
+
+        components[StatusSchema] = new JsonObject
+        {
+            ["type"] = "object",
+            ["description"] = "The error body of every failed call: a google.rpc.Status in proto3 JSON.",
+            ["properties"] = new JsonObject
+            {
+                ["code"] = new JsonObject { ["type"] = "integer", ["description"] = "The gRPC status code (google.rpc.Code)." },
+                ["message"] = new JsonObject { ["type"] = "string" },
+                ["details"] = new JsonObject
+                {
+                    ["type"] = "array",
+                    ["items"] = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["@type"] = new JsonObject { ["type"] = "string" } } },
+                },
+            },
+            ["required"] = new JsonArray("code", "message", "details"),
+        };
+
+        var pathsObject = new JsonObject();
+        foreach (var (path, item) in paths)
+        {
+            pathsObject[path] = item;
+        }
+
+        return new JsonObject
+        {
+            ["openapi"] = "3.1.0",
+            ["info"] = new JsonObject
+            {
+                ["title"] = title,
+                ["version"] = version,
+                ["description"] = "REST/JSON routes of the contract, as served through the edge. Generated from the proto descriptors.",
+            },
+            ["servers"] = new JsonArray(new JsonObject { ["url"] = "/" }),
+            ["tags"] = tags,
+            ["paths"] = pathsObject,
+            ["components"] = new JsonObject
+            {
+                ["schemas"] = components,
+                ["securitySchemes"] = new JsonObject
+                {
+                    ["bearer"] = new JsonObject { ["type"] = "http", ["scheme"] = "bearer", ["bearerFormat"] = "JWT" },
+                },
+            },
+        };
+    }
+
+    private static JsonObject Operation(MethodDescriptor method, HttpRule rule, List<string> variables, ProtoSchemas schemas, string suffix)
+    {
+        var input = method.InputType;
+        var parameters = new JsonArray();
+        var bound = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var variable in variables)
+        {
+            var field = FieldByPath(input, variable);
+            bound.Add(variable);
+            parameters.Add(new JsonObject
+            {
+                ["name"] = variable,
+                ["in"] = "path",
+                ["required"] = true,
+                ["description"] = ProtoSchemas.Comment(field),
+                ["schema"] = Plain(schemas.Field(field)),
+            });
+        }
+
+        var operation = new JsonObject
+        {
+            ["operationId"] = method.Service.Name + "_" + method.Name + suffix,
+            ["tags"] = new JsonArray(method.Service.Name),
+            ["summary"] = FirstSentence(ProtoSchemas.Comment(method)),
+            ["description"] = ProtoSchemas.Comment(method) + $"\n\ngRPC: `{method.Service.FullName}/{method.Name}`",
+        };
+
+        if (rule.Body == "*")
+        {
+            operation["requestBody"] = Body(schemas.MessageWithout(input, bound));
+        }
+        else
+        {
+            if (rule.Body.Length > 0)
+            {
+                var bodyField = input.FindFieldByName(rule.Body);
+                bound.Add(bodyField.Name);
+                operation["requestBody"] = Body(schemas.Field(bodyField));
+            }
+
+            foreach (var field in input.Fields.InDeclarationOrder().Where(f => !bound.Contains(f.Name) && IsQueryable(f)))
+            {
+                parameters.Add(new JsonObject
+                {
+                    ["name"] = field.JsonName,
+                    ["in"] = "query",
+                    ["description"] = ProtoSchemas.Comment(field),
+                    ["schema"] = Plain(schemas.Field(field)),
+                });
+            }
+        }
+
+        if (parameters.Count > 0)
+        {
+            operation["parameters"] = parameters;
+        }
+
+        var output = rule.ResponseBody.Length > 0 ? schemas.Field(method.OutputType.FindFieldByName(rule.ResponseBody)) : schemas.Reference(method.OutputType);
+        operation["responses"] = new JsonObject
+        {
+            ["200"] = new JsonObject
+            {
+                ["description"] = "OK: " + method.OutputType.FullName,
+                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = output } },
+            },
+            ["default"] = new JsonObject
+            {
+                ["description"] = "An error: the HTTP status maps the gRPC code (400 INVALID_ARGUMENT/FAILED_PRECONDITION, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, ...).",
+                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = "#/components/schemas/" + StatusSchema } } },
+            },
+        };
+
+        if (method.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required)
+        {
+            operation["security"] = new JsonArray(new JsonObject { ["bearer"] = new JsonArray() });
+        }
+
+        return operation;
+    }
+
+    private static JsonObject Body(JsonObject schema) => new()
+    {
+        ["required"] = true,
+        ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = schema } },
+    };
+
+    /// <summary>Query parameters carry scalars, enums, repeated scalars and scalar-like well-known types.</summary>
+    private static bool IsQueryable(FieldDescriptor field) => !field.IsMap && (field.FieldType != FieldType.Message
+        || field.MessageType.FullName is "google.protobuf.Timestamp" or "google.protobuf.Duration" or "google.protobuf.FieldMask"
+            || field.MessageType.FullName.EndsWith("Value", StringComparison.Ordinal) && field.MessageType.File.Package == "google.protobuf");
+
+    /// <summary>Parameters need plain schemas: drop the description wrapper used for fields.</summary>
+    private static JsonObject Plain(JsonObject schema) =>
+        schema.TryGetPropertyValue("allOf", out var allOf) && allOf is JsonArray { Count: 1 } items ? (JsonObject)items[0]!.DeepClone() : schema;
+
+    private static (string Verb, string Template) Pattern(HttpRule rule) => rule.PatternCase switch
+    {
+        HttpRule.PatternOneofCase.Get => ("get", rule.Get),
+        HttpRule.PatternOneofCase.Post => ("post", rule.Post),
+        HttpRule.PatternOneofCase.Put => ("put", rule.Put),
+        HttpRule.PatternOneofCase.Delete => ("delete", rule.Delete),
+        HttpRule.PatternOneofCase.Patch => ("patch", rule.Patch),
+        HttpRule.PatternOneofCase.Custom => (rule.Custom.Kind.ToLowerInvariant(), rule.Custom.Path),
+        _ => throw new InvalidOperationException("An http rule without a pattern."),
+    };
+
+    /// <summary>Turns <c>/v1/{name=shelves/*}</c> into the OpenAPI path <c>/v1/{name}</c> and its variables.</summary>
+    private static (string Path, List<string> Variables) Template(string template)
+    {
+        var variables = new List<string>();
+        var path = Variable().Replace(template, match =>
+        {
+            variables.Add(match.Groups[1].Value);
+            return "{" + match.Groups[1].Value + "}";
+        });
+        return (path, variables);
+    }
+
+    private static FieldDescriptor FieldByPath(MessageDescriptor message, string path)
+    {
+        FieldDescriptor? field = null;
+        foreach (var part in path.Split('.'))
+        {
+            field = message.FindFieldByName(part) ?? throw new InvalidOperationException($"{message.FullName} has no field {part}.");
+            if (field.FieldType == FieldType.Message)
+            {
+                message = field.MessageType;
+            }
+        }
+
+        return field!;
+    }
+
+    private static string FirstSentence(string text)
+    {
+        var end = text.IndexOf(". ", StringComparison.Ordinal);
+        var line = text.Split('\n')[0];
+        return end > 0 && end < line.Length ? text[..(end + 1)] : line;
+    }
+
+    [GeneratedRegex(@"\{([a-zA-Z0-9_.]+)(?:=[^}]*)?\}")]
+    private static partial Regex Variable();
+}
