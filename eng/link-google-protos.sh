@@ -3,7 +3,7 @@
 # package ships, so that buf resolves the same imports protoc does at build time. Needs a prior restore.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-version=$(sed -n 's/.*Include="Google.Api.CommonProtos" Version="\([^"]*\)".*/\1/p' "$root/Directory.Packages.props")
+version=$(sed -n "s/.*<GoogleApiCommonProtosVersion>\([^<]*\)<.*/\1/p" "$root/Directory.Packages.props")
 packages=${NUGET_PACKAGES:-$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')}
 source="${packages%/}/google.api.commonprotos/$version/content/protos"
 if [ ! -d "$source" ]; then
