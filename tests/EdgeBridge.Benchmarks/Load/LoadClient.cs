@@ -1,0 +1,227 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace EdgeBridge.Benchmarks.Load;
+
+/// <summary>
+/// A lean WebSocket client on a raw socket (hand-rolled framing, one pooled buffer), so that the load generator
+/// can read hundreds of thousands of messages a second on the same small machine as the servers it measures.
+/// </summary>
+internal sealed class LoadClient : IAsyncDisposable
+{
+    private static readonly byte[] s_time = "time"u8.ToArray();
+    private readonly Socket _socket;
+    private readonly byte[] _buffer = new byte[64 * 1024];
+    private readonly int _sampleEvery;
+    private readonly List<int> _latenciesMicros;
+    private long _messages;
+    private int _untilSample;
+
+    private LoadClient(Socket socket, int sampleEvery, List<int> latencies)
+    {
+        _socket = socket;
+        _sampleEvery = sampleEvery;
+        _latenciesMicros = latencies;
+    }
+
+    public long Messages => Volatile.Read(ref _messages);
+
+    /// <summary>Latencies (publish → receive) of every n-th message, in microseconds; read after the run.</summary>
+    public List<int> Latencies => _latenciesMicros;
+
+    public bool Recording { get; set; }
+
+    public static async Task<LoadClient> ConnectAsync(IPAddress local, int port, string path, string? subprotocol, int sampleEvery, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        socket.Bind(new IPEndPoint(local, 0));
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        var request = $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n" +
+            (subprotocol is null ? "" : $"Sec-WebSocket-Protocol: {subprotocol}\r\n") + "\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken);
+
+        // Read the response headers byte by byte: nothing after them may be consumed here.
+        var header = new StringBuilder();
+        var one = new byte[1];
+        while (!header.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await socket.ReceiveAsync(one, cancellationToken) == 0)
+            {
+                throw new IOException("closed during the handshake");
+            }
+
+            header.Append((char)one[0]);
+        }
+
+        if (!header.ToString().StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
+        {
+            throw new IOException("upgrade refused: " + header.ToString().Split('\r')[0]);
+        }
+
+        return new LoadClient(socket, sampleEvery, new List<int>(1024));
+    }
+
+    public Task SendTextAsync(string text) => _socket.SendAsync(Mask(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>Reads frames until cancelled, counting the ones that carry a message.</summary>
+    public async Task RunAsync(byte[] marker, CancellationToken cancellationToken)
+    {
+        var start = 0;
+        var end = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var read = await _socket.ReceiveAsync(_buffer.AsMemory(end), cancellationToken);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                end += read;
+                start = Parse(start, end, marker);
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (end == _buffer.Length)
+                {
+                    Buffer.BlockCopy(_buffer, start, _buffer, 0, end - start);
+                    end -= start;
+                    start = 0;
+                }
+            }
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (SocketException)
+        {
+        }
+    }
+
+    private int Parse(int start, int end, byte[] marker)
+    {
+        while (end - start >= 2)
+        {
+            var length = (long)(_buffer[start + 1] & 0x7F);
+            var header = 2;
+            if (length == 126)
+            {
+                if (end - start < 4) break;
+                length = (_buffer[start + 2] << 8) | _buffer[start + 3];
+                header = 4;
+            }
+            else if (length == 127)
+            {
+                if (end - start < 10) break;
+                length = System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(_buffer.AsSpan(start + 2));
+                header = 10;
+            }
+
+            if (end - start < header + length)
+            {
+                break;
+            }
+
+            var payload = _buffer.AsSpan(start + header, (int)length);
+            if ((_buffer[start] & 0x0F) == 1)
+            {
+                OnText(payload, marker);
+            }
+
+            start += header + (int)length;
+        }
+
+        return start;
+    }
+
+    private void OnText(ReadOnlySpan<byte> payload, byte[] marker)
+    {
+        // SignalR packs several records in one frame; count every occurrence of the marker.
+        var count = 0;
+        var rest = payload;
+        int at;
+        while ((at = rest.IndexOf(marker)) >= 0)
+        {
+            count++;
+            rest = rest[(at + marker.Length)..];
+        }
+
+        if (count == 0)
+        {
+            if (payload.IndexOf("\"ping\""u8) >= 0)
+            {
+                _ = SendTextAsync("{\"type\":\"pong\"}");
+            }
+
+            return;
+        }
+
+        Interlocked.Add(ref _messages, count);
+        if (Recording && --_untilSample <= 0)
+        {
+            _untilSample = _sampleEvery;
+            var micros = LatencyMicros(payload);
+            if (micros >= 0)
+            {
+                _latenciesMicros.Add(micros);
+            }
+        }
+    }
+
+    /// <summary>Now minus the quote's RFC 3339 time, read straight from the UTF-8 bytes.</summary>
+    private static int LatencyMicros(ReadOnlySpan<byte> payload)
+    {
+        var at = payload.IndexOf(s_time);
+        if (at < 0) return -1;
+        var rest = payload[(at + s_time.Length)..];
+        var digit = rest.IndexOfAnyInRange((byte)'0', (byte)'9');
+        if (digit < 0 || rest.Length < digit + 20) return -1;
+        var text = Encoding.ASCII.GetString(rest.Slice(digit, Math.Min(30, rest.Length - digit)));
+        var z = text.IndexOf('Z', StringComparison.Ordinal);
+        if (z < 0) return -1;
+        text = text[..z];
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        var seconds = DateTime.ParseExact(dot < 0 ? text : text[..dot], "yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
+        var fraction = dot < 0 ? 0 : long.Parse(text[(dot + 1)..].PadRight(7, '0')[..7], System.Globalization.CultureInfo.InvariantCulture);
+        var sent = seconds.Ticks + fraction;
+        return (int)Math.Clamp((DateTime.UtcNow.Ticks - sent) / 10, 0, int.MaxValue);
+    }
+
+    private static byte[] Mask(byte[] payload)
+    {
+        var header = payload.Length < 126 ? 2 : 4;
+        var frame = new byte[header + 4 + payload.Length];
+        frame[0] = 0x81;
+        if (header == 2)
+        {
+            frame[1] = (byte)(0x80 | payload.Length);
+        }
+        else
+        {
+            frame[1] = 0x80 | 126;
+            frame[2] = (byte)(payload.Length >> 8);
+            frame[3] = (byte)payload.Length;
+        }
+
+        var mask = RandomNumberGenerator.GetBytes(4);
+        mask.CopyTo(frame, header);
+        for (var i = 0; i < payload.Length; i++)
+        {
+            frame[header + 4 + i] = (byte)(payload[i] ^ mask[i % 4]);
+        }
+
+        return frame;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,25 @@
+using EdgeBridge.FunctionalTests.Common;
+
+namespace EdgeBridge.FunctionalTests.Benchmarks;
+
+/// <summary>
+/// CI runs only the harness's smoke mode: every system starts, takes subscribers and delivers. The numbers of
+/// such a short run mean nothing; docs/benchmarks.md holds those of a real run.
+/// </summary>
+public sealed class BenchmarkSmokeTests
+{
+    [Fact]
+    public async Task Harness_SmokeMode_EverySystemDelivers()
+    {
+        var harness = Path.Combine(Repository.Root, "tests", "EdgeBridge.Benchmarks", "bin", "Debug", "net10.0", "EdgeBridge.Benchmarks.dll");
+        Assert.True(File.Exists(harness), $"build the solution first: {harness} is missing");
+
+        var (exitCode, output) = await Repository.RunAsync("dotnet", harness, "run", "--smoke");
+
+        Assert.True(exitCode == 0, output);
+        foreach (var system in new[] { "edgebridge", "raw", "signalr" })
+        {
+            Assert.Contains($"| 20 | {system} |", output);
+        }
+    }
+}
