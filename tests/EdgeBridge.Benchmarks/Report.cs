@@ -63,14 +63,16 @@ internal static class Report
     private static IEnumerable<RunResult> Medians(List<RunResult> results) => results
         .GroupBy(r => (r.Subscribers, r.System))
         .OrderBy(g => g.Key.Subscribers).ThenBy(g => g.Key.System, StringComparer.Ordinal)
-        .Select(g => new RunResult(g.Key.System, g.Key.Subscribers, 0, Median(g, r => r.Delivered),
-            Median(g, r => r.MessagesPerSecond), Median(g, r => r.CpuMicrosPerMessage), Median(g, r => r.RssBytes),
-            Median(g, r => r.P50Micros), Median(g, r => r.P99Micros), Median(g, r => r.P999Micros)));
+        .Select(g => new RunResult(g.Key.System, g.Key.Subscribers, 0, (long)Median(g, r => r.Delivered),
+            Median(g, r => r.MessagesPerSecond), Median(g, r => r.CpuMicrosPerMessage), (long)Median(g, r => r.RssBytes),
+            (int)Median(g, r => r.P50Micros), (int)Median(g, r => r.P99Micros), (int)Median(g, r => r.P999Micros)));
 
-    private static T Median<T>(IEnumerable<RunResult> group, Func<RunResult, T> value) where T : IComparable<T>
+    /// <summary>The median; with an even number of rounds, the mean of the middle two.</summary>
+    private static double Median(IEnumerable<RunResult> group, Func<RunResult, double> value)
     {
         var sorted = group.Select(value).Order().ToList();
-        return sorted[sorted.Count / 2];
+        var middle = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
     private static string Ratio(double ours, double peer) => peer == 0 ? "–" : (ours / peer).ToString("N2", CultureInfo.InvariantCulture);
