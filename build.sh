@@ -88,7 +88,10 @@ run_tests() {
   need dotnet ".NET 10 SDK"
   install_browser
   build_clients
-  dotnet build EdgeBridge.sln -c Debug -nologo -v quiet
+  if ! dotnet build EdgeBridge.sln -c Debug -nologo -v quiet; then
+    echo "0 passed, 1 failed"
+    return 1
+  fi
   bash eng/link-google-protos.sh
   local results="$root/.artifacts/test-results"
   rm -rf "$results"

@@ -2,10 +2,15 @@ using EdgeBridge.FunctionalTests.Common;
 
 namespace EdgeBridge.FunctionalTests.Benchmarks;
 
+/// <summary>The harness starts several servers and a load: it runs alone, after the tests it would disturb.</summary>
+[CollectionDefinition(nameof(HarnessRunsAlone), DisableParallelization = true)]
+public sealed class HarnessRunsAlone;
+
 /// <summary>
 /// CI runs only the harness's smoke mode: every system starts, takes subscribers and delivers. The numbers of
 /// such a short run mean nothing; docs/benchmarks.md holds those of a real run.
 /// </summary>
+[Collection(nameof(HarnessRunsAlone))]
 public sealed class BenchmarkSmokeTests
 {
     [Fact]

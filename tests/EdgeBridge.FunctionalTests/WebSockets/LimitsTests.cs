@@ -12,9 +12,9 @@ public sealed class TightLimitsFixture : StackFixture
         ["EdgeBridge:WebSockets:MaxInboundFramesPerSecond"] = "20",
         ["EdgeBridge:WebSockets:InboundFrameBurst"] = "40",
         ["EdgeBridge:WebSockets:MaxMalformedFrames"] = "5",
-        ["EdgeBridge:WebSockets:InitTimeout"] = "00:00:01",
+        ["EdgeBridge:WebSockets:InitTimeout"] = "00:00:03",
         ["EdgeBridge:WebSockets:KeepAliveInterval"] = "00:00:00.500",
-        ["EdgeBridge:WebSockets:KeepAliveTimeout"] = "00:00:02",
+        ["EdgeBridge:WebSockets:KeepAliveTimeout"] = "00:00:05",
     };
 }
 
