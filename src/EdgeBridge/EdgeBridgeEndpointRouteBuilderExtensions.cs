@@ -1,5 +1,6 @@
 using EdgeBridge.Documents;
 using EdgeBridge.Health;
+using EdgeBridge.Operations;
 using EdgeBridge.Pages;
 using EdgeBridge.Proxy;
 using EdgeBridge.Security;
@@ -26,6 +27,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         WebSocketEndpoint.Map(endpoints);
         PageEndpoints.Map(endpoints);
         DocumentEndpoints.Map(endpoints);
+        AdminEndpoints.Map(endpoints);
         endpoints.MapReverseProxy(pipeline =>
         {
             pipeline.Use(SecurityHeaders.InvokeAsync);

@@ -20,6 +20,16 @@ public sealed record EdgeBridgeOptions
 
     /// <summary>Browser-facing protections: origins allowed to open sockets and call REST cross-site.</summary>
     public BrowserOptions Browser { get; init; } = new();
+
+    /// <summary>The operator's view of live connections.</summary>
+    public AdminOptions Admin { get; init; } = new();
+}
+
+/// <summary>The admin endpoints (<c>/admin/connections</c>).</summary>
+public sealed record AdminOptions
+{
+    /// <summary>Key operators present in <c>x-edgebridge-admin-key</c>; empty disables the admin endpoints.</summary>
+    public string ApiKey { get; init; } = "";
 }
 
 /// <summary>

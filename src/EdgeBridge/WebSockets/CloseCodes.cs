@@ -9,6 +9,7 @@ internal static class CloseCodes
     public const WebSocketCloseStatus GoingAway = WebSocketCloseStatus.EndpointUnavailable;
     public const WebSocketCloseStatus TooBig = WebSocketCloseStatus.MessageTooBig;
     public const WebSocketCloseStatus InternalError = WebSocketCloseStatus.InternalServerError;
+    public const WebSocketCloseStatus ClosedByOperator = WebSocketCloseStatus.PolicyViolation;
     public const WebSocketCloseStatus TooManyMalformedFrames = (WebSocketCloseStatus)4400;
     public const WebSocketCloseStatus Unauthorized = (WebSocketCloseStatus)4401;
     public const WebSocketCloseStatus Timeout = (WebSocketCloseStatus)4408;

@@ -62,6 +62,9 @@ internal sealed class Connection
 
     public DateTimeOffset Opened { get; } = DateTimeOffset.UtcNow;
 
+    /// <summary>The client's address, for the admin view.</summary>
+    public string RemoteAddress { get; init; } = "";
+
     public WebSocketState State => _socket.State;
 
     /// <summary>The active subscriptions, for tests and the admin view.</summary>

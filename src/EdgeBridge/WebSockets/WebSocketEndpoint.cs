@@ -79,7 +79,10 @@ internal static class WebSocketEndpoint
             using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = ServerFrames.Subprotocol });
             var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
                 services.GetRequiredService<UpstreamStreams>(), services.GetRequiredService<TokenValidator>(),
-                services.GetRequiredService<TimeProvider>(), logger);
+                services.GetRequiredService<TimeProvider>(), logger)
+            {
+                RemoteAddress = address.ToString(),
+            };
             registry.Add(connection);
             try
             {

@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EdgeBridge.Security;
+using EdgeBridge.Status;
+using EdgeBridge.WebSockets;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Operations;
+
+/// <summary>
+/// The operator's view of live connections: <c>GET /admin/connections</c> lists them with their subscriptions
+/// (method, age, queue depth, drops); <c>POST /admin/connections/{id}:close</c> closes one. Both need the
+/// configured admin key in <c>x-edgebridge-admin-key</c>; with no key configured the endpoints do not exist.
+/// </summary>
+internal static class AdminEndpoints
+{
+    public const string KeyHeader = "x-edgebridge-admin-key";
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/admin/connections", static async context =>
+        {
+            if (!await AuthorizeAsync(context))
+            {
+                return;
+            }
+
+            var now = DateTimeOffset.UtcNow;
+            var registry = context.RequestServices.GetRequiredService<ConnectionRegistry>();
+            using var buffer = new MemoryStream();
+            await using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteStartArray("connections");
+                foreach (var connection in registry.Connections.OrderBy(c => c.Opened))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("id", connection.Id);
+                    writer.WriteString("remoteAddress", connection.RemoteAddress);
+                    writer.WriteString("opened", connection.Opened);
+                    writer.WriteNumber("ageSeconds", Math.Round((now - connection.Opened).TotalSeconds, 1));
+                    writer.WriteStartArray("subscriptions");
+                    foreach (var subscription in connection.Subscriptions)
+                    {
+                        writer.WriteStartObject();
+                        writer.WriteString("id", subscription.Id);
+                        writer.WriteString("method", subscription.Method.FullName);
+                        writer.WriteNumber("ageSeconds", Math.Round((now - subscription.Created).TotalSeconds, 1));
+                        writer.WriteNumber("queueDepth", subscription.QueueDepth);
+                        writer.WriteNumber("queueLimit", subscription.Method.Policy.QueueLimit);
+                        writer.WriteNumber("delivered", subscription.Delivered);
+                        writer.WriteNumber("dropped", subscription.DroppedTotal);
+                        writer.WriteEndObject();
+                    }
+
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
+            context.Response.ContentType = "application/json; charset=utf-8";
+            context.Response.Headers.CacheControl = "no-store";
+            await context.Response.Body.WriteAsync(buffer.ToArray());
+        });
+
+        endpoints.MapPost("/admin/connections/{id}:close", static async context =>
+        {
+            if (!await AuthorizeAsync(context))
+            {
+                return;
+            }
+
+            var id = (string)context.Request.RouteValues["id"]!;
+            var connection = context.RequestServices.GetRequiredService<ConnectionRegistry>().Connections.FirstOrDefault(c => c.Id == id);
+            if (connection is null)
+            {
+                await RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No connection '{id}'.");
+                return;
+            }
+
+            connection.RequestClose(CloseCodes.ClosedByOperator, "Closed by an operator.");
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+        });
+    }
+
+    private static async Task<bool> AuthorizeAsync(HttpContext context)
+    {
+        SecurityHeaders.Apply(context);
+        var key = context.RequestServices.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Admin.ApiKey;
+        if (string.IsNullOrEmpty(key))
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, "The admin view is disabled (EdgeBridge:Admin:ApiKey is not set).");
+            return false;
+        }
+
+        var presented = context.Request.Headers[KeyHeader].ToString();
+        if (presented.Length == 0)
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.Unauthenticated, $"The admin view needs the {KeyHeader} header.");
+            return false;
+        }
+
+        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(key))))
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.PermissionDenied, "The admin key is wrong.");
+            return false;
+        }
+
+        return true;
+    }
+}
