@@ -28,8 +28,10 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         PageEndpoints.Map(endpoints);
         DocumentEndpoints.Map(endpoints);
         AdminEndpoints.Map(endpoints);
+        PrometheusExporter.Map(endpoints);
         endpoints.MapReverseProxy(pipeline =>
         {
+            pipeline.Use(RestTiming.InvokeAsync);
             pipeline.Use(SecurityHeaders.InvokeAsync);
             pipeline.Use(BrowserOrigins.InvokeAsync);
             pipeline.Use(BodyLimits.InvokeAsync);

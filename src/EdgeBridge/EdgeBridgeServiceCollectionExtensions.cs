@@ -33,6 +33,9 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<RestRateLimits>();
         services.AddOptions<DescriptorSetOptions>();
         services.AddSingleton<ContractDocuments>();
+        services.AddMetrics();
+        services.AddSingleton<EdgeBridge.Operations.EdgeBridgeMetrics>();
+        services.AddSingleton<EdgeBridge.Operations.PrometheusExporter>();
         services.TryAddSingleton(TimeProvider.System);
         var proxy = services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))

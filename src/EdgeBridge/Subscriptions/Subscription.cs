@@ -14,6 +14,15 @@ internal interface IOutboundSource
     void Drained();
 }
 
+/// <summary>What happened to a message handed to a subscription.</summary>
+internal enum Delivery
+{
+    Queued,
+    Dropped,
+    Overflowed,
+    Ignored,
+}
+
 /// <summary>
 /// One frame waiting to be written: either finished bytes (<see cref="Bytes"/>), or a <c>next</c> frame assembled
 /// at write time from the subscription's prefix and the message bytes shared by every subscriber.
@@ -74,14 +83,15 @@ internal sealed class Subscription : IOutboundSource
     public long Delivered => Interlocked.Read(ref _delivered);
 
     /// <summary>Queues a message; called by the upstream reader and never blocks it.</summary>
-    public void Deliver(byte[] message)
+    public Delivery Deliver(byte[] message)
     {
         var overflowed = false;
+        var dropped = false;
         lock (_lock)
         {
             if (_ended)
             {
-                return;
+                return Delivery.Ignored;
             }
 
             if (_queue.Count >= Method.Policy.QueueLimit)
@@ -90,6 +100,7 @@ internal sealed class Subscription : IOutboundSource
                 {
                     _queue.Dequeue();
                     _dropped++;
+                    dropped = true;
                     Interlocked.Increment(ref _droppedTotal);
                 }
                 else
@@ -113,6 +124,7 @@ internal sealed class Subscription : IOutboundSource
         }
 
         Schedule();
+        return overflowed ? Delivery.Overflowed : dropped ? Delivery.Dropped : Delivery.Queued;
     }
 
     /// <summary>

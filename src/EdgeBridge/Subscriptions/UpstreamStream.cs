@@ -74,7 +74,7 @@ internal sealed class UpstreamStream
         _cancellation.Cancel();
     }
 
-    public async Task RunAsync(CallInvoker invoker, ProtoJson json)
+    public async Task RunAsync(CallInvoker invoker, ProtoJson json, UpstreamStreams owner)
     {
         var token = _cancellation.Token;
         try
@@ -83,9 +83,14 @@ internal sealed class UpstreamStream
             while (await call.ResponseStream.MoveNext(token))
             {
                 var bytes = json.FormatUtf8(call.ResponseStream.Current);
+                owner.MessageRead();
                 foreach (var subscriber in _subscribers)
                 {
-                    subscriber.Deliver(bytes);
+                    var delivery = subscriber.Deliver(bytes);
+                    if (delivery != Delivery.Queued)
+                    {
+                        owner.Count(delivery, 1);
+                    }
                 }
             }
 

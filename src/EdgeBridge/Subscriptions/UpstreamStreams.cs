@@ -13,10 +13,42 @@ namespace EdgeBridge.Subscriptions;
 internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog catalog)
 {
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
-    private long _callsStarted;
+    private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
+    private long _active;
+    private long _messages;
+    private long _dropped;
+    private long _slowConsumersEnded;
 
-    /// <summary>Upstream calls started since the edge started.</summary>
-    public long CallsStarted => Interlocked.Read(ref _callsStarted);
+    /// <summary>Upstream calls started since the edge started, per method.</summary>
+    public IReadOnlyDictionary<string, long> StartedByMethod => _startedByMethod;
+
+    /// <summary>Upstream calls running now.</summary>
+    public long Active => Interlocked.Read(ref _active);
+
+    /// <summary>Messages read from upstream calls.</summary>
+    public long MessagesRead => Interlocked.Read(ref _messages);
+
+    /// <summary>Messages discarded by drop-oldest queues.</summary>
+    public long MessagesDropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Subscriptions ended for falling behind.</summary>
+    public long SlowConsumersEnded => Interlocked.Read(ref _slowConsumersEnded);
+
+    internal void Count(Delivery delivery, int subscribers)
+    {
+        _ = subscribers;
+        switch (delivery)
+        {
+            case Delivery.Dropped:
+                Interlocked.Increment(ref _dropped);
+                break;
+            case Delivery.Overflowed:
+                Interlocked.Increment(ref _slowConsumersEnded);
+                break;
+        }
+    }
+
+    internal void MessageRead() => Interlocked.Increment(ref _messages);
 
     /// <summary>Shared upstream calls running now.</summary>
     public int SharedCount => _shared.Count;
@@ -76,8 +108,19 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
             return;
         }
 
-        Interlocked.Increment(ref _callsStarted);
-        _ = Task.Run(() => stream.RunAsync(invoker, catalog.Json));
+        _startedByMethod.AddOrUpdate(stream.Method.FullName, 1, static (_, n) => n + 1);
+        Interlocked.Increment(ref _active);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await stream.RunAsync(invoker, catalog.Json, this);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _active);
+            }
+        });
     }
 
     private void Forget(UpstreamStream stream)

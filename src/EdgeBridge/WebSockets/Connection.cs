@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using EdgeBridge.Contracts;
 using EdgeBridge.Internal;
+using EdgeBridge.Operations;
 using EdgeBridge.Security;
 using EdgeBridge.Subscriptions;
 using Google.Protobuf;
@@ -32,6 +33,7 @@ internal sealed class Connection
     private readonly TokenBucket _inboundRate;
     private readonly IOutboundSource _wakeUp = new WakeUp();
     private readonly TokenValidator _tokens;
+    private readonly EdgeBridgeMetrics _metrics;
     private readonly TimeProvider _time;
     private ITimer? _expiryTimer;
     private string? _token;
@@ -44,8 +46,9 @@ internal sealed class Connection
     private string _closeReason = "";
 
     public Connection(WebSocket socket, WebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams,
-        TokenValidator tokens, TimeProvider time, ILogger logger)
+        TokenValidator tokens, TimeProvider time, EdgeBridgeMetrics metrics, ILogger logger)
     {
+        _metrics = metrics;
         _tokens = tokens;
         _time = time;
         _socket = socket;
@@ -225,6 +228,7 @@ internal sealed class Connection
         }
 
         Volatile.Write(ref _lastInbound, Environment.TickCount64);
+        _metrics.FrameReceived();
         if (type != WebSocketMessageType.Text)
         {
             return Reject("Frames must be text frames holding one JSON object.");
@@ -448,6 +452,7 @@ internal sealed class Connection
 
     private (WebSocketCloseStatus, string)? Reject(string message)
     {
+        _metrics.FrameRejected("malformed");
         if (++_malformed > _options.MaxMalformedFrames)
         {
             return (CloseCodes.TooManyMalformedFrames, $"More than {_options.MaxMalformedFrames} malformed frames.");
@@ -534,12 +539,14 @@ internal sealed class Connection
         if (frame.NextPrefix is null)
         {
             await _socket.SendAsync(frame.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            _metrics.Sent(frame.Bytes.Length);
         }
         else
         {
             buffer.ResetWrittenCount();
-            ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes);
+            var length = ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes);
             await _socket.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            _metrics.Delivered(length);
         }
 
         if (frame.Ends is { } ended)

@@ -35,6 +35,7 @@ internal static class WebSocketEndpoint
         if (!context.WebSockets.IsWebSocketRequest)
         {
             EdgeBridgeLog.UpgradeRefused(logger, "not a WebSocket upgrade");
+            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("not-a-WebSocket-upgrade");
             await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
                 $"This endpoint speaks WebSocket with subprotocol {ServerFrames.Subprotocol}; send an upgrade request.", StatusCodes.Status400BadRequest);
             return;
@@ -43,6 +44,7 @@ internal static class WebSocketEndpoint
         if (!context.WebSockets.WebSocketRequestedProtocols.Contains(ServerFrames.Subprotocol, StringComparer.Ordinal))
         {
             EdgeBridgeLog.UpgradeRefused(logger, "subprotocol not offered");
+            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("subprotocol-not-offered");
             await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
                 $"Offer the WebSocket subprotocol {ServerFrames.Subprotocol} (Sec-WebSocket-Protocol).", StatusCodes.Status400BadRequest);
             return;
@@ -52,6 +54,7 @@ internal static class WebSocketEndpoint
         if (!BrowserOrigins.IsAllowed(context, out var origin))
         {
             EdgeBridgeLog.UpgradeRefused(logger, "origin not allowed");
+            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("origin-not-allowed");
             await BrowserOrigins.RefuseAsync(context, origin!);
             return;
         }
@@ -63,11 +66,13 @@ internal static class WebSocketEndpoint
         {
             case ConnectionRefusal.EdgeFull:
                 EdgeBridgeLog.UpgradeRefused(logger, "edge at its connection limit");
+            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("edge-at-its-connection-limit");
                 await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
                     $"This edge has reached its limit of {options.MaxConnections} connections; retry, possibly on another edge.", StatusCodes.Status503ServiceUnavailable);
                 return;
             case ConnectionRefusal.AddressFull:
                 EdgeBridgeLog.UpgradeRefused(logger, "address at its connection limit");
+            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("address-at-its-connection-limit");
                 context.Response.Headers.RetryAfter = "5";
                 await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
                     $"Too many connections from this address (limit {options.MaxConnectionsPerAddress}).", StatusCodes.Status429TooManyRequests);
@@ -79,7 +84,7 @@ internal static class WebSocketEndpoint
             using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = ServerFrames.Subprotocol });
             var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
                 services.GetRequiredService<UpstreamStreams>(), services.GetRequiredService<TokenValidator>(),
-                services.GetRequiredService<TimeProvider>(), logger)
+                services.GetRequiredService<TimeProvider>(), services.GetRequiredService<Operations.EdgeBridgeMetrics>(), logger)
             {
                 RemoteAddress = address.ToString(),
             };
