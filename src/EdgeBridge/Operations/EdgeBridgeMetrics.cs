@@ -49,6 +49,9 @@ internal sealed class EdgeBridgeMetrics : IDisposable
         _restDuration = _meter.CreateHistogram<double>("edgebridge.rest.duration", unit: "s", description: "Duration of REST requests through the edge.");
     }
 
+    /// <summary>This host's meter (meters are per host; names repeat across hosts in one process).</summary>
+    public Meter Meter => _meter;
+
     public void Delivered(int bytes)
     {
         Interlocked.Increment(ref _messagesDelivered);

@@ -23,10 +23,10 @@ internal sealed class PrometheusExporter : IDisposable
 
     public PrometheusExporter(EdgeBridgeMetrics metrics)
     {
-        _ = metrics; // created first, so its instruments exist when the listener starts
+        // This host's meter only: listeners are process-wide, and a process may run several hosts (tests do).
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == EdgeBridgeMetrics.MeterName)
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
