@@ -19,13 +19,16 @@ public sealed class EdgeServer : IAsyncDisposable
 
     public IServiceProvider Services => _app!.Services;
 
+    /// <summary>Where the edge reads appsettings.json from; a test may point it at a copy it edits.</summary>
+    public string ContentRoot { get; set; } = Path.Combine(AppContext.BaseDirectory, "hosts", "edge");
+
     public async Task StartAsync(BackendServer backend, IDictionary<string, string?>? settings = null)
     {
         _backend = backend;
         _settings = settings;
         var ports = new KestrelPorts();
         _app = EdgeHost.Create(
-            new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "edge") },
+            new WebApplicationOptions { ContentRootPath = ContentRoot },
             builder =>
             {
                 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
