@@ -89,7 +89,7 @@ internal sealed class UpstreamStream
                     var delivery = subscriber.Deliver(bytes);
                     if (delivery != Delivery.Queued)
                     {
-                        owner.Count(delivery, 1);
+                        owner.Count(delivery);
                     }
                 }
             }

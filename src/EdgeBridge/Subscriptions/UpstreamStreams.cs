@@ -34,9 +34,8 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
     /// <summary>Subscriptions ended for falling behind.</summary>
     public long SlowConsumersEnded => Interlocked.Read(ref _slowConsumersEnded);
 
-    internal void Count(Delivery delivery, int subscribers)
+    internal void Count(Delivery delivery)
     {
-        _ = subscribers;
         switch (delivery)
         {
             case Delivery.Dropped:
