@@ -29,7 +29,6 @@ internal static class PageEndpoints
         var file = files.GetFileInfo(name);
         if (!file.Exists || file.IsDirectory || file is NotFoundFileInfo)
         {
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
             await Status.RpcStatusWriter.WriteAsync(context, Grpc.Core.StatusCode.NotFound, $"No page {context.Request.Path}.");
             return;
         }

@@ -146,7 +146,6 @@ internal static class ServerFrames
 
     private static byte[] Build(Action<Utf8JsonWriter> write, bool closeObject = true)
     {
-        _ = closeObject;
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = !closeObject }))
         {

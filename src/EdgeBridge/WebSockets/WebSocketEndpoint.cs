@@ -27,6 +27,13 @@ internal static class WebSocketEndpoint
         endpoints.Map(options.Path, branch.Build()).WithDisplayName("EdgeBridge WebSocket");
     }
 
+    /// <summary>Every refusal is logged and counted under the same reason.</summary>
+    private static void Refused(IServiceProvider services, ILogger logger, string reason)
+    {
+        EdgeBridgeLog.UpgradeRefused(logger, reason);
+        services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected(reason.Replace(' ', '-'));
+    }
+
     private static async Task HandleAsync(HttpContext context)
     {
         var services = context.RequestServices;
@@ -34,8 +41,7 @@ internal static class WebSocketEndpoint
         SecurityHeaders.Apply(context);
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            EdgeBridgeLog.UpgradeRefused(logger, "not a WebSocket upgrade");
-            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("not-a-WebSocket-upgrade");
+            Refused(services, logger, "not a WebSocket upgrade");
             await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
                 $"This endpoint speaks WebSocket with subprotocol {ServerFrames.Subprotocol}; send an upgrade request.", StatusCodes.Status400BadRequest);
             return;
@@ -43,8 +49,7 @@ internal static class WebSocketEndpoint
 
         if (!context.WebSockets.WebSocketRequestedProtocols.Contains(ServerFrames.Subprotocol, StringComparer.Ordinal))
         {
-            EdgeBridgeLog.UpgradeRefused(logger, "subprotocol not offered");
-            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("subprotocol-not-offered");
+            Refused(services, logger, "subprotocol not offered");
             await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
                 $"Offer the WebSocket subprotocol {ServerFrames.Subprotocol} (Sec-WebSocket-Protocol).", StatusCodes.Status400BadRequest);
             return;
@@ -53,8 +58,7 @@ internal static class WebSocketEndpoint
         // Browsers send cookies and no preflight with a cross-site upgrade: only allowed origins get a socket.
         if (!BrowserOrigins.IsAllowed(context, out var origin))
         {
-            EdgeBridgeLog.UpgradeRefused(logger, "origin not allowed");
-            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("origin-not-allowed");
+            Refused(services, logger, "origin not allowed");
             await BrowserOrigins.RefuseAsync(context, origin!);
             return;
         }
@@ -65,14 +69,12 @@ internal static class WebSocketEndpoint
         switch (registry.TryReserve(address, options))
         {
             case ConnectionRefusal.EdgeFull:
-                EdgeBridgeLog.UpgradeRefused(logger, "edge at its connection limit");
-            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("edge-at-its-connection-limit");
+                Refused(services, logger, "edge at its connection limit");
                 await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
                     $"This edge has reached its limit of {options.MaxConnections} connections; retry, possibly on another edge.", StatusCodes.Status503ServiceUnavailable);
                 return;
             case ConnectionRefusal.AddressFull:
-                EdgeBridgeLog.UpgradeRefused(logger, "address at its connection limit");
-            services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected("address-at-its-connection-limit");
+                Refused(services, logger, "address at its connection limit");
                 context.Response.Headers.RetryAfter = "5";
                 await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
                     $"Too many connections from this address (limit {options.MaxConnectionsPerAddress}).", StatusCodes.Status429TooManyRequests);
