@@ -62,7 +62,34 @@ async function start(): Promise<void> {
   await refreshPortfolio();
 }
 
+// Quotes arrive hundreds of times a second; the page renders at most once per frame, so a busy stream never
+// starves input handling. Only the latest quote per symbol is kept between frames.
+const pendingQuotes = new Map<string, Quote>();
+let renderScheduled = false;
+
 function showQuote(quote: Quote): void {
+  if (quote.time) {
+    latencies.push(Date.now() - timestampMs(quote.time));
+    if (latencies.length > 200) latencies.shift();
+  }
+  pendingQuotes.set(quote.symbol, quote);
+  if (!renderScheduled) {
+    renderScheduled = true;
+    requestAnimationFrame(renderQuotes);
+  }
+}
+
+function renderQuotes(): void {
+  renderScheduled = false;
+  for (const quote of pendingQuotes.values()) renderQuote(quote);
+  pendingQuotes.clear();
+  if (latencies.length > 0) {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    $("latency").textContent = `${Math.max(0, sorted[Math.floor(sorted.length / 2)] ?? 0)} ms p50`;
+  }
+}
+
+function renderQuote(quote: Quote): void {
   const row = document.querySelector<HTMLTableRowElement>(`#quotes tr[data-symbol="${quote.symbol}"]`);
   if (!row) return;
   const previous = Number(row.dataset["price"] ?? quote.price);
@@ -74,15 +101,10 @@ function showQuote(quote: Quote): void {
   row.cells[3]!.textContent = quote.bid.toFixed(2);
   row.cells[4]!.textContent = quote.ask.toFixed(2);
   if (quote.price !== previous) {
+    // Restart the flash animation by replacing the class on the next frame instead of forcing a layout.
     row.classList.remove("up", "down");
-    void row.offsetWidth; // restart the flash animation
-    row.classList.add(quote.price > previous ? "up" : "down");
-  }
-  if (quote.time) {
-    latencies.push(Date.now() - timestampMs(quote.time));
-    if (latencies.length > 200) latencies.shift();
-    const sorted = [...latencies].sort((a, b) => a - b);
-    $("latency").textContent = `${Math.max(0, sorted[Math.floor(sorted.length / 2)] ?? 0)} ms p50`;
+    const direction = quote.price > previous ? "up" : "down";
+    requestAnimationFrame(() => row.classList.add(direction));
   }
 }
 
