@@ -13,6 +13,7 @@ public static class EdgeHost
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(
             kestrel => builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits));
 
+        builder.AddEdgeTelemetry();
         builder.Services.AddEdgeBridge(builder.Configuration)
             .AddContractAssembly(typeof(Trading.V1.Quote).Assembly);
 

@@ -22,6 +22,7 @@ public static class BackendApplication
         var builder = WebApplication.CreateBuilder(options);
         configure?.Invoke(builder);
 
+        builder.AddBackendTelemetry();
         builder.Services.AddOptions<BackendOptions>().Bind(builder.Configuration.GetSection(BackendOptions.SectionName));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SqliteDatabase>();

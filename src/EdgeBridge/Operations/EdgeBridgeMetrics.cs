@@ -10,7 +10,7 @@ namespace EdgeBridge.Operations;
 /// </summary>
 internal sealed class EdgeBridgeMetrics : IDisposable
 {
-    public const string MeterName = "EdgeBridge";
+    public const string MeterName = EdgeBridgeDiagnostics.MeterName;
 
     private readonly Meter _meter;
     private readonly Counter<long> _framesRejected;

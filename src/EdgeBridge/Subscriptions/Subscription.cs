@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using EdgeBridge.Contracts;
+using EdgeBridge.Operations;
 using EdgeBridge.WebSockets;
 using Grpc.Core;
 
@@ -44,8 +46,10 @@ internal sealed class Subscription : IOutboundSource
     private long _droppedTotal;
     private long _delivered;
     private byte[]? _terminal;
+    private StatusCode _endCode;
     private bool _ended;
     private int _scheduled;
+    private int _finished;
 
     public Subscription(string id, StreamingMethod method, OutboundScheduler scheduler)
     {
@@ -66,6 +70,9 @@ internal sealed class Subscription : IOutboundSource
 
     /// <summary>Whether the upstream call carries the connection's token, so the subscription ends when it expires.</summary>
     public bool UsesToken { get; init; }
+
+    /// <summary>The subscription's span; null when nobody listens to EdgeBridge's activity source.</summary>
+    public Activity? Activity { get; init; }
 
     public int QueueDepth
     {
@@ -107,6 +114,7 @@ internal sealed class Subscription : IOutboundSource
                 {
                     overflowed = true;
                     _ended = true;
+                    _endCode = StatusCode.ResourceExhausted;
                     _terminal = ServerFrames.Error(Id, StatusCode.ResourceExhausted,
                         $"The subscription fell more than {Method.Policy.QueueLimit} messages behind and was ended; resume from the last message received.");
                 }
@@ -131,7 +139,7 @@ internal sealed class Subscription : IOutboundSource
     /// Ends the subscription after the queued messages with a final <c>complete</c> or <c>error</c> frame, and
     /// leaves its upstream stream (cancelling the call if it was the last subscriber).
     /// </summary>
-    public void End(byte[] terminalFrame)
+    public void End(StatusCode code, byte[] terminalFrame)
     {
         lock (_lock)
         {
@@ -141,6 +149,7 @@ internal sealed class Subscription : IOutboundSource
             }
 
             _ended = true;
+            _endCode = code;
             _terminal = terminalFrame;
         }
 
@@ -159,6 +168,7 @@ internal sealed class Subscription : IOutboundSource
         }
 
         Upstream?.Remove(this);
+        Finish(StatusCode.Cancelled);
     }
 
     public bool TryTake(out OutboundFrame frame)
@@ -177,6 +187,7 @@ internal sealed class Subscription : IOutboundSource
             {
                 _terminal = null;
                 frame = new OutboundFrame(terminal, Ends: this);
+                Finish(_endCode);
                 return true;
             }
         }
@@ -198,6 +209,20 @@ internal sealed class Subscription : IOutboundSource
         {
             Schedule();
         }
+    }
+
+    /// <summary>Ends the span once, with how the subscription ended and what it carried.</summary>
+    private void Finish(StatusCode code)
+    {
+        if (Activity is not { } activity || Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+
+        activity.SetTag("edgebridge.messages.delivered", Delivered);
+        activity.SetTag("edgebridge.messages.dropped", DroppedTotal);
+        EdgeBridgeActivities.SetStatus(activity, code);
+        activity.Stop();
     }
 
     private void Schedule()

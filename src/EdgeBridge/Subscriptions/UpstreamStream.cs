@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using EdgeBridge.Contracts;
+using EdgeBridge.Operations;
 using EdgeBridge.WebSockets;
 using Google.Protobuf;
 using Grpc.Core;
@@ -19,6 +21,8 @@ internal sealed class UpstreamStream
     private readonly CancellationTokenSource _cancellation = new();
     private readonly Action<UpstreamStream>? _onClosed;
     private ImmutableArray<Subscription> _subscribers = [];
+    private Activity? _activity;
+    private long _messages;
     private bool _closed;
 
     public UpstreamStream(StreamingMethod method, IMessage request, Metadata headers, string? sharingKey, Action<UpstreamStream>? onClosed)
@@ -53,7 +57,48 @@ internal sealed class UpstreamStream
 
             _subscribers = _subscribers.Add(subscription);
             subscription.Upstream = this;
+            Link(subscription);
             return true;
+        }
+    }
+
+    /// <summary>Gives the call its span; subscribers that joined before it get their link now.</summary>
+    public void Trace(Activity? activity)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _activity = activity;
+            foreach (var subscriber in _subscribers)
+            {
+                Link(subscriber);
+            }
+        }
+    }
+
+    /// <summary>Ends the call's span with the call's outcome.</summary>
+    public void EndTrace(StatusCode code, string? description = null)
+    {
+        var activity = Interlocked.Exchange(ref _activity, null);
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("edgebridge.messages.read", Interlocked.Read(ref _messages));
+        EdgeBridgeActivities.SetStatus(activity, code, description);
+        activity.Stop();
+    }
+
+    private void Link(Subscription subscription)
+    {
+        if (_activity is { } activity)
+        {
+            subscription.Activity?.AddLink(EdgeBridgeActivities.Link(activity.Context, "upstream"));
         }
     }
 
@@ -77,12 +122,18 @@ internal sealed class UpstreamStream
     public async Task RunAsync(CallInvoker invoker, ProtoJson json, UpstreamStreams owner)
     {
         var token = _cancellation.Token;
+
+        // Current while the call starts, so the backend's span continues this call's trace.
+        Activity.Current = _activity;
+        var outcome = StatusCode.OK;
+        string? failure = null;
         try
         {
             using var call = invoker.AsyncServerStreamingCall(Method.GrpcMethod, null, new CallOptions(Headers, cancellationToken: token), Request);
             while (await call.ResponseStream.MoveNext(token))
             {
                 var bytes = json.FormatUtf8(call.ResponseStream.Current);
+                Interlocked.Increment(ref _messages);
                 owner.MessageRead();
                 foreach (var subscriber in _subscribers)
                 {
@@ -94,23 +145,27 @@ internal sealed class UpstreamStream
                 }
             }
 
-            EndAll(static id => ServerFrames.Complete(id));
+            EndAll(StatusCode.OK, static id => ServerFrames.Complete(id));
         }
         catch (RpcException) when (token.IsCancellationRequested)
         {
             // Cancelled because nobody listens any more: nobody to tell.
+            outcome = StatusCode.Cancelled;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+            outcome = StatusCode.Cancelled;
         }
         catch (RpcException ex)
         {
             var status = ServerFrames.StatusOf(ex);
-            EndAll(id => ServerFrames.Error(id, status, json));
+            (outcome, failure) = (ex.StatusCode, ex.Status.Detail);
+            EndAll(ex.StatusCode, id => ServerFrames.Error(id, status, json));
         }
         catch (Exception ex)
         {
-            EndAll(id => ServerFrames.Error(id, StatusCode.Internal, "The upstream call failed: " + ex.GetType().Name));
+            (outcome, failure) = (StatusCode.Internal, ex.GetType().Name);
+            EndAll(StatusCode.Internal, id => ServerFrames.Error(id, StatusCode.Internal, "The upstream call failed: " + ex.GetType().Name));
         }
         finally
         {
@@ -120,10 +175,11 @@ internal sealed class UpstreamStream
             }
 
             _onClosed?.Invoke(this);
+            EndTrace(outcome, failure);
         }
     }
 
-    private void EndAll(Func<string, byte[]> frame)
+    private void EndAll(StatusCode code, Func<string, byte[]> frame)
     {
         ImmutableArray<Subscription> subscribers;
         lock (_lock)
@@ -135,7 +191,7 @@ internal sealed class UpstreamStream
 
         foreach (var subscriber in subscribers)
         {
-            subscriber.End(frame(subscriber.Id));
+            subscriber.End(code, frame(subscriber.Id));
         }
     }
 }

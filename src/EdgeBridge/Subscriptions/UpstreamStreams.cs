@@ -94,6 +94,9 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
 
     private void Start(UpstreamStream stream, Subscription first)
     {
+        // A per-caller call belongs to its subscription's trace; a shared one outlives whoever started it.
+        var parent = stream.SharingKey is null ? first.Activity?.Context ?? default : default;
+        stream.Trace(Operations.EdgeBridgeActivities.StartUpstream(stream.Method, parent));
         stream.TryAdd(first);
         CallInvoker invoker;
         try
@@ -103,7 +106,8 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
         catch (RpcException ex)
         {
             Forget(stream);
-            first.End(WebSockets.ServerFrames.Error(first.Id, ex.StatusCode, ex.Status.Detail));
+            stream.EndTrace(ex.StatusCode);
+            first.End(ex.StatusCode, WebSockets.ServerFrames.Error(first.Id, ex.StatusCode, ex.Status.Detail));
             return;
         }
 

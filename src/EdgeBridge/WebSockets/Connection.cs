@@ -68,6 +68,9 @@ internal sealed class Connection
     /// <summary>The client's address, for the admin view.</summary>
     public string RemoteAddress { get; init; } = "";
 
+    /// <summary>The span of the upgrade request; each subscription's span links to it.</summary>
+    public System.Diagnostics.ActivityContext TraceContext { get; init; }
+
     public WebSocketState State => _socket.State;
 
     /// <summary>The active subscriptions, for tests and the admin view.</summary>
@@ -348,7 +351,7 @@ internal sealed class Connection
 
         foreach (var subscription in expired)
         {
-            subscription.End(ServerFrames.Error(subscription.Id, StatusCode.Unauthenticated,
+            subscription.End(StatusCode.Unauthenticated, ServerFrames.Error(subscription.Id, StatusCode.Unauthenticated,
                 "The access token expired; send an auth frame with a fresh token and subscribe again."));
         }
     }
@@ -414,7 +417,11 @@ internal sealed class Connection
                     $"This connection already has the maximum of {_options.MaxSubscriptionsPerConnection} subscriptions."));
             }
 
-            subscription = new Subscription(id, method, _scheduler) { UsesToken = token is not null && method.Policy.ForwardsToken };
+            subscription = new Subscription(id, method, _scheduler)
+            {
+                UsesToken = token is not null && method.Policy.ForwardsToken,
+                Activity = EdgeBridgeActivities.StartSubscription(method, Id, id, TraceContext),
+            };
             _subscriptions[id] = subscription;
         }
 

@@ -89,6 +89,7 @@ internal static class WebSocketEndpoint
                 services.GetRequiredService<TimeProvider>(), services.GetRequiredService<Operations.EdgeBridgeMetrics>(), logger)
             {
                 RemoteAddress = address.ToString(),
+                TraceContext = System.Diagnostics.Activity.Current?.Context ?? default,
             };
             registry.Add(connection);
             try

@@ -22,6 +22,9 @@ public sealed class EdgeServer : IAsyncDisposable
     /// <summary>Where the edge reads appsettings.json from; a test may point it at a copy it edits.</summary>
     public string ContentRoot { get; set; } = Path.Combine(AppContext.BaseDirectory, "hosts", "edge");
 
+    /// <summary>Runs on the host's services before it is built, on every start (e.g. a test's span exporter).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
+
     public async Task StartAsync(BackendServer backend, IDictionary<string, string?>? settings = null)
     {
         _backend = backend;
@@ -47,6 +50,7 @@ public sealed class EdgeServer : IAsyncDisposable
                 }
 
                 builder.WebHost.ConfigureKestrel((context, kestrel) => ports.Capture(kestrel, context.Configuration, "Http", "Grpc"));
+                ConfigureServices?.Invoke(builder.Services);
             });
         await _app.StartAsync();
         HttpPort = ports.Port("Http");

@@ -1,0 +1,37 @@
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace EdgeBridge.Host;
+
+/// <summary>
+/// OpenTelemetry for the edge: spans for REST and gRPC requests (ASP.NET Core), their forwarding (YARP,
+/// HttpClient) and WebSocket subscriptions with their upstream calls (EdgeBridge). Exported over OTLP when
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; <c>/metrics</c> serves Prometheus text either way.
+/// </summary>
+internal static class EdgeTelemetry
+{
+    public static void AddEdgeTelemetry(this WebApplicationBuilder builder)
+    {
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "edgebridge"))
+            // Grpc.Net.Client's own span sits between an upstream call and its HTTP request; without it the
+            // exported trace would break there.
+            .WithTracing(tracing => tracing
+                .AddSource(EdgeBridgeDiagnostics.ActivitySourceName, "Yarp.ReverseProxy", "Grpc.Net.Client")
+                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = static context => !IsProbe(context.Request.Path))
+                .AddHttpClientInstrumentation())
+            .WithMetrics(metrics => metrics
+                .AddMeter(EdgeBridgeDiagnostics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"));
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+    }
+
+    // Health probes and metric scrapes arrive every few seconds and say nothing about users.
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/metrics");
+}
