@@ -23,6 +23,20 @@ public sealed record EdgeBridgeOptions
 
     /// <summary>The operator's view of live connections.</summary>
     public AdminOptions Admin { get; init; } = new();
+
+    /// <summary>How the edge drains when it stops.</summary>
+    public ShutdownOptions Shutdown { get; init; } = new();
+}
+
+/// <summary>
+/// Graceful drain. When the edge stops it stops accepting connections, tells every WebSocket client to reconnect
+/// elsewhere (close 1001), lets in-flight REST and gRPC requests finish for up to <see cref="GracePeriod"/>,
+/// then aborts what is left, which cancels its upstream calls.
+/// </summary>
+public sealed record ShutdownOptions
+{
+    /// <summary>How long in-flight requests may take to finish once the edge is stopping. Read at startup.</summary>
+    public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>The admin endpoints (<c>/admin/connections</c>).</summary>

@@ -8,6 +8,8 @@ using EdgeBridge.WebSockets;
 using EdgeBridge.Upstream;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -24,6 +26,10 @@ public static class EdgeBridgeServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
 
         services.AddOptions<EdgeBridgeOptions>().Bind(configuration.GetSection(EdgeBridgeOptions.SectionName));
+
+        // The host waits this long for in-flight requests before the server aborts them.
+        services.AddOptions<HostOptions>().Configure<IOptions<EdgeBridgeOptions>>(
+            static (host, edge) => host.ShutdownTimeout = edge.Value.Shutdown.GracePeriod);
         services.AddSingleton<UpstreamChannels>();
         services.AddOptions<ContractOptions>();
         services.AddSingleton<ContractCatalog>();

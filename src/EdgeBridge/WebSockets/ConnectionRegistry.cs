@@ -10,23 +10,40 @@ internal sealed class ConnectionRegistry
     private readonly Dictionary<System.Net.IPAddress, int> _perAddress = [];
     private readonly Lock _countLock = new();
     private int _reserved;
+    private volatile bool _stopping;
 
     public ConnectionRegistry(IHostApplicationLifetime lifetime)
     {
         lifetime.ApplicationStopping.Register(() =>
         {
+            _stopping = true;
             foreach (var connection in _connections.Values)
             {
-                connection.RequestClose(CloseCodes.GoingAway, "The edge is shutting down; reconnect.");
+                SendAway(connection);
             }
         });
     }
+
+    /// <summary>Whether the edge is draining: new sockets are refused and live ones are sent away.</summary>
+    public bool Stopping => _stopping;
 
     public int Count => _connections.Count;
 
     public IEnumerable<Connection> Connections => _connections.Values;
 
-    public void Add(Connection connection) => _connections[connection.Id] = connection;
+    public void Add(Connection connection)
+    {
+        _connections[connection.Id] = connection;
+
+        // Accepted while the stopping callback ran: it may not have seen this one.
+        if (_stopping)
+        {
+            SendAway(connection);
+        }
+    }
+
+    private static void SendAway(Connection connection) =>
+        connection.RequestClose(CloseCodes.GoingAway, "The edge is shutting down; reconnect.");
 
     public void Remove(Connection connection) => _connections.TryRemove(connection.Id, out _);
 

@@ -65,6 +65,14 @@ internal static class WebSocketEndpoint
 
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.WebSockets;
         var registry = services.GetRequiredService<ConnectionRegistry>();
+        if (registry.Stopping)
+        {
+            Refused(services, logger, "edge draining");
+            await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
+                "This edge is shutting down; connect to another edge.", StatusCodes.Status503ServiceUnavailable);
+            return;
+        }
+
         var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
         switch (registry.TryReserve(address, options))
         {
