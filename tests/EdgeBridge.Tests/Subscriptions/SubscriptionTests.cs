@@ -97,7 +97,7 @@ public sealed class SubscriptionTests
         var subscription = new Subscription("s", Method("PrivateFeed", 8), new OutboundScheduler());
         subscription.Deliver(Message(1));
 
-        subscription.End(EdgeBridge.WebSockets.ServerFrames.Complete("s"));
+        subscription.End(Grpc.Core.StatusCode.OK, EdgeBridge.WebSockets.ServerFrames.Complete("s"));
         subscription.Deliver(Message(2));
 
         Assert.Equal(["next", "complete"], Drain(subscription).Select(f => f.GetProperty("type").GetString()));
