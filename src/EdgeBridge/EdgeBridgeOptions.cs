@@ -123,6 +123,12 @@ public sealed record WebSocketOptions
     /// <summary>Control frames (acks, errors, pongs) that may wait for a client that does not read; then 4429.</summary>
     public int MaxPendingControlFrames { get; init; } = 256;
 
+    /// <summary>
+    /// Frames queued for one socket are written together, up to this many bytes per write; 0 writes each frame
+    /// on its own.
+    /// </summary>
+    public int MaxWriteBatchBytes { get; init; } = 32 * 1024;
+
     /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -68,6 +68,9 @@ internal sealed class Connection
     /// <summary>The client's address, for the admin view.</summary>
     public string RemoteAddress { get; init; } = "";
 
+    /// <summary>The socket's stream when frames of one writer turn are gathered into one write; null otherwise.</summary>
+    public CoalescingStream? Batching { get; init; }
+
     /// <summary>The span of the upgrade request; each subscription's span links to it.</summary>
     public System.Diagnostics.ActivityContext TraceContext { get; init; }
 
@@ -480,6 +483,8 @@ internal sealed class Connection
             var reader = _scheduler.Reader;
             while (await reader.WaitToReadAsync())
             {
+                // Everything ready now goes out in as few writes as the batch size allows.
+                Batching?.BeginBatch();
                 while (Volatile.Read(ref _closeRequested) == 0 && reader.TryRead(out var source))
                 {
                     var turn = 0;
@@ -511,6 +516,11 @@ internal sealed class Connection
                     {
                         source.Drained();
                     }
+                }
+
+                if (Batching is { } batching)
+                {
+                    await batching.EndBatchAsync();
                 }
 
                 if (Volatile.Read(ref _closeRequested) == 1)

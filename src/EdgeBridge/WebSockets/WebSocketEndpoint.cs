@@ -6,6 +6,7 @@ using EdgeBridge.Subscriptions;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,17 @@ internal static class WebSocketEndpoint
 
         // WebSockets are enabled only on this branch: nothing else on the edge accepts upgrades.
         var branch = endpoints.CreateApplicationBuilder();
+        branch.Use(static (context, next) =>
+        {
+            // The middleware below takes the upgrade feature when the request arrives: swap in the batching one first.
+            var batchBytes = context.RequestServices.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.WebSockets.MaxWriteBatchBytes;
+            if (batchBytes > 0 && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+            {
+                context.Features.Set<IHttpUpgradeFeature>(new CoalescingUpgradeFeature(upgrade, batchBytes));
+            }
+
+            return next(context);
+        });
         branch.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         branch.Run(HandleAsync);
         endpoints.Map(options.Path, branch.Build()).WithDisplayName("EdgeBridge WebSocket");
@@ -97,6 +109,7 @@ internal static class WebSocketEndpoint
                 services.GetRequiredService<TimeProvider>(), services.GetRequiredService<Operations.EdgeBridgeMetrics>(), logger)
             {
                 RemoteAddress = address.ToString(),
+                Batching = (context.Features.Get<IHttpUpgradeFeature>() as CoalescingUpgradeFeature)?.Stream,
                 TraceContext = System.Diagnostics.Activity.Current?.Context ?? default,
             };
             registry.Add(connection);

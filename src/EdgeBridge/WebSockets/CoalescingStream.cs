@@ -1,0 +1,176 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace EdgeBridge.WebSockets;
+
+/// <summary>
+/// The upgraded connection's stream, able to gather the frames a writer turn produces into one write: a socket
+/// with several messages queued gets one syscall (and one TLS record) instead of one per frame. Outside a batch,
+/// writes pass straight through, so pongs and close frames written by the WebSocket itself are not delayed.
+/// </summary>
+internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private byte[]? _buffer;
+    private int _length;
+    private bool _batching;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    /// <summary>Starts gathering writes; called by the connection's single writer.</summary>
+    public void BeginBatch() => _batching = true;
+
+    /// <summary>Writes what was gathered, in one write, and stops gathering.</summary>
+    public async ValueTask EndBatchAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            _batching = false;
+            await WriteBufferedAsync();
+            await inner.FlushAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_batching)
+            {
+                await WriteBufferedAsync();
+                await inner.WriteAsync(buffer, cancellationToken);
+                return;
+            }
+
+            if (_length + buffer.Length > maxBatchBytes)
+            {
+                await WriteBufferedAsync();
+                if (buffer.Length >= maxBatchBytes)
+                {
+                    await inner.WriteAsync(buffer, cancellationToken);
+                    return;
+                }
+            }
+
+            _buffer ??= ArrayPool<byte>.Shared.Rent(maxBatchBytes);
+            buffer.Span.CopyTo(_buffer.AsSpan(_length));
+            _length += buffer.Length;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        // Inside a batch the flush happens when the batch ends.
+        if (_batching)
+        {
+            return;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await WriteBufferedAsync();
+            await inner.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Reads are asynchronous.");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Writes are asynchronous.");
+
+    public override void Flush() => throw new NotSupportedException("Flushes are asynchronous.");
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override async ValueTask DisposeAsync()
+    {
+        ReturnBuffer();
+        await inner.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ReturnBuffer();
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private async ValueTask WriteBufferedAsync()
+    {
+        if (_length == 0)
+        {
+            return;
+        }
+
+        var length = _length;
+        _length = 0;
+        await inner.WriteAsync(_buffer.AsMemory(0, length));
+
+        // An idle connection holds no batch buffer.
+        ReturnBuffer();
+    }
+
+    private void ReturnBuffer()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
+
+/// <summary>Hands the WebSocket middleware a <see cref="CoalescingStream"/> in place of the upgraded stream.</summary>
+internal sealed class CoalescingUpgradeFeature(IHttpUpgradeFeature inner, int maxBatchBytes) : IHttpUpgradeFeature
+{
+    public bool IsUpgradableRequest => inner.IsUpgradableRequest;
+
+    /// <summary>The stream the WebSocket writes to, once upgraded.</summary>
+    public CoalescingStream? Stream { get; private set; }
+
+    public async Task<Stream> UpgradeAsync()
+    {
+        Stream = new CoalescingStream(await inner.UpgradeAsync(), maxBatchBytes);
+        return Stream;
+    }
+}
