@@ -17,6 +17,8 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly int _sampleEvery;
     private readonly List<int> _latenciesMicros;
     private long _messages;
+    private long _bytesReceived;
+    private long _bytesSent;
     private int _untilSample;
 
     private LoadClient(Socket socket, int sampleEvery, List<int> latencies)
@@ -27,6 +29,9 @@ internal sealed class LoadClient : IAsyncDisposable
     }
 
     public long Messages => Volatile.Read(ref _messages);
+
+    /// <summary>Bytes read from and written to the socket after the handshake: what the conversation costs on the wire.</summary>
+    public long WireBytes => Volatile.Read(ref _bytesReceived) + Volatile.Read(ref _bytesSent);
 
     /// <summary>Latencies (publish → receive) of every n-th message, in microseconds; read after the run.</summary>
     public List<int> Latencies => _latenciesMicros;
@@ -65,7 +70,12 @@ internal sealed class LoadClient : IAsyncDisposable
         return new LoadClient(socket, sampleEvery, new List<int>(1024));
     }
 
-    public Task SendTextAsync(string text) => _socket.SendAsync(Mask(Encoding.UTF8.GetBytes(text)));
+    public async Task SendTextAsync(string text)
+    {
+        var frame = Mask(Encoding.UTF8.GetBytes(text));
+        Interlocked.Add(ref _bytesSent, frame.Length);
+        await _socket.SendAsync(frame);
+    }
 
     /// <summary>Reads frames until cancelled, counting the ones that carry a message.</summary>
     public async Task RunAsync(byte[] marker, CancellationToken cancellationToken)
@@ -83,6 +93,7 @@ internal sealed class LoadClient : IAsyncDisposable
                 }
 
                 end += read;
+                Interlocked.Add(ref _bytesReceived, read);
                 start = Parse(start, end, marker);
                 if (start == end)
                 {

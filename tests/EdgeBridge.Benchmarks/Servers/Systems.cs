@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -18,50 +19,75 @@ internal static class Systems
 {
     public const string SigningKey = "ZWRnZWJyaWRnZS1iZW5jaC1zaWduaW5nLWtleS0zMi1ieXRlcyE=";
 
-    public static async Task<int> ServeAsync(string system, int port, int grpcPort, string upstream, int restPort)
+    /// <summary>Runs one system: <c>serve &lt;system&gt; port=… grpc=… upstream=… rest=… tick=… symbols=…</c>.</summary>
+    public static async Task<int> ServeAsync(string system, IReadOnlyDictionary<string, string> settings)
     {
+        string Setting(string name) => settings[name];
         var app = system switch
         {
-            "backend" => Trading.Backend.BackendApplication.Create(
-                new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "backend"), EnvironmentName = "Benchmark" },
-                builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-                {
-                    ["Kestrel:Endpoints:Rest:Url"] = $"http://127.0.0.1:{restPort}",
-                    ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{grpcPort}",
-                    ["Backend:Database:Path"] = Path.Combine(Path.GetTempPath(), $"edgebridge-bench-{grpcPort}.db"),
-                    ["Backend:Auth:SigningKey"] = SigningKey,
-                    ["Backend:SeedDemoData"] = "true",
-                    // 4 symbols ticking every 10 ms, each tick moving every price.
-                    ["Backend:Market:TickInterval"] = "00:00:00.010",
-                    ["Backend:Market:Volatility"] = "0.01",
-                    ["Backend:Market:Symbols:0:Symbol"] = "AAA", ["Backend:Market:Symbols:0:OpenPrice"] = "100",
-                    ["Backend:Market:Symbols:1:Symbol"] = "BBB", ["Backend:Market:Symbols:1:OpenPrice"] = "200",
-                    ["Backend:Market:Symbols:2:Symbol"] = "CCC", ["Backend:Market:Symbols:2:OpenPrice"] = "300",
-                    ["Backend:Market:Symbols:3:Symbol"] = "DDD", ["Backend:Market:Symbols:3:OpenPrice"] = "400",
-                    ["Logging:LogLevel:Default"] = "Warning",
-                })),
+            "backend" => Backend(int.Parse(Setting("grpc"), CultureInfo.InvariantCulture), int.Parse(Setting("rest"), CultureInfo.InvariantCulture),
+                TimeSpan.Parse(Setting("tick"), CultureInfo.InvariantCulture), int.Parse(Setting("symbols"), CultureInfo.InvariantCulture)),
             "edgebridge" => EdgeBridge.Host.EdgeHost.Create(
                 new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "edge"), EnvironmentName = "Benchmark" },
                 builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
                 {
-                    ["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{port}",
-                    ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{grpcPort}",
-                    ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = upstream.Replace(":" + new Uri(upstream).Port, ":" + restPort, StringComparison.Ordinal),
-                    ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = upstream,
+                    ["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{Setting("port")}",
+                    ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{Setting("grpc")}",
+                    ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = Setting("rest"),
+                    ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = Setting("upstream"),
                     ["EdgeBridge:Tokens:SigningKey"] = SigningKey,
                     ["EdgeBridge:WebSockets:MaxConnections"] = "100000",
                     ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "100000",
+                    // The load comes from eight addresses: per-address and per-user REST limits would measure the limiter.
+                    ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "0",
+                    ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "0",
                     ["Logging:LogLevel:Default"] = "Warning",
                 })),
-            "raw" => Raw(port, upstream),
-            "signalr" => SignalR(port, upstream),
+            "raw" => Raw(Setting("port"), Setting("upstream")),
+            "signalr" => SignalR(Setting("port"), Setting("upstream")),
             _ => throw new ArgumentException("unknown system " + system),
         };
+
+        // Every system reports its managed heap after a full collection, for the idle-memory scenario.
+        app.MapGet("/_bench/heap", static () =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            return GC.GetTotalMemory(forceFullCollection: true).ToString(CultureInfo.InvariantCulture);
+        });
         await app.RunAsync();
         return 0;
     }
 
-    private static WebApplication Raw(int port, string upstream)
+    private static readonly string[] s_symbols = ["AAA", "BBB", "CCC", "DDD"];
+
+    private static WebApplication Backend(int grpcPort, int restPort, TimeSpan tick, int symbols)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Rest:Url"] = $"http://127.0.0.1:{restPort}",
+            ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{grpcPort}",
+            ["Backend:Database:Path"] = Path.Combine(Path.GetTempPath(), $"edgebridge-bench-{grpcPort}.db"),
+            ["Backend:Auth:SigningKey"] = SigningKey,
+            ["Backend:SeedDemoData"] = "true",
+            // Every tick moves every price, so each tick publishes one message per symbol.
+            ["Backend:Market:TickInterval"] = tick.ToString("c", CultureInfo.InvariantCulture),
+            ["Backend:Market:Volatility"] = "0.01",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        for (var i = 0; i < symbols; i++)
+        {
+            settings[$"Backend:Market:Symbols:{i}:Symbol"] = s_symbols[i];
+            settings[$"Backend:Market:Symbols:{i}:OpenPrice"] = Harness.Invariant(100 * (i + 1));
+        }
+
+        return Trading.Backend.BackendApplication.Create(
+            new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "backend"), EnvironmentName = "Benchmark" },
+            builder => builder.Configuration.AddInMemoryCollection(settings));
+    }
+
+    private static WebApplication Raw(string port, string upstream)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -73,7 +99,7 @@ internal static class Systems
         return app;
     }
 
-    private static WebApplication SignalR(int port, string upstream)
+    private static WebApplication SignalR(string port, string upstream)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

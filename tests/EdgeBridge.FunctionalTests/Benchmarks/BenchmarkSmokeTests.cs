@@ -14,7 +14,7 @@ public sealed class HarnessRunsAlone;
 public sealed class BenchmarkSmokeTests
 {
     [Fact]
-    public async Task Harness_SmokeMode_EverySystemDelivers()
+    public async Task Harness_SmokeMode_EveryScenarioMeasuresEverySystem()
     {
         var harness = Path.Combine(Repository.Root, "tests", "EdgeBridge.Benchmarks", "bin", "Debug", "net10.0", "EdgeBridge.Benchmarks.dll");
         Assert.True(File.Exists(harness), $"build the solution first: {harness} is missing");
@@ -25,6 +25,13 @@ public sealed class BenchmarkSmokeTests
         foreach (var system in new[] { "edgebridge", "raw", "signalr" })
         {
             Assert.Contains($"| 20 | {system} |", output);
+            Assert.Contains($"| 50 % | {system} |", output);
+            Assert.Contains($"| {system} | 20 |", output);
         }
+
+        Assert.Contains("| REST via edge |", output);
+        Assert.Contains("| gRPC direct |", output);
+        Assert.Contains("| push |", output);
+        Assert.Contains("| poll every 250 ms |", output);
     }
 }

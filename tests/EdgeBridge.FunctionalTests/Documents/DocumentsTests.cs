@@ -46,7 +46,7 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
         var policy = asyncApi["operations"]!["trading.v1.MarketDataService.StreamQuotes"]!["x-edgebridge-policy"]!;
         Assert.Equal("shared", (string)policy["sharing"]!);
         Assert.Equal("drop-oldest", (string)policy["slowConsumer"]!);
-        Assert.Equal(256, (int)policy["queueLimit"]!);
+        Assert.Equal(64, (int)policy["queueLimit"]!);
     }
 
     /// <summary>Sample requests for every REST operation; a new operation fails this test until it has one.</summary>

@@ -29,7 +29,7 @@ public sealed class AdminEndpointsTests(AdminFixture stack) : IClassFixture<Admi
         var subscription = Assert.Single(connection.GetProperty("subscriptions").EnumerateArray());
         Assert.Equal("q", subscription.GetProperty("id").GetString());
         Assert.Equal("trading.v1.MarketDataService/StreamQuotes", subscription.GetProperty("method").GetString());
-        Assert.Equal(256, subscription.GetProperty("queueLimit").GetInt32());
+        Assert.Equal(64, subscription.GetProperty("queueLimit").GetInt32());
         Assert.True(subscription.GetProperty("delivered").GetInt64() >= 1);
         Assert.Equal(0, subscription.GetProperty("dropped").GetInt64());
     }

@@ -45,8 +45,8 @@ public sealed class SlowConsumerTests(FastMarketFixture stack) : IClassFixture<F
         }
 
         Assert.InRange(slowSubscription.QueueDepth, 0, slowSubscription.Method.Policy.QueueLimit);
-        Assert.Equal(256, slowSubscription.Method.Policy.QueueLimit);
-        Assert.True(previousDropped is null or < 256, "the fast subscriber was not starved");
+        Assert.Equal(64, slowSubscription.Method.Policy.QueueLimit);
+        Assert.True(previousDropped is null or < 64, "the fast subscriber was not starved");
     }
 
     private static async Task<EdgeBridge.Subscriptions.Subscription> WaitForSubscriptionAsync(ConnectionRegistry registry, string connectionId)

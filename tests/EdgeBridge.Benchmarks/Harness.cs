@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace EdgeBridge.Benchmarks;
+
+/// <summary>Starts systems under test as separate processes (so /proc measures each alone) and waits for them.</summary>
+internal static class Harness
+{
+    /// <summary>Starts <c>serve &lt;system&gt; key=value...</c> in a new process.</summary>
+    public static Process Start(string system, IReadOnlyDictionary<string, string> settings)
+    {
+        var arguments = new List<string> { typeof(Harness).Assembly.Location, "serve", system };
+        arguments.AddRange(settings.Select(s => $"{s.Key}={s.Value}"));
+        var start = new ProcessStartInfo("dotnet", arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["DOTNET_gcServer"] = "0";
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Console.Error.WriteLine($"[{system}] {e.Data}");
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>A backend whose market moves <paramref name="symbols"/> symbols every <paramref name="tick"/>.</summary>
+    public static async Task<Backend> StartBackendAsync(TimeSpan tick, int symbols = 4)
+    {
+        var grpc = FreePort();
+        var rest = FreePort();
+        var process = Start("backend", new Dictionary<string, string>
+        {
+            ["grpc"] = Invariant(grpc),
+            ["rest"] = Invariant(rest),
+            ["tick"] = tick.ToString("c", CultureInfo.InvariantCulture),
+            ["symbols"] = Invariant(symbols),
+        });
+        await WaitForPortAsync(grpc);
+        await WaitForPortAsync(rest);
+        return new Backend(process, grpc, rest);
+    }
+
+    /// <summary>Starts a system in front of <paramref name="backend"/> and waits until it listens.</summary>
+    public static async Task<SystemUnderTest> StartSystemAsync(string system, Backend backend)
+    {
+        var port = FreePort();
+        var grpc = FreePort();
+        var process = Start(system, new Dictionary<string, string>
+        {
+            ["port"] = Invariant(port),
+            ["grpc"] = Invariant(grpc),
+            ["upstream"] = $"http://127.0.0.1:{backend.GrpcPort}",
+            ["rest"] = $"http://127.0.0.1:{backend.RestPort}",
+        });
+        await WaitForPortAsync(port);
+        return new SystemUnderTest(system, process, port, grpc);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static async Task WaitForPortAsync(int port)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>Spreads client connections over 127.0.0.1–8: about 28k source ports each.</summary>
+    public static IPAddress SourceAddress(int client) => new([127, 0, 0, (byte)(1 + (client % 8))]);
+
+    public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The p-quantile of sorted values (nearest rank).</summary>
+    public static int Percentile(int[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+    /// <summary>The median; with an even count, the mean of the middle two.</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        if (sorted.Count == 0)
+        {
+            return 0;
+        }
+
+        var middle = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+}
+
+internal sealed record Backend(Process Process, int GrpcPort, int RestPort) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        Process.Kill(entireProcessTree: true);
+        await Process.WaitForExitAsync();
+        Process.Dispose();
+    }
+}
+
+internal sealed record SystemUnderTest(string Name, Process Process, int Port, int GrpcPort) : IAsyncDisposable
+{
+    /// <summary>The WebSocket path, subprotocol, frames that subscribe, and what marks a delivered message.</summary>
+    public (string Path, string? Subprotocol, string[] Hello, string Marker) Protocol(string request = "{}") => Name switch
+    {
+        "edgebridge" => ("/ws", "edgebridge.v1",
+            ["{\"type\":\"init\"}", "{\"type\":\"subscribe\",\"id\":\"q\",\"method\":\"trading.v1.MarketDataService/StreamQuotes\",\"request\":" + request + "}"], "\"type\":\"next\""),
+        "signalr" => ("/hub", null, ["{\"protocol\":\"json\",\"version\":1}\u001e", "{\"type\":1,\"target\":\"Join\",\"arguments\":[]}\u001e"], "\"target\":\"next\""),
+        _ => ("/ws", null, [], "\"type\":\"next\""),
+    };
+
+    /// <summary>The managed heap after a full collection, as the process itself reports it.</summary>
+    public async Task<long> ManagedHeapAsync()
+    {
+        using var http = new HttpClient();
+        return long.Parse(await http.GetStringAsync($"http://127.0.0.1:{Port}/_bench/heap"), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Process.Kill(entireProcessTree: true);
+        await Process.WaitForExitAsync();
+        Process.Dispose();
+    }
+}

@@ -1,0 +1,293 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using EdgeBridge.Benchmarks.Load;
+
+namespace EdgeBridge.Benchmarks.Scenarios;
+
+internal sealed record PollingResult(string Mode, int Clients, long Updates, double UpdatesPerClientPerSecond, double BytesPerUpdate, int StalenessP50Micros, int StalenessP99Micros, double ServerCpuMicrosPerUpdate);
+
+/// <summary>
+/// The classic question, measured: clients following a quote that changes 10 times a second, either by polling
+/// the REST route (every second and every 250 ms, with If-None-Match, carrying the headers a browser sends) or
+/// with one subscription each. Bytes are counted on the clients' sockets, both directions, headers included;
+/// staleness is the age of a new value when the client first sees it; CPU is the edge's plus the backend's.
+/// </summary>
+internal static class PollingVsPush
+{
+    public static async Task<List<PollingResult>> RunAsync(Options options)
+    {
+        var results = new List<PollingResult>();
+        await using var backend = await Harness.StartBackendAsync(TimeSpan.FromMilliseconds(100), symbols: 1);
+        await using var edge = await Harness.StartSystemAsync("edgebridge", backend);
+        var token = await LoginAsync(edge.Port);
+        results.Add(await PushAsync(edge, backend, options));
+        foreach (var interval in new[] { TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(250) })
+        {
+            results.Add(await PollAsync(edge, backend, options, interval, token));
+        }
+
+        foreach (var r in results)
+        {
+            Console.Error.WriteLine($"polling {r.Mode,-14}: {r.BytesPerUpdate,8:N0} B/update  staleness p50 {r.StalenessP50Micros / 1000.0:N1} ms p99 {r.StalenessP99Micros / 1000.0:N1} ms  {r.ServerCpuMicrosPerUpdate:N1} µs CPU/update");
+        }
+
+        return results;
+    }
+
+    private static async Task<PollingResult> PushAsync(SystemUnderTest edge, Backend backend, Options options)
+    {
+        var (path, subprotocol, hello, marker) = edge.Protocol("{\"symbols\":[\"AAA\"]}");
+        var markerBytes = Encoding.UTF8.GetBytes(marker);
+        using var stop = new CancellationTokenSource();
+        var clients = new LoadClient[options.Pollers];
+        await Parallel.ForAsync(0, clients.Length, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, token) =>
+            clients[i] = await LoadClient.ConnectAsync(Harness.SourceAddress(i), edge.Port, path, subprotocol, 1, token));
+        var loops = clients.Select(c => Task.Run(() => c.RunAsync(markerBytes, stop.Token))).ToList();
+
+        // Subscribing is part of the conversation's cost, so it happens inside the window.
+        await Task.Delay(options.Warmup);
+        var window = Window.Start(edge, backend, () => clients.Sum(c => c.WireBytes));
+        foreach (var client in clients)
+        {
+            client.Recording = true;
+            foreach (var frame in hello)
+            {
+                await client.SendTextAsync(frame);
+            }
+        }
+
+        var messages = clients.Sum(c => c.Messages);
+        await Task.Delay(options.Measure);
+        var updates = clients.Sum(c => c.Messages) - messages;
+        var (bytes, cpu, elapsed) = window.End();
+        await stop.CancelAsync();
+        foreach (var client in clients)
+        {
+            client.Recording = false;
+            await client.DisposeAsync();
+        }
+
+        await Task.WhenAll(loops);
+        var staleness = clients.SelectMany(c => c.Latencies).Order().ToArray();
+        return new PollingResult("push", clients.Length, updates, updates / elapsed.TotalSeconds / clients.Length, updates == 0 ? 0 : bytes / (double)updates,
+            Harness.Percentile(staleness, 0.5), Harness.Percentile(staleness, 0.99), updates == 0 ? 0 : cpu.TotalMicroseconds / updates);
+    }
+
+    private static async Task<PollingResult> PollAsync(SystemUnderTest edge, Backend backend, Options options, TimeSpan interval, string token)
+    {
+        var wire = new WireCounter();
+        using var stop = new CancellationTokenSource();
+        var recording = false;
+        long updates = 0;
+        var staleness = new List<int>[options.Pollers];
+        var pollers = Enumerable.Range(0, options.Pollers).Select(i => Task.Run(async () =>
+        {
+            var mine = staleness[i] = [];
+            using var http = new HttpClient(wire.Handler(i)) { BaseAddress = new Uri($"http://127.0.0.1:{edge.Port}") };
+            string? etag = null;
+            long lastSequence = -1;
+            await Task.Delay(TimeSpan.FromTicks(Random.Shared.NextInt64(interval.Ticks)));
+            using var timer = new PeriodicTimer(interval);
+            do
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/quotes/AAA");
+                BrowserHeaders(request.Headers, token);
+                if (etag is not null)
+                {
+                    request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+                }
+
+                using var response = await http.SendAsync(request);
+                var body = await response.Content.ReadAsByteArrayAsync();
+                if (response.StatusCode != System.Net.HttpStatusCode.OK)
+                {
+                    continue;
+                }
+
+                etag = response.Headers.ETag?.ToString();
+                using var json = JsonDocument.Parse(body);
+                var quote = json.RootElement.GetProperty("quote");
+                var sequence = long.Parse(quote.GetProperty("sequence").GetString()!, CultureInfo.InvariantCulture);
+                if (sequence > lastSequence && lastSequence >= 0 && Volatile.Read(ref recording))
+                {
+                    Interlocked.Increment(ref updates);
+                    var age = DateTimeOffset.UtcNow - DateTimeOffset.Parse(quote.GetProperty("time").GetString()!, CultureInfo.InvariantCulture);
+                    mine.Add((int)Math.Max(0, age.TotalMicroseconds));
+                }
+
+                lastSequence = Math.Max(lastSequence, sequence);
+            }
+            while (await timer.WaitForNextTickAsync(stop.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default));
+        })).ToList();
+
+        await Task.Delay(options.Warmup + interval);
+        var window = Window.Start(edge, backend, () => wire.Bytes);
+        Volatile.Write(ref recording, true);
+        await Task.Delay(options.Measure);
+        Volatile.Write(ref recording, false);
+        var (bytes, cpu, elapsed) = window.End();
+        var observed = Interlocked.Read(ref updates);
+        await stop.CancelAsync();
+        await Task.WhenAll(pollers);
+        var sorted = staleness.SelectMany(s => s).Order().ToArray();
+        return new PollingResult($"poll every {interval.TotalMilliseconds:N0} ms", options.Pollers, observed, observed / elapsed.TotalSeconds / options.Pollers,
+            observed == 0 ? 0 : bytes / (double)observed, Harness.Percentile(sorted, 0.5), Harness.Percentile(sorted, 0.99), observed == 0 ? 0 : cpu.TotalMicroseconds / observed);
+    }
+
+    /// <summary>What Chromium sends with a fetch() from the dashboard, bearer token included.</summary>
+    private static void BrowserHeaders(HttpRequestHeaders headers, string token)
+    {
+        headers.TryAddWithoutValidation("Accept", "application/json");
+        headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br, zstd");
+        headers.TryAddWithoutValidation("Accept-Language", "en-US,en;q=0.9");
+        headers.TryAddWithoutValidation("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
+        headers.TryAddWithoutValidation("Referer", "http://127.0.0.1/");
+        headers.TryAddWithoutValidation("Sec-Fetch-Mode", "cors");
+        headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
+        headers.TryAddWithoutValidation("Sec-Fetch-Dest", "empty");
+        headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    }
+
+    private static async Task<string> LoginAsync(int port)
+    {
+        using var http = new HttpClient();
+        using var response = await http.PostAsync($"http://127.0.0.1:{port}/v1/auth/login",
+            new StringContent("{\"username\":\"alice\",\"password\":\"wonderland\"}", Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("accessToken").GetString()!;
+    }
+
+    public static string Markdown(List<PollingResult> results, Options options)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"## Polling versus push ({options.Pollers:N0} clients following a quote that changes 10 times a second)").AppendLine();
+        text.AppendLine("Pollers send `GET /v1/quotes/AAA` through the edge with `If-None-Match` and the headers Chromium sends with a `fetch()` " +
+            "(bearer token, user agent, accept, fetch metadata); subscribers hold one subscription each. Bytes are everything on the clients' sockets in " +
+            "both directions (headers, 304s and subscribe frames included) per new value a client saw; staleness is the value's age when the client first " +
+            "saw it; CPU is the edge's plus the backend's per new value seen.").AppendLine();
+        text.AppendLine("| mode | new values seen / client / s | bytes per value | staleness p50 ms | p99 ms | server CPU µs / value |");
+        text.AppendLine("|---|---|---|---|---|---|");
+        foreach (var r in results)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Mode} | {r.UpdatesPerClientPerSecond:N1} | {r.BytesPerUpdate:N0} | {r.StalenessP50Micros / 1000.0:N1} | {r.StalenessP99Micros / 1000.0:N1} | {r.ServerCpuMicrosPerUpdate:N1} |");
+        }
+
+        if (results.FirstOrDefault(r => r.Mode == "push") is { BytesPerUpdate: > 0 } push)
+        {
+            text.AppendLine().AppendLine("Polling / push:").AppendLine();
+            text.AppendLine("| mode | bytes per value | staleness p99 | CPU per value |");
+            text.AppendLine("|---|---|---|---|");
+            foreach (var poll in results.Where(r => r.Mode != "push"))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {poll.Mode} | {FanOut.Ratio(poll.BytesPerUpdate, push.BytesPerUpdate)} | {FanOut.Ratio(poll.StalenessP99Micros, push.StalenessP99Micros)} | {FanOut.Ratio(poll.ServerCpuMicrosPerUpdate, push.ServerCpuMicrosPerUpdate)} |");
+            }
+        }
+
+        return text.AppendLine().ToString();
+    }
+
+    /// <summary>Wire bytes and server CPU between two instants.</summary>
+    private sealed class Window
+    {
+        private readonly SystemUnderTest _edge;
+        private readonly Backend _backend;
+        private readonly Func<long> _bytes;
+        private readonly long _bytesBefore;
+        private readonly TimeSpan _cpuBefore;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        private Window(SystemUnderTest edge, Backend backend, Func<long> bytes)
+        {
+            _edge = edge;
+            _backend = backend;
+            _bytes = bytes;
+            _bytesBefore = bytes();
+            _cpuBefore = Cpu();
+        }
+
+        public static Window Start(SystemUnderTest edge, Backend backend, Func<long> bytes) => new(edge, backend, bytes);
+
+        public (long Bytes, TimeSpan Cpu, TimeSpan Elapsed) End() => (_bytes() - _bytesBefore, Cpu() - _cpuBefore, _clock.Elapsed);
+
+        private TimeSpan Cpu() => ProcessStats.Read(_edge.Process.Id).Cpu + ProcessStats.Read(_backend.Process.Id).Cpu;
+    }
+
+    /// <summary>Handlers whose connections count every byte they carry, each bound to its own source address.</summary>
+    private sealed class WireCounter
+    {
+        private long _bytes;
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        public SocketsHttpHandler Handler(int client) => new()
+        {
+            MaxConnectionsPerServer = 1,
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                socket.Bind(new System.Net.IPEndPoint(Harness.SourceAddress(client), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new CountingStream(new NetworkStream(socket, ownsSocket: true), this);
+            },
+        };
+
+        private sealed class CountingStream(Stream inner, WireCounter counter) : Stream
+        {
+            public override bool CanRead => true;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => true;
+
+            public override long Length => throw new NotSupportedException();
+
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                var read = await inner.ReadAsync(buffer, cancellationToken);
+                Interlocked.Add(ref counter._bytes, read);
+                return read;
+            }
+
+            public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                Interlocked.Add(ref counter._bytes, buffer.Length);
+                await inner.WriteAsync(buffer, cancellationToken);
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public override void Flush() => inner.Flush();
+
+            public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                }
+
+                base.Dispose(disposing);
+            }
+        }
+    }
+}
