@@ -7,7 +7,7 @@ using EdgeBridge.Benchmarks.Servers;
 // EdgeBridge benchmark harness (docs/benchmarks.md).
 //   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling] [--systems edgebridge,raw,signalr]
 //         [--subscribers 1000,5000] [--seconds 10] [--rounds 3] [--latency-rounds 1] [--idle-connections 10000]
-//         [--pollers 1000] [--report docs/benchmarks.md]
+//         [--pollers 1000] [--rest-concurrency 32] [--report docs/benchmarks.md]
 //   serve <system> key=value...   (internal: one system under test per process, so /proc measures it alone)
 if (args.Length > 0 && args[0] == "serve")
 {
@@ -80,7 +80,7 @@ if (failures.Count > 0)
 return 0;
 
 internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers, TimeSpan Measure, TimeSpan Warmup, int Rounds, int LatencyRounds, string[] Systems,
-    int IdleConnections, int Pollers, string? ReportPath, string CommandLine)
+    int IdleConnections, int Pollers, int RestConcurrency, string? ReportPath, string CommandLine)
 {
     public static Options Parse(string[] args)
     {
@@ -94,7 +94,8 @@ internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers
         var systems = (Value("--systems") ?? "edgebridge,raw,signalr").Split(',');
         var idle = int.Parse(Value("--idle-connections") ?? (smoke ? "20" : "10000"), CultureInfo.InvariantCulture);
         var pollers = int.Parse(Value("--pollers") ?? (smoke ? "20" : "1000"), CultureInfo.InvariantCulture);
+        var restConcurrency = int.Parse(Value("--rest-concurrency") ?? (smoke ? "4" : "32"), CultureInfo.InvariantCulture);
         return new Options(smoke, scenarios, subscribers, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(smoke ? 1 : 3), rounds, latencyRounds, systems,
-            idle, pollers, Value("--report"), "EdgeBridge.Benchmarks " + string.Join(' ', args));
+            idle, pollers, restConcurrency, Value("--report"), "EdgeBridge.Benchmarks " + string.Join(' ', args));
     }
 }

@@ -18,7 +18,7 @@ internal static class RestOverhead
 {
     public static async Task<List<RestResult>> RunAsync(Options options)
     {
-        var concurrency = options.Smoke ? 4 : 32;
+        var concurrency = options.RestConcurrency;
         var results = new List<RestResult>();
         await using var backend = await Harness.StartBackendAsync(TimeSpan.FromMilliseconds(100));
         await using var edge = await Harness.StartSystemAsync("edgebridge", backend);
@@ -105,7 +105,7 @@ internal static class RestOverhead
             Harness.Median(g.Select(r => r.RequestsPerSecond)), (int)Harness.Median(g.Select(r => (double)r.P50Micros)), (int)Harness.Median(g.Select(r => (double)r.P99Micros)),
             Harness.Median(g.Select(r => r.EdgeCpuMicros)), Harness.Median(g.Select(r => r.BackendCpuMicros)))).ToList();
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"## REST through the edge versus direct ({(options.Smoke ? 4 : 32)} concurrent callers, closed loop)").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"## REST through the edge versus direct ({options.RestConcurrency} concurrent callers, closed loop)").AppendLine();
         text.AppendLine("`GET /v1/quotes/AAA` (JSON transcoded by the backend) through the edge and straight to the backend, and `GetQuote` as gRPC, " +
             "directly and through the edge's gRPC port. Medians over rounds; CPU per request is each process's user+system time.").AppendLine();
         text.AppendLine("| target | req/s | p50 ms | p99 ms | edge CPU µs/req | backend CPU µs/req |");
