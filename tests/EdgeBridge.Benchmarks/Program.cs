@@ -67,6 +67,11 @@ if (options.Scenarios.Contains("polling"))
 Console.WriteLine(report);
 if (options.ReportPath is not null)
 {
+    // What people wrote about a run below the marker survives the next run.
+    const string Marker = "<!-- Written by people, kept by the harness. -->";
+    var kept = File.Exists(options.ReportPath) ? File.ReadAllText(options.ReportPath) : "";
+    var at = kept.IndexOf(Marker, StringComparison.Ordinal);
+    report.AppendLine(at >= 0 ? kept[at..] : Marker);
     await File.WriteAllTextAsync(options.ReportPath, report.ToString());
 }
 
