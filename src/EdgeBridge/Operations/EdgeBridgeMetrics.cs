@@ -19,6 +19,7 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     private long _messagesDelivered;
     private long _bytesSent;
     private long _framesReceived;
+    private long _bytesReceived;
 
     public EdgeBridgeMetrics(IMeterFactory meters, ConnectionRegistry connections, UpstreamStreams upstreams)
     {
@@ -42,6 +43,7 @@ internal sealed class EdgeBridgeMetrics : IDisposable
         _meter.CreateObservableCounter("edgebridge.messages.upstream", () => upstreams.MessagesRead, description: "Messages read from upstream calls.");
         _meter.CreateObservableCounter("edgebridge.bytes.sent", () => Interlocked.Read(ref _bytesSent), unit: "By", description: "Bytes of frames written to sockets.");
         _meter.CreateObservableCounter("edgebridge.frames.received", () => Interlocked.Read(ref _framesReceived), description: "Frames received from clients.");
+        _meter.CreateObservableCounter("edgebridge.bytes.received", () => Interlocked.Read(ref _bytesReceived), unit: "By", description: "Bytes of frames received from clients.");
         _meter.CreateObservableCounter("edgebridge.messages.dropped", () => upstreams.MessagesDropped, description: "Messages discarded by the drop-oldest policy.");
         _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => upstreams.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
         _framesRejected = _meter.CreateCounter<long>("edgebridge.frames.rejected", description: "Client frames rejected, by reason.");
@@ -60,7 +62,11 @@ internal sealed class EdgeBridgeMetrics : IDisposable
 
     public void Sent(int bytes) => Interlocked.Add(ref _bytesSent, bytes);
 
-    public void FrameReceived() => Interlocked.Increment(ref _framesReceived);
+    public void FrameReceived(int bytes)
+    {
+        Interlocked.Increment(ref _framesReceived);
+        Interlocked.Add(ref _bytesReceived, bytes);
+    }
 
     public void FrameRejected(string reason) => _framesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

@@ -80,6 +80,76 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
         }
     }
 
+    /// <summary>
+    /// Writes one unmasked, final text frame straight into the batch: the hot path for <c>next</c> frames, one copy
+    /// instead of the WebSocket's own framing buffer and a second copy. Frames stay whole, so they interleave
+    /// safely with the control frames the WebSocket writes itself.
+    /// </summary>
+    public async ValueTask WriteTextFrameAsync(ReadOnlyMemory<byte> payload)
+    {
+        var header = payload.Length < 126 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
+        var total = header + payload.Length;
+        await _gate.WaitAsync();
+        try
+        {
+            if (total > maxBatchBytes)
+            {
+                await WriteBufferedAsync();
+                var frame = ArrayPool<byte>.Shared.Rent(total);
+                try
+                {
+                    WriteFrame(frame, header, payload.Span);
+                    await inner.WriteAsync(frame.AsMemory(0, total));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(frame);
+                }
+
+                return;
+            }
+
+            if (_length + total > maxBatchBytes)
+            {
+                await WriteBufferedAsync();
+            }
+
+            _buffer ??= ArrayPool<byte>.Shared.Rent(maxBatchBytes);
+            WriteFrame(_buffer.AsSpan(_length), header, payload.Span);
+            _length += total;
+            if (!_batching)
+            {
+                await WriteBufferedAsync();
+                await inner.FlushAsync();
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static void WriteFrame(Span<byte> destination, int header, ReadOnlySpan<byte> payload)
+    {
+        destination[0] = 0x81; // FIN, text
+        switch (header)
+        {
+            case 2:
+                destination[1] = (byte)payload.Length;
+                break;
+            case 4:
+                destination[1] = 126;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)payload.Length);
+                break;
+            default:
+                destination[1] = 127;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payload.Length);
+                break;
+        }
+
+        payload.CopyTo(destination[header..]);
+    }
+
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 

@@ -234,7 +234,7 @@ internal sealed class Connection
         }
 
         Volatile.Write(ref _lastInbound, Environment.TickCount64);
-        _metrics.FrameReceived();
+        _metrics.FrameReceived(frame.Length);
         if (type != WebSocketMessageType.Text)
         {
             return Reject("Frames must be text frames holding one JSON object.");
@@ -547,22 +547,27 @@ internal sealed class Connection
 
         while (_control.TryTake(out var frame))
         {
-            await _socket.SendAsync(frame.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            await SendTextAsync(frame.Bytes);
         }
     }
+
+    // With a batching stream the frame goes straight into the batch; otherwise the WebSocket frames it.
+    private ValueTask SendTextAsync(ReadOnlyMemory<byte> payload) => Batching is { } batching
+        ? batching.WriteTextFrameAsync(payload)
+        : _socket.SendAsync(payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
 
     private async ValueTask WriteAsync(OutboundFrame frame, ArrayBufferWriter<byte> buffer)
     {
         if (frame.NextPrefix is null)
         {
-            await _socket.SendAsync(frame.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            await SendTextAsync(frame.Bytes);
             _metrics.Sent(frame.Bytes.Length);
         }
         else
         {
             buffer.ResetWrittenCount();
             var length = ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes);
-            await _socket.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            await SendTextAsync(buffer.WrittenMemory);
             _metrics.Delivered(length);
         }
 

@@ -29,11 +29,17 @@ internal static class RestOverhead
             ("gRPC direct", () => Grpc($"http://127.0.0.1:{backend.GrpcPort}")),
             ("gRPC via edge", () => Grpc($"http://127.0.0.1:{edge.GrpcPort}")),
         };
-        for (var round = 1; round <= options.Rounds; round++)
+        // Round 0 warms every path up (tiered JIT, connection pools) and is not reported.
+        for (var round = options.Smoke ? 1 : 0; round <= options.Rounds; round++)
         {
             foreach (var (name, caller) in targets)
             {
                 var result = await MeasureAsync(name, round, caller(), concurrency, options, edge.Process.Id, backend.Process.Id);
+                if (round == 0)
+                {
+                    continue;
+                }
+
                 results.Add(result);
                 Console.Error.WriteLine($"rest round {round} {name,-14}: {result.RequestsPerSecond,8:N0} req/s  p50 {result.P50Micros / 1000.0:N2} ms  p99 {result.P99Micros / 1000.0:N2} ms");
             }

@@ -31,6 +31,7 @@ public sealed partial class MetricsTests(StackFixture stack) : IClassFixture<Sta
         Assert.True(Value(text, "edgebridge_fanout_ratio") >= 3, text);
         Assert.True(Value(text, "edgebridge_messages_delivered_total") >= 3, text);
         Assert.True(Value(text, "edgebridge_bytes_sent_bytes_total") > 0, text);
+        Assert.True(Value(text, "edgebridge_bytes_received_bytes_total") > 0, text);
         Assert.True(Value(text, "edgebridge_frames_rejected_total{reason=\"malformed\"}") >= 1, text);
         Assert.True(Value(text, "edgebridge_upstream_calls_total{method=\"trading.v1.MarketDataService/StreamQuotes\"}") >= 1, text);
         Assert.Contains("edgebridge_rest_duration_seconds_bucket{method=\"GET\",status=\"200\",le=\"+Inf\"}", text);

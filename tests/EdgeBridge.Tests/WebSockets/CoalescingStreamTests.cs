@@ -61,14 +61,36 @@ public sealed class CoalescingStreamTests
         Assert.Equal(10, (await ReadMessagesAsync(wire.Writes.SelectMany(w => w).ToArray(), 10)).Count);
     }
 
-    private static async Task<List<string>> ReadMessagesAsync(byte[] bytes, int count)
+    [Fact]
+    public async Task FramesWrittenDirectly_InterleaveWithTheWebSocketsOwn_AndParseAsTextMessages()
+    {
+        var wire = new RecordingStream();
+        await using var stream = new CoalescingStream(wire, maxBatchBytes: 1024);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var sizes = new[] { 5, 125, 126, 2000, 70_000 };
+
+        stream.BeginBatch();
+        foreach (var size in sizes)
+        {
+            await stream.WriteTextFrameAsync(Encoding.UTF8.GetBytes(new string('d', size)));
+            await socket.SendAsync(Encoding.UTF8.GetBytes($"ws {size}"), WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+
+        await stream.EndBatchAsync();
+        await stream.WriteTextFrameAsync("after"u8.ToArray());
+
+        var expected = sizes.SelectMany(size => new[] { new string('d', size), $"ws {size}" }).Append("after");
+        Assert.Equal(expected, await ReadMessagesAsync(wire.Writes.SelectMany(w => w).ToArray(), (sizes.Length * 2) + 1, bufferBytes: 80_000));
+    }
+
+    private static async Task<List<string>> ReadMessagesAsync(byte[] bytes, int count, int bufferBytes = 4096)
     {
         // A client reading what the server wrote: the frames must parse back into the same messages, and nothing
         // may be left over.
         var wire = new MemoryStream(bytes);
         using var client = WebSocket.CreateFromStream(wire, new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
         var messages = new List<string>();
-        var buffer = new byte[4096];
+        var buffer = new byte[bufferBytes];
         for (var i = 0; i < count; i++)
         {
             var result = await client.ReceiveAsync(buffer, CancellationToken.None);
