@@ -1,0 +1,49 @@
+using EdgeBridge.FunctionalTests.Common;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+
+namespace EdgeBridge.FunctionalTests.Operations;
+
+/// <summary>The EdgeBridge meter through the host's OpenTelemetry pipeline, as an OTLP collector would receive it.</summary>
+public sealed class OpenTelemetryMetricsTests(OpenTelemetryMetricsTests.Fixture stack) : IClassFixture<OpenTelemetryMetricsTests.Fixture>
+{
+    [Fact]
+    public async Task EdgeBridgeInstruments_ReachTheOpenTelemetryExporter_WithLiveValues()
+    {
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using (socket)
+        {
+            await socket.SubscribeAsync("q", "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { "ACME" } });
+            await socket.ReceiveUntilAsync(f => f.Type() == "next");
+            await stack.Rest.GetAsync("/v1/symbols");
+
+            var provider = stack.Edge.Services.GetRequiredService<MeterProvider>();
+            Assert.True(provider.ForceFlush(30_000));
+        }
+
+        var metrics = stack.Metrics.ToList();
+        Assert.NotEmpty(metrics);
+        Assert.True(Sum(metrics, "edgebridge.websocket.connections") >= 1);
+        Assert.True(Sum(metrics, "edgebridge.messages.delivered") >= 1);
+        Assert.Contains(metrics, m => m.Name == "edgebridge.rest.duration" && m.MetricType == MetricType.Histogram);
+    }
+
+    // Listeners are process-wide: other tests' edges report under the same names, which only adds.
+    private static long Sum(List<MetricSnapshot> metrics, string name) => metrics
+        .Where(m => m.Name == name)
+        .SelectMany(m => m.MetricPoints.Select(point => m.MetricType is MetricType.LongSum or MetricType.LongSumNonMonotonic
+            ? point.GetSumLong()
+            : m.MetricType is MetricType.LongGauge ? point.GetGaugeLastValueLong() : (long)point.GetGaugeLastValueDouble()))
+        .Sum();
+
+    public sealed class Fixture : StackFixture
+    {
+        public List<MetricSnapshot> Metrics { get; } = [];
+
+        public override Task InitializeAsync()
+        {
+            Edge.ConfigureServices = services => services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddInMemoryExporter(Metrics));
+            return base.InitializeAsync();
+        }
+    }
+}
