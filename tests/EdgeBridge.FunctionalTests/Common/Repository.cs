@@ -25,7 +25,8 @@ public static class Repository
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // Generous: the benchmark smoke run alone takes a minute on a quiet 2-core machine.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, (await stdout) + (await stderr));
     }
