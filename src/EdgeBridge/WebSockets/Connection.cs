@@ -36,6 +36,8 @@ internal sealed class Connection
     private readonly EdgeBridgeMetrics _metrics;
     private readonly TimeProvider _time;
     private ITimer? _expiryTimer;
+    private ITimer? _initTimer;
+    private long _pingSent;
     private string? _token;
     private string? _subject;
     private volatile bool _initialised;
@@ -91,20 +93,15 @@ internal sealed class Connection
     public async Task RunAsync(CancellationToken aborted)
     {
         EdgeBridgeLog.ConnectionOpened(_logger, Id);
-        using var stopped = new CancellationTokenSource();
 
         // Not a cancelled receive: cancelling a WebSocket read aborts the socket, and the client deserves a 4408.
-        using var initTimeout = new CancellationTokenSource(_options.InitTimeout);
-        using var initTimer = initTimeout.Token.Register(() =>
+        // The timer goes away with the init frame, so an established connection holds none.
+        lock (_gate)
         {
-            if (!_initialised)
-            {
-                EdgeBridgeLog.ClosingConnection(_logger, Id, (int)CloseCodes.Timeout, "init timeout");
-                RequestClose(CloseCodes.Timeout, "No init frame within the init timeout.");
-            }
-        });
+            _initTimer = _time.CreateTimer(static state => ((Connection)state!).InitTimedOut(), this, _options.InitTimeout, Timeout.InfiniteTimeSpan);
+        }
+
         var writer = Task.Run(WriteLoopAsync, CancellationToken.None);
-        var keepAlive = KeepAliveLoopAsync(stopped.Token);
         try
         {
             await ReceiveLoopAsync(aborted);
@@ -124,13 +121,13 @@ internal sealed class Connection
             {
                 _expiryTimer?.Dispose();
                 _expiryTimer = null;
+                _initTimer?.Dispose();
+                _initTimer = null;
             }
 
             CancelAllSubscriptions();
             _scheduler.Complete();
-            await stopped.CancelAsync();
             await writer;
-            await keepAlive;
             if (_socket.State != WebSocketState.Closed)
             {
                 _socket.Abort();
@@ -299,6 +296,12 @@ internal sealed class Connection
         }
 
         _initialised = true;
+        lock (_gate)
+        {
+            _initTimer?.Dispose();
+            _initTimer = null;
+        }
+
         return Send(ServerFrames.Ack(Id, _options));
     }
 
@@ -477,7 +480,8 @@ internal sealed class Connection
 
     private async Task WriteLoopAsync()
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
+        // Created with the first frame: a connection that never receives one holds no buffer.
+        ArrayBufferWriter<byte>? buffer = null;
         try
         {
             var reader = _scheduler.Reader;
@@ -499,7 +503,7 @@ internal sealed class Connection
                             break;
                         }
 
-                        await WriteAsync(frame, buffer);
+                        await WriteAsync(frame, buffer ??= new ArrayBufferWriter<byte>(256));
                         if (++turn == FramesPerTurn)
                         {
                             // Let the other subscriptions of this socket have their turn.
@@ -583,45 +587,42 @@ internal sealed class Connection
         }
     }
 
-    private async Task KeepAliveLoopAsync(CancellationToken stopped)
+    /// <summary>
+    /// One tick of the registry's keepalive sweep: pings a client that has been quiet for the keepalive interval
+    /// and aborts one that stayed silent for the timeout after that (one timer for all connections, not one each).
+    /// </summary>
+    public void KeepAlive(long now)
     {
-        var interval = _options.KeepAliveInterval;
-        var timeout = _options.KeepAliveTimeout;
-        var period = TimeSpan.FromMilliseconds(Math.Max(50, Math.Min(interval.TotalMilliseconds, timeout.TotalMilliseconds) / 2));
-        long pingSent = 0;
-        using var timer = new PeriodicTimer(period);
-        try
+        if (!_initialised)
         {
-            while (await timer.WaitForNextTickAsync(stopped))
+            return;
+        }
+
+        var last = Volatile.Read(ref _lastInbound);
+        if (now - last >= (_options.KeepAliveInterval + _options.KeepAliveTimeout).TotalMilliseconds)
+        {
+            // No frame, not even a pong: the client is gone. Nobody is left to hear a close frame.
+            EdgeBridgeLog.ConnectionVanished(_logger, Id);
+            _socket.Abort();
+            return;
+        }
+
+        if (now - last >= _options.KeepAliveInterval.TotalMilliseconds && Interlocked.Read(ref _pingSent) <= last)
+        {
+            Interlocked.Exchange(ref _pingSent, now);
+            if (!_control.TryEnqueue(ServerFrames.Ping))
             {
-                if (!_initialised)
-                {
-                    continue;
-                }
-
-                var now = Environment.TickCount64;
-                var last = Volatile.Read(ref _lastInbound);
-                if (now - last >= (interval + timeout).TotalMilliseconds)
-                {
-                    // No frame, not even a pong: the client is gone. Nobody is left to hear a close frame.
-                    EdgeBridgeLog.ConnectionVanished(_logger, Id);
-                    _socket.Abort();
-                    return;
-                }
-
-                if (now - last >= interval.TotalMilliseconds && pingSent <= last)
-                {
-                    pingSent = now;
-                    if (!_control.TryEnqueue(ServerFrames.Ping))
-                    {
-                        _socket.Abort();
-                        return;
-                    }
-                }
+                _socket.Abort();
             }
         }
-        catch (OperationCanceledException)
+    }
+
+    private void InitTimedOut()
+    {
+        if (!_initialised)
         {
+            EdgeBridgeLog.ClosingConnection(_logger, Id, (int)CloseCodes.Timeout, "init timeout");
+            RequestClose(CloseCodes.Timeout, "No init frame within the init timeout.");
         }
     }
 

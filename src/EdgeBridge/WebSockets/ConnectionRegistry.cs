@@ -1,19 +1,29 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.WebSockets;
 
-/// <summary>The live connections; on shutdown each is told to reconnect elsewhere (close 1001).</summary>
-internal sealed class ConnectionRegistry
+/// <summary>
+/// The live connections: one keepalive sweep runs over all of them, and on shutdown each is told to reconnect
+/// elsewhere (close 1001).
+/// </summary>
+internal sealed class ConnectionRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<System.Net.IPAddress, int> _perAddress = [];
     private readonly Lock _countLock = new();
     private int _reserved;
+    private readonly IOptionsMonitor<EdgeBridgeOptions> _options;
+    private readonly ITimer _keepAlive;
+    private TimeSpan _keepAlivePeriod;
     private volatile bool _stopping;
 
-    public ConnectionRegistry(IHostApplicationLifetime lifetime)
+    public ConnectionRegistry(IHostApplicationLifetime lifetime, IOptionsMonitor<EdgeBridgeOptions> options, TimeProvider time)
     {
+        _options = options;
+        _keepAlivePeriod = KeepAlivePeriod(options.CurrentValue.WebSockets);
+        _keepAlive = time.CreateTimer(static state => ((ConnectionRegistry)state!).SweepKeepAlive(), this, _keepAlivePeriod, _keepAlivePeriod);
         lifetime.ApplicationStopping.Register(() =>
         {
             _stopping = true;
@@ -39,6 +49,29 @@ internal sealed class ConnectionRegistry
         if (_stopping)
         {
             SendAway(connection);
+        }
+    }
+
+    public void Dispose() => _keepAlive.Dispose();
+
+    // Half the shorter of interval and timeout, so a quiet client is pinged and a silent one cut within ~1.5x.
+    private static TimeSpan KeepAlivePeriod(WebSocketOptions options) =>
+        TimeSpan.FromMilliseconds(Math.Max(50, Math.Min(options.KeepAliveInterval.TotalMilliseconds, options.KeepAliveTimeout.TotalMilliseconds) / 2));
+
+    private void SweepKeepAlive()
+    {
+        var now = Environment.TickCount64;
+        foreach (var connection in _connections.Values)
+        {
+            connection.KeepAlive(now);
+        }
+
+        // The settings reload live: follow them.
+        var period = KeepAlivePeriod(_options.CurrentValue.WebSockets);
+        if (period != _keepAlivePeriod)
+        {
+            _keepAlivePeriod = period;
+            _keepAlive.Change(period, period);
         }
     }
 
