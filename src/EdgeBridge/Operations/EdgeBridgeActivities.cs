@@ -22,15 +22,9 @@ internal static class EdgeBridgeActivities
             return null;
         }
 
-        var tags = new ActivityTagsCollection
-        {
-            ["rpc.system"] = "grpc",
-            ["rpc.service"] = method.Descriptor.Service.FullName,
-            ["rpc.method"] = method.Descriptor.Name,
-            ["edgebridge.connection.id"] = connectionId,
-            ["edgebridge.subscription.id"] = subscriptionId,
-            ["edgebridge.shared"] = method.Policy.Shared,
-        };
+        var tags = RpcTags(method);
+        tags["edgebridge.connection.id"] = connectionId;
+        tags["edgebridge.subscription.id"] = subscriptionId;
         ActivityLink[]? links = connection == default ? null : [Link(connection, "connection")];
         return StartDetached("subscribe " + method.FullName, ActivityKind.Server, default, tags, links);
     }
@@ -42,15 +36,17 @@ internal static class EdgeBridgeActivities
             return null;
         }
 
-        var tags = new ActivityTagsCollection
-        {
-            ["rpc.system"] = "grpc",
-            ["rpc.service"] = method.Descriptor.Service.FullName,
-            ["rpc.method"] = method.Descriptor.Name,
-            ["edgebridge.shared"] = method.Policy.Shared,
-        };
-        return StartDetached(method.FullName, ActivityKind.Client, parent, tags, links: null);
+        return StartDetached(method.FullName, ActivityKind.Client, parent, RpcTags(method), links: null);
     }
+
+    // OpenTelemetry's RPC conventions, plus the method's sharing policy.
+    private static ActivityTagsCollection RpcTags(StreamingMethod method) => new()
+    {
+        ["rpc.system"] = "grpc",
+        ["rpc.service"] = method.Descriptor.Service.FullName,
+        ["rpc.method"] = method.Descriptor.Name,
+        ["edgebridge.shared"] = method.Policy.Shared,
+    };
 
     /// <summary>A link tagged with what it points at (<c>connection</c> or <c>upstream</c>).</summary>
     public static ActivityLink Link(ActivityContext context, string kind) =>
