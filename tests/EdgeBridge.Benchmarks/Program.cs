@@ -6,7 +6,8 @@ using EdgeBridge.Benchmarks.Servers;
 
 // EdgeBridge benchmark harness (docs/benchmarks.md).
 //   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling] [--systems edgebridge,raw,signalr]
-//         [--subscribers 1000,5000] [--seconds 10] [--rounds 3] [--latency-rounds 1] [--idle-connections 10000]
+//         [--subscribers 1000,5000,15000] [--latency-subscribers 5000] [--seconds 10] [--rounds 3] [--latency-rounds 1]
+//         [--idle-connections 10000]
 //         [--pollers 1000] [--rest-concurrency 32] [--report docs/benchmarks.md]
 //   serve <system> key=value...   (internal: one system under test per process, so /proc measures it alone)
 if (args.Length > 0 && args[0] == "serve")
@@ -84,7 +85,7 @@ if (failures.Count > 0)
 
 return 0;
 
-internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers, TimeSpan Measure, TimeSpan Warmup, int Rounds, int LatencyRounds, string[] Systems,
+internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers, int LatencySubscribers, TimeSpan Measure, TimeSpan Warmup, int Rounds, int LatencyRounds, string[] Systems,
     int IdleConnections, int Pollers, int RestConcurrency, string? ReportPath, string CommandLine)
 {
     public static Options Parse(string[] args)
@@ -92,7 +93,8 @@ internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         var smoke = args.Contains("--smoke");
         var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling").Split(',');
-        var subscribers = (Value("--subscribers") ?? (smoke ? "20" : "1000,5000")).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var subscribers = (Value("--subscribers") ?? (smoke ? "20" : "1000,5000,15000")).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var latencySubscribers = int.Parse(Value("--latency-subscribers") ?? (smoke ? "20" : "5000"), CultureInfo.InvariantCulture);
         var seconds = double.Parse(Value("--seconds") ?? (smoke ? "2" : "10"), CultureInfo.InvariantCulture);
         var rounds = int.Parse(Value("--rounds") ?? (smoke ? "1" : "3"), CultureInfo.InvariantCulture);
         var latencyRounds = int.Parse(Value("--latency-rounds") ?? "1", CultureInfo.InvariantCulture);
@@ -100,7 +102,7 @@ internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers
         var idle = int.Parse(Value("--idle-connections") ?? (smoke ? "20" : "10000"), CultureInfo.InvariantCulture);
         var pollers = int.Parse(Value("--pollers") ?? (smoke ? "20" : "1000"), CultureInfo.InvariantCulture);
         var restConcurrency = int.Parse(Value("--rest-concurrency") ?? (smoke ? "4" : "32"), CultureInfo.InvariantCulture);
-        return new Options(smoke, scenarios, subscribers, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(smoke ? 1 : 3), rounds, latencyRounds, systems,
+        return new Options(smoke, scenarios, subscribers, latencySubscribers, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(smoke ? 1 : 3), rounds, latencyRounds, systems,
             idle, pollers, restConcurrency, Value("--report"), "EdgeBridge.Benchmarks " + string.Join(' ', args));
     }
 }

@@ -14,7 +14,7 @@ internal static class PushLatency
 
     public static async Task<List<RunResult>> RunAsync(Options options, List<RunResult>? fanOut)
     {
-        var subscribers = options.Subscribers.Max();
+        var subscribers = options.LatencySubscribers;
         var results = new List<RunResult>();
         for (var round = 1; round <= options.LatencyRounds; round++)
         {
@@ -39,16 +39,23 @@ internal static class PushLatency
         return results;
     }
 
-    /// <summary>The system's best median fan-out throughput; without a fan-out run, what it is asked at 10 ms ticks.</summary>
-    private static double Maximum(List<RunResult>? fanOut, string system, int subscribers) =>
-        fanOut is { Count: > 0 } ? FanOut.Medians(fanOut).Where(m => m.System == system).Max(m => m.MessagesPerSecond) : 400.0 * subscribers;
+    /// <summary>
+    /// The system's median fan-out throughput at this N (its best at any N when this N was not run); without a
+    /// fan-out run, what it is asked at 10 ms ticks.
+    /// </summary>
+    private static double Maximum(List<RunResult>? fanOut, string system, int subscribers)
+    {
+        var medians = fanOut is null ? [] : FanOut.Medians(fanOut).Where(m => m.System == system).ToList();
+        return medians.FirstOrDefault(m => m.Subscribers == subscribers)?.MessagesPerSecond
+            ?? (medians.Count > 0 ? medians.Max(m => m.MessagesPerSecond) : 400.0 * subscribers);
+    }
 
     public static string Markdown(List<RunResult> results)
     {
         var medians = FanOut.Medians(results).ToList();
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## Push latency at 10, 50 and 80 % of each system's maximum (N = {results.FirstOrDefault()?.Subscribers})").AppendLine();
-        text.AppendLine("Each system's maximum is its best fan-out throughput above; the backend's tick rate is set so that the system is asked for " +
+        text.AppendLine("Each system's maximum is its fan-out throughput above at this N; the backend's tick rate is set so that the system is asked for " +
             "that fraction of it. Latency is backend publish → client receipt, medians over rounds.").AppendLine();
         text.AppendLine("| load | system | delivered msg/s | p50 ms | p99 ms | p99.9 ms | CPU µs/msg |");
         text.AppendLine("|---|---|---|---|---|---|---|");

@@ -38,6 +38,9 @@ internal static class Systems
                     ["EdgeBridge:Tokens:SigningKey"] = SigningKey,
                     ["EdgeBridge:WebSockets:MaxConnections"] = "100000",
                     ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "100000",
+                    // Every client connects before any subscribes (so that connecting does not compete with the
+                    // stream); at 15k connections that takes longer than the default 10 s init timeout.
+                    ["EdgeBridge:WebSockets:InitTimeout"] = "00:05:00",
                     // The load comes from eight addresses: per-address and per-user REST limits would measure the limiter.
                     ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "0",
                     ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "0",
