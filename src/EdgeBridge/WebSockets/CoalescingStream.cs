@@ -80,15 +80,20 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
         }
     }
 
+    /// <summary>Writes one unmasked, final text frame holding <paramref name="payload"/> (see the generic overload).</summary>
+    public ValueTask WriteTextFrameAsync(ReadOnlyMemory<byte> payload) =>
+        WriteTextFrameAsync(payload.Length, payload, static (destination, payload) => payload.Span.CopyTo(destination));
+
     /// <summary>
-    /// Writes one unmasked, final text frame straight into the batch: the hot path for <c>next</c> frames, one copy
-    /// instead of the WebSocket's own framing buffer and a second copy. Frames stay whole, so they interleave
-    /// safely with the control frames the WebSocket writes itself.
+    /// Writes one unmasked, final text frame whose <paramref name="payloadLength"/> bytes <paramref name="write"/>
+    /// produces straight into the batch: the hot path for <c>next</c> frames, assembled where they are sent instead
+    /// of in a buffer of their own and then again in the WebSocket's. Frames stay whole, so they interleave safely
+    /// with the control frames the WebSocket writes itself.
     /// </summary>
-    public async ValueTask WriteTextFrameAsync(ReadOnlyMemory<byte> payload)
+    public async ValueTask WriteTextFrameAsync<TState>(int payloadLength, TState state, PayloadWriter<TState> write)
     {
-        var header = payload.Length < 126 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
-        var total = header + payload.Length;
+        var header = payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
+        var total = header + payloadLength;
         await _gate.WaitAsync();
         try
         {
@@ -98,7 +103,7 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
                 var frame = ArrayPool<byte>.Shared.Rent(total);
                 try
                 {
-                    WriteFrame(frame, header, payload.Span);
+                    WriteFrame(frame, header, payloadLength, state, write);
                     await inner.WriteAsync(frame.AsMemory(0, total));
                 }
                 finally
@@ -115,7 +120,7 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
             }
 
             _buffer ??= ArrayPool<byte>.Shared.Rent(maxBatchBytes);
-            WriteFrame(_buffer.AsSpan(_length), header, payload.Span);
+            WriteFrame(_buffer.AsSpan(_length), header, payloadLength, state, write);
             _length += total;
             if (!_batching)
             {
@@ -129,25 +134,25 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
         }
     }
 
-    private static void WriteFrame(Span<byte> destination, int header, ReadOnlySpan<byte> payload)
+    private static void WriteFrame<TState>(Span<byte> destination, int header, int payloadLength, TState state, PayloadWriter<TState> write)
     {
         destination[0] = 0x81; // FIN, text
         switch (header)
         {
             case 2:
-                destination[1] = (byte)payload.Length;
+                destination[1] = (byte)payloadLength;
                 break;
             case 4:
                 destination[1] = 126;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)payload.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)payloadLength);
                 break;
             default:
                 destination[1] = 127;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payload.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payloadLength);
                 break;
         }
 
-        payload.CopyTo(destination[header..]);
+        write(destination.Slice(header, payloadLength), state);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -229,6 +234,9 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
         }
     }
 }
+
+/// <summary>Writes a frame's payload into exactly the span it is given.</summary>
+internal delegate void PayloadWriter<in TState>(Span<byte> destination, TState state);
 
 /// <summary>Hands the WebSocket middleware a <see cref="CoalescingStream"/> in place of the upgraded stream.</summary>
 internal sealed class CoalescingUpgradeFeature(IHttpUpgradeFeature inner, int maxBatchBytes) : IHttpUpgradeFeature

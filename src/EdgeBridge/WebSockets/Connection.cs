@@ -37,6 +37,9 @@ internal sealed class Connection
     private readonly TimeProvider _time;
     private ITimer? _expiryTimer;
     private ITimer? _initTimer;
+
+    // Only without a batching stream (HTTP/2 WebSockets, MaxWriteBatchBytes 0); created with the first frame.
+    private ArrayBufferWriter<byte>? _nextBuffer;
     private long _pingSent;
     private string? _token;
     private string? _subject;
@@ -480,8 +483,6 @@ internal sealed class Connection
 
     private async Task WriteLoopAsync()
     {
-        // Created with the first frame: a connection that never receives one holds no buffer.
-        ArrayBufferWriter<byte>? buffer = null;
         try
         {
             var reader = _scheduler.Reader;
@@ -503,7 +504,7 @@ internal sealed class Connection
                             break;
                         }
 
-                        await WriteAsync(frame, buffer ??= new ArrayBufferWriter<byte>(256));
+                        await WriteAsync(frame);
                         if (++turn == FramesPerTurn)
                         {
                             // Let the other subscriptions of this socket have their turn.
@@ -560,18 +561,27 @@ internal sealed class Connection
         ? batching.WriteTextFrameAsync(payload)
         : _socket.SendAsync(payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
 
-    private async ValueTask WriteAsync(OutboundFrame frame, ArrayBufferWriter<byte> buffer)
+    private async ValueTask WriteAsync(OutboundFrame frame)
     {
         if (frame.NextPrefix is null)
         {
             await SendTextAsync(frame.Bytes);
             _metrics.Sent(frame.Bytes.Length);
         }
+        else if (Batching is { } batching)
+        {
+            // Assembled straight into the socket's batch: the shared message bytes are copied once per subscriber.
+            var length = ServerFrames.NextLength(frame.NextPrefix, frame.Dropped, frame.Bytes.Length);
+            await batching.WriteTextFrameAsync(length, frame, static (destination, frame) =>
+                ServerFrames.WriteNext(destination, frame.NextPrefix!, frame.Dropped, frame.Bytes));
+            _metrics.Delivered(length);
+        }
         else
         {
+            var buffer = _nextBuffer ??= new ArrayBufferWriter<byte>(256);
             buffer.ResetWrittenCount();
             var length = ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes);
-            await SendTextAsync(buffer.WrittenMemory);
+            await _socket.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
             _metrics.Delivered(length);
         }
 

@@ -28,20 +28,44 @@ internal static class ServerFrames
     /// <summary>Writes one <c>next</c> frame: the subscription's prefix, the drop count, and the shared message bytes.</summary>
     public static int WriteNext(IBufferWriter<byte> output, byte[] prefix, long dropped, ReadOnlySpan<byte> message)
     {
-        var length = 0;
-        length += Append(output, prefix);
+        var length = NextLength(prefix, dropped, message.Length);
+        WriteNext(output.GetSpan(length), prefix, dropped, message);
+        output.Advance(length);
+        return length;
+    }
+
+    /// <summary>The size in bytes of the <c>next</c> frame <see cref="WriteNext(Span{byte}, byte[], long, ReadOnlySpan{byte})"/> writes.</summary>
+    public static int NextLength(byte[] prefix, long dropped, int messageLength) =>
+        prefix.Length + (dropped > 0 ? s_dropped.Length + CountDigits(dropped) : 0) + s_message.Length + messageLength + 1;
+
+    /// <summary>Writes one <c>next</c> frame into exactly <see cref="NextLength"/> bytes of <paramref name="destination"/>.</summary>
+    public static void WriteNext(Span<byte> destination, byte[] prefix, long dropped, ReadOnlySpan<byte> message)
+    {
+        prefix.CopyTo(destination);
+        var at = prefix.Length;
         if (dropped > 0)
         {
-            length += Append(output, s_dropped);
-            Span<byte> digits = stackalloc byte[20];
-            dropped.TryFormat(digits, out var written, provider: System.Globalization.CultureInfo.InvariantCulture);
-            length += Append(output, digits[..written]);
+            s_dropped.CopyTo(destination[at..]);
+            at += s_dropped.Length;
+            dropped.TryFormat(destination[at..], out var written, provider: System.Globalization.CultureInfo.InvariantCulture);
+            at += written;
         }
 
-        length += Append(output, s_message);
-        length += Append(output, message);
-        length += Append(output, "}"u8);
-        return length;
+        s_message.CopyTo(destination[at..]);
+        at += s_message.Length;
+        message.CopyTo(destination[at..]);
+        destination[at + message.Length] = (byte)'}';
+    }
+
+    private static int CountDigits(long value)
+    {
+        var digits = 1;
+        while ((value /= 10) > 0)
+        {
+            digits++;
+        }
+
+        return digits;
     }
 
     public static byte[] Ack(string connectionId, WebSocketOptions limits) => Build(writer =>
@@ -136,12 +160,6 @@ internal static class ServerFrames
             ["@type"] = detail.TypeUrl,
             ["value"] = Convert.ToBase64String(detail.Value.Span),
         });
-    }
-
-    private static int Append(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
-    {
-        output.Write(bytes);
-        return bytes.Length;
     }
 
     private static byte[] Build(Action<Utf8JsonWriter> write, bool closeObject = true)
