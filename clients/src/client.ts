@@ -16,6 +16,8 @@ export interface EdgeClientOptions {
   fetch?: typeof fetch;
   /** Reconnect timing of the WebSocket. */
   backoff?: BackoffOptions;
+  /** How subscriptions receive messages: "json" (default) or "proto" (binary frames, a third of the bytes). */
+  encoding?: "json" | "proto";
 }
 
 /** One client per edge: REST calls and one multiplexed WebSocket for every subscription. */
@@ -51,6 +53,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         token: () => token,
         ...(options.webSocket ? { webSocket: options.webSocket } : {}),
         ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.encoding ? { encoding: options.encoding } : {}),
       });
       socket.onStateChange((state) => listeners.forEach((listener) => listener(state)));
     }

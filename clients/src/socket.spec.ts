@@ -4,7 +4,9 @@ import { WebSocketServer, WebSocket } from "ws";
 import type { AddressInfo } from "node:net";
 import { EdgeSocket } from "./socket.js";
 import type { ConnectionState, WebSocketLike } from "./socket.js";
-import { ChatService } from "./gen/chat/v1/chat_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ChatService, StreamRoomResponseSchema } from "./gen/chat/v1/chat_pb.js";
+import { NextFrameSchema } from "./gen/edgebridge/v1/frames_pb.js";
 import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
 
 /** A scripted edge: records frames and lets the test answer. */
@@ -54,6 +56,10 @@ class FakeEdge {
 
   send(frame: object): void {
     this.sockets.at(-1)?.send(JSON.stringify(frame));
+  }
+
+  sendBinary(bytes: Uint8Array): void {
+    this.sockets.at(-1)?.send(bytes, { binary: true });
   }
 
   close(): Promise<void> {
@@ -161,6 +167,39 @@ test("ping is answered with pong", async () => {
     edge.send({ type: "ping" });
     await edge.waitFor((f) => f.some((x) => x["type"] === "pong"));
 
+    socket.close();
+  } finally {
+    await edge.close();
+  }
+});
+
+test("proto encoding: asks for it in subscribe, decodes binary next frames and still resumes from the last sequence", async () => {
+  const edge = await FakeEdge.start();
+  try {
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, encoding: "proto", backoff: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const seen: string[] = [];
+    socket.subscribe(ChatService.method.streamRoom, { room: "lobby" }, { next: (m) => seen.push(`${m.message?.sequence}:${m.message?.text}`) });
+    await edge.waitFor((f) => subscribes(f).length === 1);
+    const id = String(subscribes(edge.frames)[0]?.["id"]);
+    assert.equal(subscribes(edge.frames)[0]?.["encoding"], "proto");
+    const next = (sequence: bigint, text: string, forId = id) => toBinary(NextFrameSchema, create(NextFrameSchema, {
+      id: forId,
+      message: toBinary(StreamRoomResponseSchema, create(StreamRoomResponseSchema, { message: { room: "lobby", sequence, text } })),
+    }));
+
+    edge.sendBinary(next(1n, "one"));
+    edge.sendBinary(next(7n, "not ours", "someone-else"));
+    edge.sendBinary(new Uint8Array([0xff, 0xff, 0xff]));
+    edge.sendBinary(next(2n, "two"));
+    await until(() => seen.length === 2);
+
+    edge.sockets.at(-1)?.terminate();
+    await edge.waitFor((f) => subscribes(f).length === 2);
+    assert.deepEqual(subscribes(edge.frames)[1]?.["request"], { room: "lobby", afterSequence: "2" });
+    edge.sendBinary(next(2n, "dup"));
+    edge.sendBinary(next(3n, "three"));
+    await until(() => seen.length === 3);
+    assert.deepEqual(seen, ["1:one", "2:two", "3:three"]);
     socket.close();
   } finally {
     await edge.close();

@@ -14,10 +14,11 @@ if (!baseUrl) {
   throw new Error("EDGEBRIDGE_URL is not set: these tests run from tests/EdgeBridge.FunctionalTests against a real stack.");
 }
 
-const client = () => createEdgeClient({
+const client = (encoding: "json" | "proto" = "json") => createEdgeClient({
   baseUrl,
   webSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
   backoff: { initialDelayMs: 50, maxDelayMs: 500 },
+  encoding,
 });
 
 test("REST: log in, read a quote and the portfolio, place an order", async () => {
@@ -77,4 +78,34 @@ test("WebSocket errors carry the gRPC code", async () => {
     edge.subscribe(TradingService.method.streamOrderUpdates, { accountId: "acc-alice" }, { next: () => {}, error: resolve }));
   assert.equal(error.code, 16);
   edge.close();
+});
+
+test("WebSocket with proto encoding: the same messages as JSON, decoded from binary frames", async () => {
+  const json = client("json");
+  const proto = client("proto");
+  const login = await json.call(AuthService.method.login, { username: "alice", password: "wonderland" });
+  json.setToken(login.accessToken);
+  proto.setToken(login.accessToken);
+  const room = `ts-proto-${Date.now()}`;
+  await json.call(ChatService.method.postMessage, { room, text: "first" });
+  await json.call(ChatService.method.postMessage, { room, text: "second" });
+
+  // A room's history replays in order, so both encodings must yield the very same messages.
+  const read = async (edge: ReturnType<typeof client>) => {
+    const messages: string[] = [];
+    for await (const m of edge.stream(ChatService.method.streamRoom, { room })) {
+      messages.push(`${m.message?.sequence}:${m.message?.author}:${m.message?.text}`);
+      if (messages.length === 2) break;
+    }
+    return messages;
+  };
+  const [fromJson, fromProto] = await Promise.all([read(json), read(proto)]);
+  assert.deepEqual(fromProto, fromJson);
+  assert.equal(fromProto[1]?.endsWith(":alice:second"), true);
+
+  const quote = await proto.stream(MarketDataService.method.streamQuotes, { symbols: ["GLBX"] })[Symbol.asyncIterator]().next();
+  assert.equal(quote.value?.quote?.symbol, "GLBX");
+  assert.equal(typeof quote.value?.quote?.sequence, "bigint");
+  json.close();
+  proto.close();
 });

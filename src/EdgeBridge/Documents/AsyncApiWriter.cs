@@ -89,8 +89,14 @@ internal static class AsyncApiWriter
                 ["id"] = new JsonObject { ["type"] = "string", ["minLength"] = 1, ["maxLength"] = 64 },
                 ["method"] = new JsonObject { ["const"] = method.FullName },
                 ["request"] = schemas.Reference(descriptor.InputType),
+                ["encoding"] = new JsonObject
+                {
+                    ["enum"] = new JsonArray("json", "proto"),
+                    ["default"] = "json",
+                    ["description"] = "How next frames carry messages: this JSON text frame, or (proto) a binary frame holding an edgebridge.v1.NextFrame with the message in protobuf binary encoding.",
+                },
             }, "id", "method"));
-            AddMessage(key + ".next", "One message of " + method.FullName + ".", Frame("next", new JsonObject
+            AddMessage(key + ".next", "One message of " + method.FullName + " (a binary edgebridge.v1.NextFrame instead when subscribed with encoding proto).", Frame("next", new JsonObject
             {
                 ["id"] = new JsonObject { ["type"] = "string" },
                 ["dropped"] = new JsonObject { ["type"] = "integer", ["minimum"] = 1, ["description"] = "Messages discarded by the drop-oldest policy since the last delivered one." },

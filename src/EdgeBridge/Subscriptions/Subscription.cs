@@ -29,7 +29,8 @@ internal enum Delivery
 /// One frame waiting to be written: either finished bytes (<see cref="Bytes"/>), or a <c>next</c> frame assembled
 /// at write time from the subscription's prefix and the message bytes shared by every subscriber.
 /// </summary>
-internal readonly record struct OutboundFrame(byte[] Bytes, byte[]? NextPrefix = null, long Dropped = 0, Subscription? Ends = null);
+internal readonly record struct OutboundFrame(byte[] Bytes, byte[]? NextPrefix = null, long Dropped = 0, Subscription? Ends = null,
+    MessageEncoding Encoding = MessageEncoding.Json);
 
 /// <summary>
 /// One client subscription: a bounded queue between an upstream stream (which never waits for it) and the
@@ -51,18 +52,22 @@ internal sealed class Subscription : IOutboundSource
     private int _scheduled;
     private int _finished;
 
-    public Subscription(string id, StreamingMethod method, OutboundScheduler scheduler)
+    public Subscription(string id, StreamingMethod method, OutboundScheduler scheduler, MessageEncoding encoding = MessageEncoding.Json)
     {
         Id = id;
         Method = method;
+        Encoding = encoding;
         _scheduler = scheduler;
-        _nextPrefix = ServerFrames.NextPrefix(id);
+        _nextPrefix = ServerFrames.NextPrefix(id, encoding);
         Created = DateTimeOffset.UtcNow;
     }
 
     public string Id { get; }
 
     public StreamingMethod Method { get; }
+
+    /// <summary>The encoding of the message bytes this subscription is handed and of its <c>next</c> frames.</summary>
+    public MessageEncoding Encoding { get; }
 
     public DateTimeOffset Created { get; }
 
@@ -89,7 +94,7 @@ internal sealed class Subscription : IOutboundSource
 
     public long Delivered => Interlocked.Read(ref _delivered);
 
-    /// <summary>Queues a message; called by the upstream reader and never blocks it.</summary>
+    /// <summary>Queues a message, encoded as <see cref="Encoding"/>; called by the upstream reader and never blocks it.</summary>
     public Delivery Deliver(byte[] message)
     {
         var overflowed = false;
@@ -177,7 +182,7 @@ internal sealed class Subscription : IOutboundSource
         {
             if (_queue.TryDequeue(out var message))
             {
-                frame = new OutboundFrame(message, _nextPrefix, _dropped);
+                frame = new OutboundFrame(message, _nextPrefix, _dropped, Encoding: Encoding);
                 _dropped = 0;
                 _delivered++;
                 return true;

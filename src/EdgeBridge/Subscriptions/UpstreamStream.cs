@@ -9,8 +9,9 @@ using Grpc.Core;
 namespace EdgeBridge.Subscriptions;
 
 /// <summary>
-/// One upstream server-streaming call and the subscriptions it feeds. Each message is formatted to JSON once
-/// and the same bytes are queued for every subscriber; the read loop never waits for a subscriber. The call is
+/// One upstream server-streaming call and the subscriptions it feeds. Each message is encoded once per encoding
+/// its subscribers asked for (JSON, protobuf) and the same bytes are queued for every subscriber; the read loop
+/// never waits for a subscriber. The call is
 /// cancelled as soon as its last subscriber leaves.
 /// </summary>
 // The cancellation source has no timer, so it needs no disposal; disposing it would race with late Remove calls.
@@ -132,12 +133,16 @@ internal sealed class UpstreamStream
             using var call = invoker.AsyncServerStreamingCall(Method.GrpcMethod, null, new CallOptions(Headers, cancellationToken: token), Request);
             while (await call.ResponseStream.MoveNext(token))
             {
-                var bytes = json.FormatUtf8(call.ResponseStream.Current);
+                var message = call.ResponseStream.Current;
+                byte[]? jsonBytes = null;
+                byte[]? protoBytes = null;
                 Interlocked.Increment(ref _messages);
                 owner.MessageRead();
                 foreach (var subscriber in _subscribers)
                 {
-                    var delivery = subscriber.Deliver(bytes);
+                    var delivery = subscriber.Deliver(subscriber.Encoding == MessageEncoding.Proto
+                        ? protoBytes ??= message.ToByteArray()
+                        : jsonBytes ??= json.FormatUtf8(message));
                     if (delivery != Delivery.Queued)
                     {
                         owner.Count(delivery);

@@ -82,16 +82,17 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
 
     /// <summary>Writes one unmasked, final text frame holding <paramref name="payload"/> (see the generic overload).</summary>
     public ValueTask WriteTextFrameAsync(ReadOnlyMemory<byte> payload) =>
-        WriteTextFrameAsync(payload.Length, payload, static (destination, payload) => payload.Span.CopyTo(destination));
+        WriteFrameAsync(binary: false, payload.Length, payload, static (destination, payload) => payload.Span.CopyTo(destination));
 
     /// <summary>
-    /// Writes one unmasked, final text frame whose <paramref name="payloadLength"/> bytes <paramref name="write"/>
+    /// Writes one unmasked, final text or binary frame whose <paramref name="payloadLength"/> bytes <paramref name="write"/>
     /// produces straight into the batch: the hot path for <c>next</c> frames, assembled where they are sent instead
     /// of in a buffer of their own and then again in the WebSocket's. Frames stay whole, so they interleave safely
     /// with the control frames the WebSocket writes itself.
     /// </summary>
-    public async ValueTask WriteTextFrameAsync<TState>(int payloadLength, TState state, PayloadWriter<TState> write)
+    public async ValueTask WriteFrameAsync<TState>(bool binary, int payloadLength, TState state, PayloadWriter<TState> write)
     {
+        var opcode = binary ? BinaryOpcode : TextOpcode;
         var header = payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
         var total = header + payloadLength;
         await _gate.WaitAsync();
@@ -103,7 +104,7 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
                 var frame = ArrayPool<byte>.Shared.Rent(total);
                 try
                 {
-                    WriteFrame(frame, header, payloadLength, state, write);
+                    WriteFrame(frame, opcode, header, payloadLength, state, write);
                     await inner.WriteAsync(frame.AsMemory(0, total));
                 }
                 finally
@@ -120,7 +121,7 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
             }
 
             _buffer ??= ArrayPool<byte>.Shared.Rent(maxBatchBytes);
-            WriteFrame(_buffer.AsSpan(_length), header, payloadLength, state, write);
+            WriteFrame(_buffer.AsSpan(_length), opcode, header, payloadLength, state, write);
             _length += total;
             if (!_batching)
             {
@@ -134,9 +135,12 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
         }
     }
 
-    private static void WriteFrame<TState>(Span<byte> destination, int header, int payloadLength, TState state, PayloadWriter<TState> write)
+    private const byte TextOpcode = 0x1;
+    private const byte BinaryOpcode = 0x2;
+
+    private static void WriteFrame<TState>(Span<byte> destination, byte opcode, int header, int payloadLength, TState state, PayloadWriter<TState> write)
     {
-        destination[0] = 0x81; // FIN, text
+        destination[0] = (byte)(0x80 | opcode); // FIN
         switch (header)
         {
             case 2:

@@ -383,6 +383,15 @@ internal sealed class Connection
             return Send(ServerFrames.Error(id, StatusCode.NotFound, $"Method '{methodName}' is not available for subscription."));
         }
 
+        var encoding = MessageEncoding.Json;
+        if (root.TryGetProperty("encoding", out var encodingElement) && encodingElement.ValueKind != JsonValueKind.Null)
+        {
+            if (encodingElement.ValueKind != JsonValueKind.String || !TryParseEncoding(encodingElement.GetString()!, out encoding))
+            {
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, "'encoding' must be \"json\" or \"proto\"."));
+            }
+        }
+
         var json = "{}";
         if (root.TryGetProperty("request", out var requestElement) && requestElement.ValueKind != JsonValueKind.Null)
         {
@@ -426,7 +435,7 @@ internal sealed class Connection
                     $"This connection already has the maximum of {_options.MaxSubscriptionsPerConnection} subscriptions."));
             }
 
-            subscription = new Subscription(id, method, _scheduler)
+            subscription = new Subscription(id, method, _scheduler, encoding)
             {
                 UsesToken = token is not null && method.Policy.ForwardsToken,
                 Activity = EdgeBridgeActivities.StartSubscription(method, Id, id, TraceContext),
@@ -437,6 +446,17 @@ internal sealed class Connection
         _upstreams.Subscribe(subscription, request, token);
         EdgeBridgeLog.Subscribed(_logger, Id, id, method.FullName);
         return null;
+    }
+
+    private static bool TryParseEncoding(string value, out MessageEncoding encoding)
+    {
+        (var known, encoding) = value switch
+        {
+            "json" => (true, MessageEncoding.Json),
+            "proto" => (true, MessageEncoding.Proto),
+            _ => (false, MessageEncoding.Json),
+        };
+        return known;
     }
 
     private (WebSocketCloseStatus, string)? Unsubscribe(JsonElement root)
@@ -571,17 +591,18 @@ internal sealed class Connection
         else if (Batching is { } batching)
         {
             // Assembled straight into the socket's batch: the shared message bytes are copied once per subscriber.
-            var length = ServerFrames.NextLength(frame.NextPrefix, frame.Dropped, frame.Bytes.Length);
-            await batching.WriteTextFrameAsync(length, frame, static (destination, frame) =>
-                ServerFrames.WriteNext(destination, frame.NextPrefix!, frame.Dropped, frame.Bytes));
+            var length = ServerFrames.NextLength(frame.NextPrefix, frame.Dropped, frame.Bytes.Length, frame.Encoding);
+            await batching.WriteFrameAsync(frame.Encoding == MessageEncoding.Proto, length, frame, static (destination, frame) =>
+                ServerFrames.WriteNext(destination, frame.NextPrefix!, frame.Dropped, frame.Bytes, frame.Encoding));
             _metrics.Delivered(length);
         }
         else
         {
             var buffer = _nextBuffer ??= new ArrayBufferWriter<byte>(256);
             buffer.ResetWrittenCount();
-            var length = ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes);
-            await _socket.SendAsync(buffer.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            var length = ServerFrames.WriteNext(buffer, frame.NextPrefix, frame.Dropped, frame.Bytes, frame.Encoding);
+            var type = frame.Encoding == MessageEncoding.Proto ? WebSocketMessageType.Binary : WebSocketMessageType.Text;
+            await _socket.SendAsync(buffer.WrittenMemory, type, endOfMessage: true, CancellationToken.None);
             _metrics.Delivered(length);
         }
 

@@ -6,7 +6,10 @@ using Grpc.Core;
 
 namespace EdgeBridge.WebSockets;
 
-/// <summary>Builds the server → client frames of <c>edgebridge.v1</c> as UTF-8 JSON bytes.</summary>
+/// <summary>
+/// Builds the server → client frames of <c>edgebridge.v1</c>: UTF-8 JSON, and the binary form of <c>next</c> for
+/// subscriptions made with <c>"encoding":"proto"</c> (<c>edgebridge.v1.NextFrame</c>).
+/// </summary>
 internal static class ServerFrames
 {
     public const string Subprotocol = "edgebridge.v1";
@@ -16,31 +19,41 @@ internal static class ServerFrames
     private static readonly byte[] s_dropped = ""","dropped":"""u8.ToArray();
     private static readonly byte[] s_message = ""","message":"""u8.ToArray();
 
-    /// <summary><c>{"type":"next","id":"…"</c>: the per-subscription start of every <c>next</c> frame.</summary>
-    public static byte[] NextPrefix(string id) => Build(writer =>
-    {
-        writer.WriteStartObject();
-        writer.WriteString("type", "next");
-        writer.WriteString("id", id);
-        writer.Flush();
-    }, closeObject: false);
+    /// <summary>The per-subscription start of every <c>next</c> frame of a subscription in <paramref name="encoding"/>.</summary>
+    public static byte[] NextPrefix(string id, MessageEncoding encoding = MessageEncoding.Json) => encoding == MessageEncoding.Proto
+        ? ProtoNextPrefix(id)
+        : Build(writer =>
+        {
+            // {"type":"next","id":"…"
+            writer.WriteStartObject();
+            writer.WriteString("type", "next");
+            writer.WriteString("id", id);
+            writer.Flush();
+        }, closeObject: false);
 
     /// <summary>Writes one <c>next</c> frame: the subscription's prefix, the drop count, and the shared message bytes.</summary>
-    public static int WriteNext(IBufferWriter<byte> output, byte[] prefix, long dropped, ReadOnlySpan<byte> message)
+    public static int WriteNext(IBufferWriter<byte> output, byte[] prefix, long dropped, ReadOnlySpan<byte> message, MessageEncoding encoding = MessageEncoding.Json)
     {
-        var length = NextLength(prefix, dropped, message.Length);
-        WriteNext(output.GetSpan(length), prefix, dropped, message);
+        var length = NextLength(prefix, dropped, message.Length, encoding);
+        WriteNext(output.GetSpan(length), prefix, dropped, message, encoding);
         output.Advance(length);
         return length;
     }
 
-    /// <summary>The size in bytes of the <c>next</c> frame <see cref="WriteNext(Span{byte}, byte[], long, ReadOnlySpan{byte})"/> writes.</summary>
-    public static int NextLength(byte[] prefix, long dropped, int messageLength) =>
-        prefix.Length + (dropped > 0 ? s_dropped.Length + CountDigits(dropped) : 0) + s_message.Length + messageLength + 1;
+    /// <summary>The size in bytes of the <c>next</c> frame <see cref="WriteNext(Span{byte}, byte[], long, ReadOnlySpan{byte}, MessageEncoding)"/> writes.</summary>
+    public static int NextLength(byte[] prefix, long dropped, int messageLength, MessageEncoding encoding = MessageEncoding.Json) => encoding == MessageEncoding.Proto
+        ? prefix.Length + (dropped > 0 ? 1 + VarintLength((ulong)dropped) : 0) + 1 + VarintLength((uint)messageLength) + messageLength
+        : prefix.Length + (dropped > 0 ? s_dropped.Length + CountDigits(dropped) : 0) + s_message.Length + messageLength + 1;
 
     /// <summary>Writes one <c>next</c> frame into exactly <see cref="NextLength"/> bytes of <paramref name="destination"/>.</summary>
-    public static void WriteNext(Span<byte> destination, byte[] prefix, long dropped, ReadOnlySpan<byte> message)
+    public static void WriteNext(Span<byte> destination, byte[] prefix, long dropped, ReadOnlySpan<byte> message, MessageEncoding encoding = MessageEncoding.Json)
     {
+        if (encoding == MessageEncoding.Proto)
+        {
+            WriteProtoNext(destination, prefix, dropped, message);
+            return;
+        }
+
         prefix.CopyTo(destination);
         var at = prefix.Length;
         if (dropped > 0)
@@ -55,6 +68,52 @@ internal static class ServerFrames
         at += s_message.Length;
         message.CopyTo(destination[at..]);
         destination[at + message.Length] = (byte)'}';
+    }
+
+    // edgebridge.v1.NextFrame, written by hand so that the shared message bytes are copied once, straight into the
+    // socket's batch: field 1 (id) is the prefix, then field 2 (dropped) when non-zero, then field 3 (message).
+    private const byte IdTag = (1 << 3) | 2;
+    private const byte DroppedTag = 2 << 3;
+    private const byte MessageTag = (3 << 3) | 2;
+
+    private static byte[] ProtoNextPrefix(string id)
+    {
+        var length = System.Text.Encoding.UTF8.GetByteCount(id);
+        var prefix = new byte[1 + VarintLength((uint)length) + length];
+        prefix[0] = IdTag;
+        var at = 1 + WriteVarint(prefix.AsSpan(1), (uint)length);
+        System.Text.Encoding.UTF8.GetBytes(id, prefix.AsSpan(at));
+        return prefix;
+    }
+
+    private static void WriteProtoNext(Span<byte> destination, byte[] prefix, long dropped, ReadOnlySpan<byte> message)
+    {
+        prefix.CopyTo(destination);
+        var at = prefix.Length;
+        if (dropped > 0)
+        {
+            destination[at++] = DroppedTag;
+            at += WriteVarint(destination[at..], (ulong)dropped);
+        }
+
+        destination[at++] = MessageTag;
+        at += WriteVarint(destination[at..], (uint)message.Length);
+        message.CopyTo(destination[at..]);
+    }
+
+    private static int VarintLength(ulong value) => value == 0 ? 1 : (70 - System.Numerics.BitOperations.LeadingZeroCount(value)) / 7;
+
+    private static int WriteVarint(Span<byte> destination, ulong value)
+    {
+        var at = 0;
+        while (value >= 0x80)
+        {
+            destination[at++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        destination[at++] = (byte)value;
+        return at;
     }
 
     private static int CountDigits(long value)

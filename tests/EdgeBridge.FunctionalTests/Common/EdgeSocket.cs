@@ -163,6 +163,19 @@ public sealed class EdgeSocket : IAsyncDisposable
 
     private async Task<string?> ReceiveTextAsync(TimeSpan? deadline)
     {
+        if (await ReceiveMessageAsync(deadline) is not var (type, payload))
+        {
+            return null;
+        }
+
+        return type == WebSocketMessageType.Text
+            ? Encoding.UTF8.GetString(payload)
+            : throw new InvalidOperationException($"Expected a text frame, got a {type} frame of {payload.Length} bytes.");
+    }
+
+    /// <summary>The next message, text or binary; null when the socket closes.</summary>
+    public async Task<(WebSocketMessageType Type, byte[] Payload)?> ReceiveMessageAsync(TimeSpan? deadline = null)
+    {
         using var timeout = new CancellationTokenSource(deadline ?? Wait.Deadline);
         var buffer = new byte[16 * 1024];
         using var message = new MemoryStream();
@@ -177,7 +190,7 @@ public sealed class EdgeSocket : IAsyncDisposable
             message.Write(buffer, 0, result.Count);
             if (result.EndOfMessage)
             {
-                return Encoding.UTF8.GetString(message.ToArray());
+                return (result.MessageType, message.ToArray());
             }
         }
     }

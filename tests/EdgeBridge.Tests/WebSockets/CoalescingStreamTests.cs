@@ -83,6 +83,29 @@ public sealed class CoalescingStreamTests
         Assert.Equal(expected, await ReadMessagesAsync(wire.Writes.SelectMany(w => w).ToArray(), (sizes.Length * 2) + 1, bufferBytes: 80_000));
     }
 
+    [Fact]
+    public async Task BinaryFrames_ParseAsBinaryMessages_BetweenTextOnes()
+    {
+        var wire = new RecordingStream();
+        await using var stream = new CoalescingStream(wire, maxBatchBytes: 1024);
+        var payload = new byte[] { 0x0A, 0x01, (byte)'q', 0x1A, 0x00 };
+
+        stream.BeginBatch();
+        await stream.WriteTextFrameAsync("text"u8.ToArray());
+        await stream.WriteFrameAsync(binary: true, payload.Length, payload, static (destination, payload) => payload.CopyTo(destination));
+        await stream.EndBatchAsync();
+
+        using var client = WebSocket.CreateFromStream(new MemoryStream(wire.Writes.SelectMany(w => w).ToArray()),
+            new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
+        var buffer = new byte[64];
+        var first = await client.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal(WebSocketMessageType.Text, first.MessageType);
+        var second = await client.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal(WebSocketMessageType.Binary, second.MessageType);
+        Assert.True(second.EndOfMessage);
+        Assert.Equal(payload, buffer[..second.Count]);
+    }
+
     private static async Task<List<string>> ReadMessagesAsync(byte[] bytes, int count, int bufferBytes = 4096)
     {
         // A client reading what the server wrote: the frames must parse back into the same messages, and nothing

@@ -22,6 +22,27 @@ public sealed class ServerFramesTests
         Assert.Equal("""{"quote":{"symbol":"ACME"}}""", frame.GetProperty("message").GetRawText());
     }
 
+    [Theory]
+    [InlineData("q", 0, 3)]
+    [InlineData("q", 1, 200)]
+    [InlineData("é-subscription-with-a-long-name-that-is-sixty-four-characters-l", 300_000_000_000, 70_000)]
+    public void WriteNext_Proto_IsANextFrameMessageHoldingTheSharedMessageBytes(string id, long dropped, int messageBytes)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var message = Enumerable.Range(0, messageBytes).Select(i => (byte)i).ToArray();
+        var prefix = ServerFrames.NextPrefix(id, MessageEncoding.Proto);
+
+        var length = ServerFrames.WriteNext(buffer, prefix, dropped, message, MessageEncoding.Proto);
+
+        // Any protobuf library reads it back as edgebridge.v1.NextFrame.
+        var frame = EdgeBridge.Contracts.V1.NextFrame.Parser.ParseFrom(buffer.WrittenSpan);
+        Assert.Equal(id, frame.Id);
+        Assert.Equal((ulong)dropped, frame.Dropped);
+        Assert.Equal(message, frame.Message.ToByteArray());
+        Assert.Equal(buffer.WrittenCount, length);
+        Assert.Equal(frame.CalculateSize(), length);
+    }
+
     [Fact]
     public void Error_WithoutId_IsARejectedFrameReport()
     {
