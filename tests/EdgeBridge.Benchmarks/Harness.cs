@@ -126,10 +126,12 @@ internal sealed record Backend(Process Process, int GrpcPort, int RestPort) : IA
 internal sealed record SystemUnderTest(string Name, Process Process, int Port, int GrpcPort) : IAsyncDisposable
 {
     /// <summary>The WebSocket path, subprotocol, frames that subscribe, and what marks a delivered message.</summary>
-    public (string Path, string? Subprotocol, string[] Hello, string Marker) Protocol(string request = "{}") => Name switch
+    /// <summary>How a client of this system subscribes; <paramref name="proto"/> asks EdgeBridge for binary <c>next</c> frames.</summary>
+    public (string Path, string? Subprotocol, string[] Hello, string Marker) Protocol(string request = "{}", bool proto = false) => Name switch
     {
         "edgebridge" => ("/ws", "edgebridge.v1",
-            ["{\"type\":\"init\"}", "{\"type\":\"subscribe\",\"id\":\"q\",\"method\":\"trading.v1.MarketDataService/StreamQuotes\",\"request\":" + request + "}"], "\"type\":\"next\""),
+            ["{\"type\":\"init\"}", "{\"type\":\"subscribe\",\"id\":\"q\",\"method\":\"trading.v1.MarketDataService/StreamQuotes\",\"request\":" + request +
+                (proto ? ",\"encoding\":\"proto\"}" : "}")], "\"type\":\"next\""),
         "signalr" => ("/hub", null, ["{\"protocol\":\"json\",\"version\":1}\u001e", "{\"type\":1,\"target\":\"Join\",\"arguments\":[]}\u001e"], "\"target\":\"next\""),
         _ => ("/ws", null, [], "\"type\":\"next\""),
     };

@@ -140,9 +140,14 @@ internal sealed class LoadClient : IAsyncDisposable
             }
 
             var payload = _buffer.AsSpan(start + header, (int)length);
-            if ((_buffer[start] & 0x0F) == 1)
+            switch (_buffer[start] & 0x0F)
             {
-                OnText(payload, marker);
+                case 1:
+                    OnText(payload, marker);
+                    break;
+                case 2:
+                    OnBinary(payload);
+                    break;
             }
 
             start += header + (int)length;
@@ -182,6 +187,19 @@ internal sealed class LoadClient : IAsyncDisposable
             {
                 _latenciesMicros.Add(micros);
             }
+        }
+    }
+
+    /// <summary>A binary <c>next</c> frame of EdgeBridge (<c>edgebridge.v1.NextFrame</c> holding a quote).</summary>
+    private void OnBinary(ReadOnlySpan<byte> payload)
+    {
+        Interlocked.Increment(ref _messages);
+        if (Recording && --_untilSample <= 0)
+        {
+            _untilSample = _sampleEvery;
+            var frame = EdgeBridge.Contracts.V1.NextFrame.Parser.ParseFrom(payload);
+            var quote = Trading.V1.StreamQuotesResponse.Parser.ParseFrom(frame.Message).Quote;
+            _latenciesMicros.Add((int)Math.Clamp((DateTime.UtcNow - quote.Time.ToDateTime()).Ticks / 10, 0, int.MaxValue));
         }
     }
 

@@ -22,7 +22,12 @@ internal static class PollingVsPush
     /// <summary>The quote changes every tick: 10 values a second.</summary>
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
+    private const string PushJson = "push, JSON frames";
+    private const string PushProto = "push, proto frames";
+
     private static double Published => 1 / Tick.TotalSeconds;
+
+    private static bool IsPush(PollingResult result) => result.Mode is PushJson or PushProto;
 
     public static async Task<List<PollingResult>> RunAsync(Options options)
     {
@@ -30,7 +35,8 @@ internal static class PollingVsPush
         await using var backend = await Harness.StartBackendAsync(Tick, symbols: 1);
         await using var edge = await Harness.StartSystemAsync("edgebridge", backend);
         var token = await LoginAsync(edge.Port);
-        results.Add(await PushAsync(edge, backend, options));
+        results.Add(await PushAsync(edge, backend, options, proto: false));
+        results.Add(await PushAsync(edge, backend, options, proto: true));
         foreach (var interval in new[] { TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(250) })
         {
             results.Add(await PollAsync(edge, backend, options, interval, token));
@@ -44,9 +50,9 @@ internal static class PollingVsPush
         return results;
     }
 
-    private static async Task<PollingResult> PushAsync(SystemUnderTest edge, Backend backend, Options options)
+    private static async Task<PollingResult> PushAsync(SystemUnderTest edge, Backend backend, Options options, bool proto)
     {
-        var (path, subprotocol, hello, marker) = edge.Protocol("{\"symbols\":[\"AAA\"]}");
+        var (path, subprotocol, hello, marker) = edge.Protocol("{\"symbols\":[\"AAA\"]}", proto);
         var markerBytes = Encoding.UTF8.GetBytes(marker);
         using var stop = new CancellationTokenSource();
         var clients = new LoadClient[options.Pollers];
@@ -84,7 +90,7 @@ internal static class PollingVsPush
 
         await Task.WhenAll(loops);
         var staleness = clients.SelectMany(c => c.Latencies).Order().ToArray();
-        return new PollingResult("push", clients.Length, updates, updates / elapsed.TotalSeconds / clients.Length, updates == 0 ? 0 : bytes / (double)updates,
+        return new PollingResult(proto ? PushProto : PushJson, clients.Length, updates, updates / elapsed.TotalSeconds / clients.Length, updates == 0 ? 0 : bytes / (double)updates,
             bytes / (Published * elapsed.TotalSeconds * clients.Length), Harness.Percentile(staleness, 0.5), Harness.Percentile(staleness, 0.99), updates == 0 ? 0 : cpu.TotalMicroseconds / updates);
     }
 
@@ -184,7 +190,8 @@ internal static class PollingVsPush
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## Polling versus push ({options.Pollers:N0} clients following a quote that changes 10 times a second)").AppendLine();
         text.AppendLine("Pollers send `GET /v1/quotes/AAA` through the edge with `If-None-Match` and the headers Chromium sends with a `fetch()` " +
-            "(bearer token, user agent, accept, fetch metadata); subscribers hold one subscription each. Bytes are everything on the clients' sockets in " +
+            "(bearer token, user agent, accept, fetch metadata); subscribers hold one subscription each, with JSON `next` frames (the default) or " +
+            "binary ones (`\"encoding\":\"proto\"`, what the TypeScript client and the dashboard use). Bytes are everything on the clients' sockets in " +
             "both directions (headers and 304s included), per new value a client saw and per value published (10 a second), in steady state; " +
             "staleness is, for every value published, how old it was when the client first showed it or a newer one; CPU is the edge's plus the " +
             "backend's per new value seen.").AppendLine();
@@ -196,15 +203,15 @@ internal static class PollingVsPush
                 $"| {r.Mode} | {r.UpdatesPerClientPerSecond:N1} | {r.BytesPerUpdate:N0} | {r.BytesPerPublished:N0} | {r.StalenessP50Micros / 1000.0:N1} | {r.StalenessP99Micros / 1000.0:N1} | {r.ServerCpuMicrosPerUpdate:N1} |");
         }
 
-        if (results.FirstOrDefault(r => r.Mode == "push") is { BytesPerUpdate: > 0 } push)
+        text.AppendLine().AppendLine("Polling / push:").AppendLine();
+        text.AppendLine("| mode | against | bytes per value seen | bytes per value published | staleness p50 | staleness p99 | CPU per value seen |");
+        text.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var push in results.Where(r => IsPush(r) && r.BytesPerUpdate > 0))
         {
-            text.AppendLine().AppendLine("Polling / push:").AppendLine();
-            text.AppendLine("| mode | bytes per value seen | bytes per value published | staleness p50 | staleness p99 | CPU per value seen |");
-            text.AppendLine("|---|---|---|---|---|---|");
-            foreach (var poll in results.Where(r => r.Mode != "push"))
+            foreach (var poll in results.Where(r => !IsPush(r)))
             {
                 text.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {poll.Mode} | {FanOut.Ratio(poll.BytesPerUpdate, push.BytesPerUpdate)} | {FanOut.Ratio(poll.BytesPerPublished, push.BytesPerPublished)} | {FanOut.Ratio(poll.StalenessP50Micros, push.StalenessP50Micros)} | {FanOut.Ratio(poll.StalenessP99Micros, push.StalenessP99Micros)} | {FanOut.Ratio(poll.ServerCpuMicrosPerUpdate, push.ServerCpuMicrosPerUpdate)} |");
+                    $"| {poll.Mode} | {push.Mode} | {FanOut.Ratio(poll.BytesPerUpdate, push.BytesPerUpdate)} | {FanOut.Ratio(poll.BytesPerPublished, push.BytesPerPublished)} | {FanOut.Ratio(poll.StalenessP50Micros, push.StalenessP50Micros)} | {FanOut.Ratio(poll.StalenessP99Micros, push.StalenessP99Micros)} | {FanOut.Ratio(poll.ServerCpuMicrosPerUpdate, push.ServerCpuMicrosPerUpdate)} |");
             }
         }
 
