@@ -14,18 +14,25 @@ internal static class EdgeTelemetry
 {
     public static void AddEdgeTelemetry(this WebApplicationBuilder builder)
     {
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "edgebridge"))
-            // Grpc.Net.Client's own span sits between an upstream call and its HTTP request; without it the
-            // exported trace would break there.
-            .WithTracing(tracing => tracing
-                .AddSource(EdgeBridgeDiagnostics.ActivitySourceName, "Yarp.ReverseProxy", "Grpc.Net.Client")
-                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = static context => !IsProbe(context.Request.Path))
-                .AddHttpClientInstrumentation())
             .WithMetrics(metrics => metrics
                 .AddMeter(EdgeBridgeDiagnostics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"));
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        // Spans are recorded only when they go somewhere. An open span is memory: the /ws request's and each
+        // subscription's live as long as the socket (about 1.5 KB per idle connection, docs/benchmarks.md).
+        if (builder.Configuration.GetValue("Telemetry:Tracing", defaultValue: otlp))
+        {
+            // Grpc.Net.Client's own span sits between an upstream call and its HTTP request; without it the
+            // exported trace would break there.
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(EdgeBridgeDiagnostics.ActivitySourceName, "Yarp.ReverseProxy", "Grpc.Net.Client")
+                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = static context => !IsProbe(context.Request.Path))
+                .AddHttpClientInstrumentation());
+        }
+
+        if (otlp)
         {
             telemetry.UseOtlpExporter();
         }

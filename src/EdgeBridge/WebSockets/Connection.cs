@@ -104,7 +104,8 @@ internal sealed class Connection
             _initTimer = _time.CreateTimer(static state => ((Connection)state!).InitTimedOut(), this, _options.InitTimeout, Timeout.InfiniteTimeSpan);
         }
 
-        var writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        // Called, not Task.Run: it parks on its first wait at once, and an idle connection then holds no extra tasks.
+        var writer = WriteLoopAsync();
         try
         {
             await ReceiveLoopAsync(aborted);
@@ -505,7 +506,7 @@ internal sealed class Connection
     {
         try
         {
-            var reader = _scheduler.Reader;
+            var reader = _scheduler;
             while (await reader.WaitToReadAsync())
             {
                 // Everything ready now goes out in as few writes as the batch size allows.

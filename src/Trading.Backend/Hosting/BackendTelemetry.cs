@@ -12,11 +12,17 @@ internal static class BackendTelemetry
 {
     public static void AddBackendTelemetry(this WebApplicationBuilder builder)
     {
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "trading-backend"))
-            .WithTracing(tracing => tracing.AddAspNetCoreInstrumentation());
+            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "trading-backend"));
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        // Spans are recorded only when they go somewhere (a stream's span is held for as long as the stream).
+        if (builder.Configuration.GetValue("Telemetry:Tracing", defaultValue: otlp))
+        {
+            telemetry.WithTracing(tracing => tracing.AddAspNetCoreInstrumentation());
+        }
+
+        if (otlp)
         {
             telemetry.UseOtlpExporter();
         }

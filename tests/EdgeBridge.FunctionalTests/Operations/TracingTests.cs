@@ -178,10 +178,29 @@ public sealed class TracingTests(TracingTests.Fixture stack) : IClassFixture<Tra
     {
         public SpanCollection Spans { get; } = new();
 
+        // No OTLP endpoint here: tracing is switched on for the test's own exporter.
+        protected override IDictionary<string, string?>? EdgeSettings => new Dictionary<string, string?> { ["Telemetry:Tracing"] = "true" };
+
         public override Task InitializeAsync()
         {
             Edge.ConfigureServices = services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(Spans));
             return base.InitializeAsync();
         }
+    }
+}
+
+/// <summary>Without an exporter the edge records no spans: nobody would see them, and open ones cost memory.</summary>
+public sealed class TracingSwitchTests(StackFixture stack) : IClassFixture<StackFixture>
+{
+    [Fact]
+    public async Task NoExporterConfigured_NoTracerProvider_AndSubscriptionsStillWork()
+    {
+        Assert.Null(stack.Edge.Services.GetService<OpenTelemetry.Trace.TracerProvider>());
+
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using var _1 = socket;
+        await socket.SubscribeAsync("q", "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { "WONK" } });
+        var (next, _) = await socket.ReceiveUntilAsync(f => f.Type() == "next");
+        Assert.Equal("q", next.Id());
     }
 }

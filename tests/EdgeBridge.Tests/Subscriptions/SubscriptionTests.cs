@@ -112,8 +112,8 @@ public sealed class SubscriptionTests
         subscription.Deliver(Message(1));
         subscription.Deliver(Message(2));
 
-        Assert.True(scheduler.Reader.TryRead(out var source));
+        Assert.True(scheduler.TryRead(out var source));
         Assert.Same(subscription, source);
-        Assert.False(scheduler.Reader.TryRead(out _));
+        Assert.False(scheduler.TryRead(out _));
     }
 }
