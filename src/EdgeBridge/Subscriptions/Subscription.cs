@@ -94,8 +94,12 @@ internal sealed class Subscription : IOutboundSource
 
     public long Delivered => Interlocked.Read(ref _delivered);
 
-    /// <summary>Queues a message, encoded as <see cref="Encoding"/>; called by the upstream reader and never blocks it.</summary>
-    public Delivery Deliver(byte[] message)
+    /// <summary>
+    /// Queues a message, encoded as <see cref="Encoding"/>; called by the upstream reader and never blocks it.
+    /// With <paramref name="wake"/> false the writer is not woken yet: the reader calls <see cref="Wake"/> once it
+    /// has queued what the upstream had buffered (an overflow still wakes it at once, to write the error).
+    /// </summary>
+    public Delivery Deliver(byte[] message, bool wake = true)
     {
         var overflowed = false;
         var dropped = false;
@@ -136,7 +140,11 @@ internal sealed class Subscription : IOutboundSource
             Upstream?.Remove(this);
         }
 
-        Schedule();
+        if (wake || overflowed)
+        {
+            Schedule();
+        }
+
         return overflowed ? Delivery.Overflowed : dropped ? Delivery.Dropped : Delivery.Queued;
     }
 
@@ -229,6 +237,9 @@ internal sealed class Subscription : IOutboundSource
         EdgeBridgeActivities.SetStatus(activity, code);
         activity.Stop();
     }
+
+    /// <summary>Wakes the connection's writer for what <see cref="Deliver"/> queued without waking it.</summary>
+    public void Wake() => Schedule();
 
     private void Schedule()
     {

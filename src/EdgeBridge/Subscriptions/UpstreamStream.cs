@@ -18,6 +18,8 @@ namespace EdgeBridge.Subscriptions;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "CancellationTokenSource without a timer.")]
 internal sealed class UpstreamStream
 {
+    private const int MaxUnwokenMessages = 16;
+
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _cancellation = new();
     private readonly Action<UpstreamStream>? _onClosed;
@@ -131,8 +133,25 @@ internal sealed class UpstreamStream
         try
         {
             using var call = invoker.AsyncServerStreamingCall(Method.GrpcMethod, null, new CallOptions(Headers, cancellationToken: token), Request);
-            while (await call.ResponseStream.MoveNext(token))
+            var unwoken = 0;
+            while (true)
             {
+                // What the upstream has already buffered is queued for every subscriber before their writers are
+                // woken: a burst (one tick's quotes of several symbols) then leaves each socket in one write
+                // instead of one per message, at no cost in latency — the wake-up happens as soon as the next
+                // read would wait. The cap keeps the first message of a long burst from waiting for the last.
+                var moveNext = call.ResponseStream.MoveNext(token);
+                if (unwoken > 0 && (!moveNext.IsCompleted || unwoken >= MaxUnwokenMessages))
+                {
+                    WakeAll();
+                    unwoken = 0;
+                }
+
+                if (!await moveNext)
+                {
+                    break;
+                }
+
                 var message = call.ResponseStream.Current;
                 byte[]? jsonBytes = null;
                 byte[]? protoBytes = null;
@@ -142,14 +161,17 @@ internal sealed class UpstreamStream
                 {
                     var delivery = subscriber.Deliver(subscriber.Encoding == MessageEncoding.Proto
                         ? protoBytes ??= message.ToByteArray()
-                        : jsonBytes ??= json.FormatUtf8(message));
+                        : jsonBytes ??= json.FormatUtf8(message), wake: false);
                     if (delivery != Delivery.Queued)
                     {
                         owner.Count(delivery);
                     }
                 }
+
+                unwoken++;
             }
 
+            // Ending wakes every writer, for the messages still queued and the complete frame after them.
             EndAll(StatusCode.OK, static id => ServerFrames.Complete(id));
         }
         catch (RpcException) when (token.IsCancellationRequested)
@@ -181,6 +203,14 @@ internal sealed class UpstreamStream
 
             _onClosed?.Invoke(this);
             EndTrace(outcome, failure);
+        }
+    }
+
+    private void WakeAll()
+    {
+        foreach (var subscriber in _subscribers)
+        {
+            subscriber.Wake();
         }
     }
 

@@ -116,4 +116,39 @@ public sealed class SubscriptionTests
         Assert.Same(subscription, source);
         Assert.False(scheduler.TryRead(out _));
     }
+
+    [Fact]
+    public void DeliverWithoutWake_WaitsForWake_SoABurstLeavesInOneWriterTurn()
+    {
+        var scheduler = new OutboundScheduler();
+        var subscription = new Subscription("s", Method("PrivateFeed", 8), scheduler);
+
+        for (var i = 1; i <= 4; i++)
+        {
+            subscription.Deliver(Message(i), wake: false);
+        }
+
+        Assert.False(scheduler.TryRead(out _));
+        subscription.Wake();
+        Assert.True(scheduler.TryRead(out var source));
+        Assert.Same(subscription, source);
+        Assert.Equal([1, 2, 3, 4], Drain(subscription).Select(f => f.GetProperty("message").GetProperty("n").GetInt32()));
+    }
+
+    [Fact]
+    public void DeliverWithoutWake_Overflow_WakesAtOnceForTheError()
+    {
+        var scheduler = new OutboundScheduler();
+        var subscription = new Subscription("s", Method("PrivateFeed", 3), scheduler);
+
+        for (var i = 1; i <= 4; i++)
+        {
+            subscription.Deliver(Message(i), wake: false);
+        }
+
+        Assert.True(scheduler.TryRead(out _));
+        var frames = Drain(subscription);
+        Assert.Equal("error", frames[^1].GetProperty("type").GetString());
+        Assert.Equal(8, frames[^1].GetProperty("status").GetProperty("code").GetInt32());
+    }
 }
