@@ -129,6 +129,13 @@ public sealed record WebSocketOptions
     /// </summary>
     public int MaxWriteBatchBytes { get; init; } = 32 * 1024;
 
+    /// <summary>
+    /// Whether plain HTTP/1.1 upgrades to <see cref="Path"/> are taken at the connection level, before Kestrel's HTTP
+    /// layer, so that an accepted socket holds no HTTP request state (about half the memory of an idle connection).
+    /// Anything else still goes through the HTTP endpoint. Read per connection, so it can be switched live.
+    /// </summary>
+    public bool DirectUpgrade { get; init; } = true;
+
     /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

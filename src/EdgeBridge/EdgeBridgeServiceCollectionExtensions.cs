@@ -35,6 +35,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<ContractCatalog>();
         services.AddSingleton<UpstreamStreams>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>, EdgeBridge.WebSockets.DirectUpgradeSetup>();
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<RestRateLimits>();
         services.AddOptions<DescriptorSetOptions>();

@@ -29,6 +29,25 @@ internal static class EdgeBridgeActivities
         return StartDetached("subscribe " + method.FullName, ActivityKind.Server, default, tags, links);
     }
 
+    /// <summary>
+    /// The span of a WebSocket upgrade taken at the connection level (no HTTP request span exists for it): it ends
+    /// once the socket is accepted, and the connection's subscriptions link to it.
+    /// </summary>
+    public static Activity? StartDirectUpgrade(string path, System.Net.IPAddress client)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = Source.StartActivity("GET " + path, ActivityKind.Server, parentContext: default);
+        activity?.SetTag("http.request.method", "GET");
+        activity?.SetTag("url.path", path);
+        activity?.SetTag("client.address", client.ToString());
+        activity?.SetTag("http.response.status_code", 101);
+        return activity;
+    }
+
     public static Activity? StartUpstream(StreamingMethod method, ActivityContext parent)
     {
         if (!Source.HasListeners())

@@ -23,13 +23,18 @@ internal static class BrowserOrigins
             return true;
         }
 
-        var own = context.Request.Scheme + "://" + context.Request.Host.Value;
+        return IsAllowed(origin, context.Request.Scheme + "://" + context.Request.Host.Value,
+            context.RequestServices.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Browser.AllowedOrigins);
+    }
+
+    /// <summary>True when <paramref name="origin"/> is the edge's own (<paramref name="own"/>) or an allowed one.</summary>
+    public static bool IsAllowed(string origin, string own, IReadOnlyList<string> allowed)
+    {
         if (string.Equals(origin, own, StringComparison.OrdinalIgnoreCase))
         {
             return true;
         }
 
-        var allowed = context.RequestServices.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Browser.AllowedOrigins;
         foreach (var candidate in allowed)
         {
             if (string.Equals(origin, candidate.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))

@@ -104,27 +104,37 @@ internal static class WebSocketEndpoint
         try
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = ServerFrames.Subprotocol });
-            var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
-                services.GetRequiredService<UpstreamStreams>(), services.GetRequiredService<TokenValidator>(),
-                services.GetRequiredService<TimeProvider>(), services.GetRequiredService<Operations.EdgeBridgeMetrics>(), logger)
-            {
-                RemoteAddress = address.ToString(),
-                Batching = (context.Features.Get<IHttpUpgradeFeature>() as CoalescingUpgradeFeature)?.Stream,
-                TraceContext = System.Diagnostics.Activity.Current?.Context ?? default,
-            };
-            registry.Add(connection);
-            try
-            {
-                await connection.RunAsync(context.RequestAborted);
-            }
-            finally
-            {
-                registry.Remove(connection);
-            }
+            await RunAsync(socket, services, options, address, (context.Features.Get<IHttpUpgradeFeature>() as CoalescingUpgradeFeature)?.Stream,
+                System.Diagnostics.Activity.Current?.Context ?? default, context.RequestAborted);
         }
         finally
         {
             registry.Release(address);
+        }
+    }
+
+    /// <summary>Runs an accepted socket as a <see cref="Connection"/>, whichever way it was upgraded.</summary>
+    public static async Task RunAsync(System.Net.WebSockets.WebSocket socket, IServiceProvider services, WebSocketOptions options, System.Net.IPAddress address,
+        CoalescingStream? batching, System.Diagnostics.ActivityContext trace, CancellationToken aborted)
+    {
+        var registry = services.GetRequiredService<ConnectionRegistry>();
+        var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
+            services.GetRequiredService<UpstreamStreams>(), services.GetRequiredService<TokenValidator>(),
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<Operations.EdgeBridgeMetrics>(),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeBridge.WebSockets"))
+        {
+            RemoteAddress = address.ToString(),
+            Batching = batching,
+            TraceContext = trace,
+        };
+        registry.Add(connection);
+        try
+        {
+            await connection.RunAsync(aborted);
+        }
+        finally
+        {
+            registry.Remove(connection);
         }
     }
 }
