@@ -23,6 +23,8 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
 {
     private readonly IOptionsMonitor<EdgeBridgeOptions> _options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>();
     private readonly ConnectionRegistry _registry = services.GetRequiredService<ConnectionRegistry>();
+    private readonly IOptionsMonitor<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>? _hostFiltering =
+        services.GetService<IOptionsMonitor<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>>();
     private readonly TimeSpan _headersTimeout = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.RequestHeadersTimeout;
 
     // The path is mapped once at startup, so it is read once here too.
@@ -115,7 +117,12 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
     }
 
     private bool IsAllowed(UpgradeRequest request) =>
-        request.Origin is null || BrowserOrigins.IsAllowed(request.Origin, "http://" + request.Host, _options.CurrentValue.Browser.AllowedOrigins);
+        !FiltersHosts() &&
+        (request.Origin is null || BrowserOrigins.IsAllowed(request.Origin, "http://" + request.Host, _options.CurrentValue.Browser.AllowedOrigins));
+
+    // With AllowedHosts set, the HTTP pipeline's host filtering decides; it is not repeated here.
+    private bool FiltersHosts() =>
+        _hostFiltering?.CurrentValue.AllowedHosts is { Count: > 0 } hosts && !(hosts.Count == 1 && hosts[0] == "*");
 
     private async Task AcceptAsync(ConnectionContext context, UpgradeRequest request, IPAddress address, WebSocketOptions options)
     {

@@ -12,7 +12,7 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
 {
     private const string Key = "dGhlIHNhbXBsZSBub25jZQ==";
 
-    private static string Upgrade(string target = "/ws") =>
+    internal static string Upgrade(string target = "/ws") =>
         $"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
         $"Sec-WebSocket-Key: {Key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: edgebridge.v1\r\n\r\n";
 
@@ -103,11 +103,13 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
         Assert.Contains("\"code\":7", await ReadBodyAsync(client, head), StringComparison.Ordinal);
     }
 
-    private async Task<Socket> ConnectAsync()
+    private Task<Socket> ConnectAsync() => ConnectAsync(stack.Edge);
+
+    internal static async Task<Socket> ConnectAsync(EdgeServer edge)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeout = new CancellationTokenSource(Wait.Deadline);
-        await socket.ConnectAsync("127.0.0.1", stack.Edge.HttpPort, timeout.Token);
+        await socket.ConnectAsync("127.0.0.1", edge.HttpPort, timeout.Token);
         return socket;
     }
 
@@ -131,7 +133,7 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
     }
 
     // Byte by byte, so that nothing after the head is consumed.
-    private static async Task<string> ReadHeadAsync(Socket socket)
+    internal static async Task<string> ReadHeadAsync(Socket socket)
     {
         var head = new StringBuilder();
         while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
@@ -183,5 +185,34 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
         }
 
         return Encoding.UTF8.GetString(await ReadExactlyAsync(socket, length));
+    }
+}
+
+/// <summary>With AllowedHosts set, host filtering stays the HTTP pipeline's: no upgrade skips it.</summary>
+public sealed class DirectUpgradeHostFilteringTests(DirectUpgradeHostFilteringTests.Fixture stack) : IClassFixture<DirectUpgradeHostFilteringTests.Fixture>
+{
+    [Fact]
+    public async Task UpgradeForAnotherHost_IsRefusedByHostFiltering()
+    {
+        using var client = await DirectUpgradeTests.ConnectAsync(stack.Edge);
+
+        await client.SendAsync(Encoding.ASCII.GetBytes(DirectUpgradeTests.Upgrade()));
+
+        Assert.StartsWith("HTTP/1.1 400 ", await DirectUpgradeTests.ReadHeadAsync(client), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UpgradeForAnAllowedHost_IsAccepted()
+    {
+        using var client = await DirectUpgradeTests.ConnectAsync(stack.Edge);
+
+        await client.SendAsync(Encoding.ASCII.GetBytes(DirectUpgradeTests.Upgrade().Replace("Host: 127.0.0.1", "Host: edge.example", StringComparison.Ordinal)));
+
+        Assert.StartsWith("HTTP/1.1 101 ", await DirectUpgradeTests.ReadHeadAsync(client), StringComparison.Ordinal);
+    }
+
+    public sealed class Fixture : StackFixture
+    {
+        protected override IDictionary<string, string?>? EdgeSettings => new Dictionary<string, string?> { ["AllowedHosts"] = "edge.example" };
     }
 }
