@@ -31,7 +31,8 @@ public sealed class BenchmarkSmokeTests
 
         Assert.Contains("| REST via edge |", output);
         Assert.Contains("| gRPC direct |", output);
-        Assert.Contains("| push |", output);
+        Assert.Contains("| push, JSON frames |", output);
+        Assert.Contains("| push, proto frames |", output);
         Assert.Contains("| poll every 250 ms |", output);
     }
 }
