@@ -12,18 +12,25 @@ internal static class PushLatency
 {
     private static readonly int[] s_loads = [10, 50, 80];
 
+    /// <summary>
+    /// The load "percent" of the extra point where every system is asked the same rate: half the slowest system's
+    /// maximum. Fractions of each system's own maximum ask a fast system for far more than a slow one.
+    /// </summary>
+    public const int SameRate = -1;
+
     public static async Task<List<RunResult>> RunAsync(Options options, List<RunResult>? fanOut)
     {
         var subscribers = options.LatencySubscribers;
         var results = new List<RunResult>();
         for (var round = 1; round <= options.LatencyRounds; round++)
         {
-            foreach (var load in options.Smoke ? [50] : s_loads)
+            var sameRate = options.Systems.Min(system => Maximum(fanOut, system, subscribers)) / 2;
+            foreach (var load in options.Smoke ? [50] : (int[])[.. s_loads, SameRate])
             {
                 foreach (var system in options.Systems)
                 {
                     var maximum = Maximum(fanOut, system, subscribers);
-                    var perSubscriber = load / 100.0 * maximum / subscribers;
+                    var perSubscriber = (load == SameRate ? sameRate : load / 100.0 * maximum) / subscribers;
 
                     // Each tick publishes 4 messages (one per symbol).
                     var tick = TimeSpan.FromSeconds(4 / perSubscriber);
@@ -31,7 +38,7 @@ internal static class PushLatency
                     await using var server = await Harness.StartSystemAsync(system, backend);
                     var result = await Subscribers.MeasureAsync(server, subscribers, round, options, sampleEvery: Math.Max(1, subscribers / 200), loadPercent: load);
                     results.Add(result);
-                    Console.Error.WriteLine($"latency round {round} {system,-10} {load,3}% ({perSubscriber * subscribers,9:N0} msg/s asked): {result.MessagesPerSecond,10:N0} delivered  p50 {result.P50Micros / 1000.0:N1} ms  p99 {result.P99Micros / 1000.0:N1} ms");
+                    Console.Error.WriteLine($"latency round {round} {system,-10} {(load == SameRate ? "same" : load + "%"),5} ({perSubscriber * subscribers,9:N0} msg/s asked): {result.MessagesPerSecond,10:N0} delivered  p50 {result.P50Micros / 1000.0:N1} ms  p99 {result.P99Micros / 1000.0:N1} ms");
                 }
             }
         }
@@ -54,15 +61,16 @@ internal static class PushLatency
     {
         var medians = FanOut.Medians(results).ToList();
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"## Push latency at 10, 50 and 80 % of each system's maximum (N = {results.FirstOrDefault()?.Subscribers})").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"## Push latency at 10, 50 and 80 % of each system's maximum, and at one rate for all (N = {results.FirstOrDefault()?.Subscribers})").AppendLine();
         text.AppendLine("Each system's maximum is its fan-out throughput above at this N; the backend's tick rate is set so that the system is asked for " +
-            "that fraction of it. Latency is backend publish → client receipt, medians over rounds.").AppendLine();
+            "that fraction of it. \"same rate\" asks every system for the same rate, half the slowest system's maximum. " +
+            "Latency is backend publish → client receipt, medians over rounds.").AppendLine();
         text.AppendLine("| load | system | delivered msg/s | p50 ms | p99 ms | p99.9 ms | CPU µs/msg |");
         text.AppendLine("|---|---|---|---|---|---|---|");
-        foreach (var m in medians.OrderBy(m => m.LoadPercent).ThenBy(m => m.System, StringComparer.Ordinal))
+        foreach (var m in medians.OrderBy(m => m.LoadPercent == SameRate ? int.MaxValue : m.LoadPercent).ThenBy(m => m.System, StringComparer.Ordinal))
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {m.LoadPercent} % | {m.System} | {m.MessagesPerSecond:N0} | {m.P50Micros / 1000.0:N1} | {m.P99Micros / 1000.0:N1} | {m.P999Micros / 1000.0:N1} | {m.CpuMicrosPerMessage:N2} |");
+                $"| {Load(m)} | {m.System} | {m.MessagesPerSecond:N0} | {m.P50Micros / 1000.0:N1} | {m.P99Micros / 1000.0:N1} | {m.P999Micros / 1000.0:N1} | {m.CpuMicrosPerMessage:N2} |");
         }
 
         text.AppendLine().AppendLine("Ratios EdgeBridge / peer (p99):").AppendLine();
@@ -73,10 +81,12 @@ internal static class PushLatency
             foreach (var peer in medians.Where(m => m.LoadPercent == ours.LoadPercent && m.System != "edgebridge"))
             {
                 text.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {ours.LoadPercent} % | {peer.System} | {FanOut.Ratio(ours.P50Micros, peer.P50Micros)} | {FanOut.Ratio(ours.P99Micros, peer.P99Micros)} | {FanOut.Ratio(ours.P999Micros, peer.P999Micros)} |");
+                    $"| {Load(ours)} | {peer.System} | {FanOut.Ratio(ours.P50Micros, peer.P50Micros)} | {FanOut.Ratio(ours.P99Micros, peer.P99Micros)} | {FanOut.Ratio(ours.P999Micros, peer.P999Micros)} |");
             }
         }
 
         return text.AppendLine().ToString();
     }
+
+    private static string Load(RunResult result) => result.LoadPercent == SameRate ? "same rate" : $"{result.LoadPercent} %";
 }
