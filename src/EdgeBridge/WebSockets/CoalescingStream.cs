@@ -8,26 +8,12 @@ namespace EdgeBridge.WebSockets;
 /// with several messages queued gets one syscall (and one TLS record) instead of one per frame. Outside a batch,
 /// writes pass straight through, so pongs and close frames written by the WebSocket itself are not delayed.
 /// </summary>
-internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
+internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : AsyncDuplexStream
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private byte[]? _buffer;
     private int _length;
     private bool _batching;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <summary>Starts gathering writes; called by the connection's single writer.</summary>
     public void BeginBatch() => _batching = true;
@@ -185,16 +171,6 @@ internal sealed class CoalescingStream(Stream inner, int maxBatchBytes) : Stream
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Reads are asynchronous.");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Writes are asynchronous.");
-
-    public override void Flush() => throw new NotSupportedException("Flushes are asynchronous.");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     public override async ValueTask DisposeAsync()
     {

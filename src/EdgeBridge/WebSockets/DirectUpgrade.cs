@@ -148,24 +148,10 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
     }
 
     /// <summary>The connection's pipes as the stream a <see cref="WebSocket"/> reads and writes.</summary>
-    private sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
+    private sealed class DuplexPipeStream(IDuplexPipe pipe) : AsyncDuplexStream
     {
         private readonly Stream _input = pipe.Input.AsStream(leaveOpen: true);
         private readonly Stream _output = pipe.Output.AsStream(leaveOpen: true);
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _input.ReadAsync(buffer, cancellationToken);
 
@@ -176,16 +162,6 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _output.WriteAsync(buffer, offset, count, cancellationToken);
 
         public override Task FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Reads are asynchronous.");
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Writes are asynchronous.");
-
-        public override void Flush() => throw new NotSupportedException("Flushes are asynchronous.");
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         // The WebSocket disposes its stream when it closes or is aborted (a vanished client, a timeout): a read
         // waiting for bytes and a flush waiting for a client that does not read must end then, as they do when an
