@@ -19,19 +19,23 @@ public sealed class OpenTelemetryMetricsTests(OpenTelemetryMetricsTests.Fixture 
             await socket.ReceiveUntilAsync(f => f.Type() == "error");
             await stack.Rest.GetAsync("/v1/symbols");
 
-            var provider = stack.Edge.Services.GetRequiredService<MeterProvider>();
-            Assert.True(provider.ForceFlush(30_000));
         }
 
         // Observable instruments of other tests' edges (same meter name, same process) report into the same streams
         // and the last callback's value wins, so only their presence is asserted; the values come from synchronous
-        // instruments, whose measurements from every edge add up.
-        var metrics = stack.Metrics.ToList();
-        Assert.Contains(metrics, m => m.Name == "edgebridge.websocket.connections");
-        Assert.Contains(metrics, m => m.Name == "edgebridge.messages.delivered");
-        Assert.True(Sum(metrics, "edgebridge.frames.rejected") >= 1);
-        Assert.True(metrics.Where(m => m.Name == "edgebridge.rest.duration" && m.MetricType == MetricType.Histogram)
-            .SelectMany(m => m.MetricPoints).Sum(point => point.GetHistogramCount()) >= 1);
+        // instruments, whose measurements from every edge add up. The REST duration is recorded once the response
+        // has been sent, which may be just after the client has it: flush until it is there.
+        var provider = stack.Edge.Services.GetRequiredService<MeterProvider>();
+        await Wait.UntilAsync(() =>
+        {
+            Assert.True(provider.ForceFlush(30_000));
+            var metrics = stack.Metrics.ToList();
+            return metrics.Any(m => m.Name == "edgebridge.websocket.connections")
+                && metrics.Any(m => m.Name == "edgebridge.messages.delivered")
+                && Sum(metrics, "edgebridge.frames.rejected") >= 1
+                && metrics.Where(m => m.Name == "edgebridge.rest.duration" && m.MetricType == MetricType.Histogram)
+                    .SelectMany(m => m.MetricPoints).Sum(point => point.GetHistogramCount()) >= 1;
+        }, "the EdgeBridge instruments reach the exporter with this test's measurements");
     }
 
     private static long Sum(List<MetricSnapshot> metrics, string name) => metrics
