@@ -51,6 +51,10 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
         {
             await AcceptAsync(context, request, address, options);
         }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException)
+        {
+            // The client went away during the handshake: nothing to answer, nothing to log.
+        }
         finally
         {
             _registry.Release(address);

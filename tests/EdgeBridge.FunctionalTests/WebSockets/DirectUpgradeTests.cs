@@ -92,6 +92,25 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
     }
 
     [Fact]
+    public async Task ClientGoneRightAfterItsHead_LeavesNoConnectionBehind()
+    {
+        var registry = stack.Edge.Services.GetRequiredService<EdgeBridge.WebSockets.ConnectionRegistry>();
+        // More than the per-address limit (50): a reservation kept by an abandoned handshake would show.
+        for (var i = 0; i < 60; i++)
+        {
+            using var client = await ConnectAsync();
+            await client.SendAsync(Encoding.ASCII.GetBytes(Upgrade()));
+            client.Close(0);
+        }
+
+        // Each reservation is released, so the address is not left at its limit and the next one gets a socket.
+        await Wait.UntilAsync(() => !registry.Connections.Any(), "the abandoned connections are gone");
+        using var next = await ConnectAsync();
+        await next.SendAsync(Encoding.ASCII.GetBytes(Upgrade()));
+        Assert.StartsWith("HTTP/1.1 101 ", await ReadHeadAsync(next), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DisallowedOrigin_IsRefusedByTheHttpEndpoint_WithItsStatusBody()
     {
         using var client = await ConnectAsync();
