@@ -11,8 +11,7 @@ namespace EdgeBridge.Subscriptions;
 /// <summary>
 /// One upstream server-streaming call and the subscriptions it feeds. Each message is encoded once per encoding
 /// its subscribers asked for (JSON, protobuf) and the same bytes are queued for every subscriber; the read loop
-/// never waits for a subscriber. The call is
-/// cancelled as soon as its last subscriber leaves.
+/// never waits for a subscriber. The call is cancelled as soon as its last subscriber leaves.
 /// </summary>
 // The cancellation source has no timer, so it needs no disposal; disposing it would race with late Remove calls.
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "CancellationTokenSource without a timer.")]

@@ -506,12 +506,11 @@ internal sealed class Connection
     {
         try
         {
-            var reader = _scheduler;
-            while (await reader.WaitToReadAsync())
+            while (await _scheduler.WaitToReadAsync())
             {
                 // Everything ready now goes out in as few writes as the batch size allows.
                 Batching?.BeginBatch();
-                while (Volatile.Read(ref _closeRequested) == 0 && reader.TryRead(out var source))
+                while (Volatile.Read(ref _closeRequested) == 0 && _scheduler.TryRead(out var source))
                 {
                     var turn = 0;
                     var more = false;

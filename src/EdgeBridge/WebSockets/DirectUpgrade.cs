@@ -73,22 +73,24 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
         using var timeout = new CancellationTokenSource(_headersTimeout);
         using var cancel = timeout.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
         byte[]? rented = null;
+        long searched = 0;
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync(context.ConnectionClosed);
                 var buffer = result.Buffer;
-                var head = Head(buffer, ref rented);
-                var parse = UpgradeRequest.Parse(head, _requestLine, out var request);
-                if (parse == UpgradeParse.Incomplete && !result.IsCompleted && !result.IsCanceled)
+                if (StartsLikeUpgrade(buffer) && !HeadEnded(buffer, ref searched) && buffer.Length < UpgradeRequest.MaxHeadBytes
+                    && !result.IsCompleted && !result.IsCanceled)
                 {
                     // Nothing consumed, everything examined: the next read waits for more bytes.
                     input.AdvanceTo(buffer.Start, buffer.End);
                     continue;
                 }
 
-                // Nothing consumed, nothing examined: the next reader gets these same bytes at once.
+                // Parsed once, when the head is complete (or clearly not an upgrade). Nothing consumed, nothing
+                // examined: the next reader gets these same bytes at once.
+                var parse = UpgradeRequest.Parse(Head(buffer, ref rented), _requestLine, out var request);
                 input.AdvanceTo(buffer.Start, buffer.Start);
                 return parse == UpgradeParse.Accepted ? request : null;
             }
@@ -104,6 +106,24 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    // Whether what arrived so far could still be the endpoint's request line.
+    private bool StartsLikeUpgrade(ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> start = stackalloc byte[_requestLine.Length];
+        var length = (int)Math.Min(buffer.Length, start.Length);
+        buffer.Slice(0, length).CopyTo(start);
+        return start[..length].SequenceEqual(_requestLine.AsSpan(0, length));
+    }
+
+    // Whether the head's blank line has arrived. Only bytes not searched before are searched (and the three before
+    // them, for a CRLFCRLF split across reads), so a head trickled in byte by byte costs linear time, not quadratic.
+    private static bool HeadEnded(ReadOnlySequence<byte> buffer, ref long searched)
+    {
+        var reader = new SequenceReader<byte>(buffer.Slice(Math.Max(0, searched - 3)));
+        searched = buffer.Length;
+        return reader.TryReadTo(out ReadOnlySequence<byte> _, "\r\n\r\n"u8);
     }
 
     // The first MaxHeadBytes of what arrived, contiguous (they usually are already: one read, one segment).
