@@ -125,8 +125,10 @@ internal sealed record Backend(Process Process, int GrpcPort, int RestPort) : IA
 
 internal sealed record SystemUnderTest(string Name, Process Process, int Port, int GrpcPort) : IAsyncDisposable
 {
-    /// <summary>The WebSocket path, subprotocol, frames that subscribe, and what marks a delivered message.</summary>
-    /// <summary>How a client of this system subscribes; <paramref name="proto"/> asks EdgeBridge for binary <c>next</c> frames.</summary>
+    /// <summary>
+    /// The WebSocket path, subprotocol, frames that subscribe, and what marks a delivered message;
+    /// <paramref name="proto"/> asks EdgeBridge for binary <c>next</c> frames.
+    /// </summary>
     public (string Path, string? Subprotocol, string[] Hello, string Marker) Protocol(string request = "{}", bool proto = false) => Name switch
     {
         "edgebridge" => ("/ws", "edgebridge.v1",
