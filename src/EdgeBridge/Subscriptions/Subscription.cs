@@ -73,6 +73,9 @@ internal sealed class Subscription : IOutboundSource
 
     public UpstreamStream? Upstream { get; set; }
 
+    /// <summary>Where <see cref="Upstream"/> keeps this subscription in its list; guarded by the upstream's lock.</summary>
+    public int UpstreamSlot { get; set; } = -1;
+
     /// <summary>Whether the upstream call carries the connection's token, so the subscription ends when it expires.</summary>
     public bool UsesToken { get; init; }
 

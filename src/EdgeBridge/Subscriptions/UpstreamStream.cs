@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using EdgeBridge.Contracts;
 using EdgeBridge.Operations;
@@ -22,7 +21,17 @@ internal sealed class UpstreamStream
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _cancellation = new();
     private readonly Action<UpstreamStream>? _onClosed;
-    private ImmutableArray<Subscription> _subscribers = [];
+
+    // Subscribers live in a list guarded by _lock, each knowing its slot, so joining and leaving cost O(1) however
+    // many share the call (a copy-on-write array made a storm of N subscribers O(N²) and, past 10k, put a fresh
+    // large-object array on the heap per join). The read loop works from its own copy of the list, refreshed
+    // under the lock only when the membership changed since the previous message; a subscriber that left before
+    // the refresh is still handed messages and ignores them, because it has ended.
+    private readonly List<Subscription> _subscribers = [];
+    private Subscription[] _view = [];
+    private int _viewCount;
+    private bool _changed;
+    private int _subscriberCount;
     private Activity? _activity;
     private long _messages;
     private bool _closed;
@@ -45,7 +54,7 @@ internal sealed class UpstreamStream
     /// <summary>Identifies identical subscriptions of a shared method; null for per-caller calls.</summary>
     public string? SharingKey { get; }
 
-    public int SubscriberCount => _subscribers.Length;
+    public int SubscriberCount => Volatile.Read(ref _subscriberCount);
 
     /// <summary>Adds a subscriber; false once the stream is closing (the caller then starts a new one).</summary>
     public bool TryAdd(Subscription subscription)
@@ -57,7 +66,9 @@ internal sealed class UpstreamStream
                 return false;
             }
 
-            _subscribers = _subscribers.Add(subscription);
+            subscription.UpstreamSlot = _subscribers.Count;
+            _subscribers.Add(subscription);
+            Changed();
             subscription.Upstream = this;
             Link(subscription);
             return true;
@@ -108,8 +119,20 @@ internal sealed class UpstreamStream
     {
         lock (_lock)
         {
-            _subscribers = _subscribers.Remove(subscription);
-            if (_subscribers.Length > 0 || _closed)
+            var slot = subscription.UpstreamSlot;
+            if (slot < 0 || slot >= _subscribers.Count || _subscribers[slot] != subscription)
+            {
+                return;
+            }
+
+            // Swap with the last: order among subscribers carries no meaning.
+            var last = _subscribers[^1];
+            _subscribers[slot] = last;
+            last.UpstreamSlot = slot;
+            _subscribers.RemoveAt(_subscribers.Count - 1);
+            subscription.UpstreamSlot = -1;
+            Changed();
+            if (_subscribers.Count > 0 || _closed)
             {
                 return;
             }
@@ -156,7 +179,7 @@ internal sealed class UpstreamStream
                 byte[]? protoBytes = null;
                 Interlocked.Increment(ref _messages);
                 owner.MessageRead();
-                foreach (var subscriber in _subscribers)
+                foreach (var subscriber in View())
                 {
                     var delivery = subscriber.Deliver(subscriber.Encoding == MessageEncoding.Proto
                         ? protoBytes ??= message.ToByteArray()
@@ -205,9 +228,41 @@ internal sealed class UpstreamStream
         }
     }
 
+    /// <summary>Marks the membership changed; called under the lock.</summary>
+    private void Changed()
+    {
+        _changed = true;
+        Volatile.Write(ref _subscriberCount, _subscribers.Count);
+    }
+
+    /// <summary>The subscribers as the read loop sees them (read loop only).</summary>
+    private ReadOnlySpan<Subscription> View()
+    {
+        if (Volatile.Read(ref _changed))
+        {
+            lock (_lock)
+            {
+                var count = _subscribers.Count;
+                if (_view.Length < count)
+                {
+                    _view = new Subscription[Math.Max(count, _view.Length * 2)];
+                }
+
+                _subscribers.CopyTo(_view);
+
+                // Nothing past the live ones stays reachable from here.
+                Array.Clear(_view, count, Math.Max(0, _viewCount - count));
+                _viewCount = count;
+                _changed = false;
+            }
+        }
+
+        return _view.AsSpan(0, _viewCount);
+    }
+
     private void WakeAll()
     {
-        foreach (var subscriber in _subscribers)
+        foreach (var subscriber in View())
         {
             subscriber.Wake();
         }
@@ -215,12 +270,18 @@ internal sealed class UpstreamStream
 
     private void EndAll(StatusCode code, Func<string, byte[]> frame)
     {
-        ImmutableArray<Subscription> subscribers;
+        Subscription[] subscribers;
         lock (_lock)
         {
             _closed = true;
-            subscribers = _subscribers;
-            _subscribers = [];
+            subscribers = [.. _subscribers];
+            foreach (var subscriber in subscribers)
+            {
+                subscriber.UpstreamSlot = -1;
+            }
+
+            _subscribers.Clear();
+            Changed();
         }
 
         foreach (var subscriber in subscribers)

@@ -85,6 +85,55 @@ public sealed class SharingTests(StackFixture stack) : IClassFixture<StackFixtur
     }
 
     [Fact]
+    public async Task SubscribersLeaveInAnyOrder_TheOthersKeepReceiving_TheLeaversGetNothingMore()
+    {
+        var startedBefore = stack.Backend.Calls.Started(StreamQuotes);
+        var request = new { symbols = new[] { "UMBR" } };
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using var __ = socket;
+        var ids = Enumerable.Range(0, 8).Select(i => $"s{i}").ToList();
+        foreach (var id in ids)
+        {
+            await socket.SubscribeAsync(id, StreamQuotes, request);
+        }
+
+        await Wait.UntilAsync(() => stack.Backend.Calls.Started(StreamQuotes) - startedBefore == 1, "one shared call");
+
+        // The first, a middle one, the last: each leaves its own place in the upstream's list.
+        string[] leavers = ["s0", "s3", "s7"];
+        foreach (var id in leavers)
+        {
+            await socket.SendAsync(new { type = "unsubscribe", id });
+        }
+
+        var completed = new HashSet<string>();
+        var stayers = ids.Except(leavers).ToHashSet();
+        var nextAfterLeaving = new HashSet<string>();
+        while (nextAfterLeaving.Count < stayers.Count)
+        {
+            var frame = await socket.ReceiveAsync();
+            switch (frame.Type())
+            {
+                case "complete":
+                    completed.Add(frame.Id()!);
+                    break;
+                case "next" when completed.Count == leavers.Length:
+                    Assert.DoesNotContain(frame.Id()!, leavers);
+                    nextAfterLeaving.Add(frame.Id()!);
+                    break;
+                case "next":
+                    // Queued before the unsubscribe was read; never for a leaver after its complete.
+                    Assert.DoesNotContain(frame.Id()!, completed);
+                    break;
+            }
+        }
+
+        Assert.Equal(leavers.ToHashSet(), completed);
+        Assert.Equal(stayers, nextAfterLeaving);
+        Assert.Equal(1, stack.Backend.Calls.Started(StreamQuotes) - startedBefore);
+    }
+
+    [Fact]
     public async Task DifferentRequests_DoNotShare()
     {
         var startedBefore = stack.Backend.Calls.Started(StreamQuotes);
