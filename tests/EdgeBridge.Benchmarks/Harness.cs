@@ -96,9 +96,6 @@ internal static class Harness
 
     public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The p-quantile of sorted values (nearest rank).</summary>
-    public static int Percentile(int[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
-
     /// <summary>The median; with an even count, the mean of the middle two.</summary>
     public static double Median(IEnumerable<double> values)
     {

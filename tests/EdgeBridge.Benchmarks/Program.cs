@@ -25,43 +25,48 @@ report.AppendLine(CultureInfo.InvariantCulture, $"Run: {DateTime.UtcNow:yyyy-MM-
 report.AppendLine(CultureInfo.InvariantCulture, $"Command: `{options.CommandLine}`.").AppendLine();
 var failures = new List<string>();
 
+// Each scenario's chart is an SVG next to the report, named after it: docs/benchmarks-fanout.svg.
+var charts = new Dictionary<string, string>(StringComparer.Ordinal);
+string AddChart(string scenario, string svg)
+{
+    var name = $"{Path.GetFileNameWithoutExtension(options.ReportPath ?? "benchmarks.md")}-{scenario}.svg";
+    charts[name] = svg;
+    return name;
+}
+
 List<RunResult>? fanOut = null;
 if (options.Scenarios.Contains("fanout"))
 {
     fanOut = await FanOut.RunAsync(options);
-    report.Append(FanOut.Markdown(fanOut));
+    report.Append(FanOut.Markdown(fanOut, AddChart("fanout", FanOut.Svg(fanOut))));
     failures.AddRange(fanOut.Where(r => r.Delivered == 0).Select(r => $"fanout {r.System} n={r.Subscribers}"));
-    if (options.ReportPath is not null)
-    {
-        await File.WriteAllTextAsync(Path.ChangeExtension(options.ReportPath, ".svg"), FanOut.Svg(fanOut));
-    }
 }
 
 if (options.Scenarios.Contains("latency"))
 {
     var latency = await PushLatency.RunAsync(options, fanOut);
-    report.Append(PushLatency.Markdown(latency));
+    report.Append(PushLatency.Markdown(latency, AddChart("latency", PushLatency.Svg(latency))));
     failures.AddRange(latency.Where(r => r.Delivered == 0).Select(r => $"latency {r.System} {r.LoadPercent}%"));
 }
 
 if (options.Scenarios.Contains("idle"))
 {
     var idle = await IdleMemory.RunAsync(options);
-    report.Append(IdleMemory.Markdown(idle, options));
+    report.Append(IdleMemory.Markdown(idle, options, AddChart("idle", IdleMemory.Svg(idle))));
     failures.AddRange(idle.Where(r => r.Connected < options.IdleConnections).Select(r => $"idle {r.System} connected {r.Connected}"));
 }
 
 if (options.Scenarios.Contains("rest"))
 {
     var rest = await RestOverhead.RunAsync(options);
-    report.Append(RestOverhead.Markdown(rest, options));
+    report.Append(RestOverhead.Markdown(rest, options, AddChart("rest", RestOverhead.Svg(rest, options))));
     failures.AddRange(rest.Where(r => r.Requests == 0).Select(r => $"rest {r.Target}"));
 }
 
 if (options.Scenarios.Contains("polling"))
 {
     var polling = await PollingVsPush.RunAsync(options);
-    report.Append(PollingVsPush.Markdown(polling, options));
+    report.Append(PollingVsPush.Markdown(polling, options, AddChart("polling", PollingVsPush.Svg(polling))));
     failures.AddRange(polling.Where(r => r.Updates == 0).Select(r => $"polling {r.Mode}"));
 }
 
@@ -74,6 +79,10 @@ if (options.ReportPath is not null)
     var at = kept.IndexOf(Marker, StringComparison.Ordinal);
     report.AppendLine(at >= 0 ? kept[at..] : Marker);
     await File.WriteAllTextAsync(options.ReportPath, report.ToString());
+    foreach (var (name, svg) in charts)
+    {
+        await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.ReportPath))!, name), svg);
+    }
 }
 
 // Smoke mode only checks that every scenario produced something: numbers from it mean nothing.

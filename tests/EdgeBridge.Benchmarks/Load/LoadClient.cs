@@ -15,17 +15,17 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly Socket _socket;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly int _sampleEvery;
-    private readonly List<int> _latenciesMicros;
+    private readonly Latencies? _latencies;
     private long _messages;
     private long _bytesReceived;
     private long _bytesSent;
     private int _untilSample;
 
-    private LoadClient(Socket socket, int sampleEvery, List<int> latencies)
+    private LoadClient(Socket socket, int sampleEvery, Latencies? latencies)
     {
         _socket = socket;
         _sampleEvery = sampleEvery;
-        _latenciesMicros = latencies;
+        _latencies = latencies;
     }
 
     public long Messages => Volatile.Read(ref _messages);
@@ -33,12 +33,10 @@ internal sealed class LoadClient : IAsyncDisposable
     /// <summary>Bytes read from and written to the socket after the handshake: what the conversation costs on the wire.</summary>
     public long WireBytes => Volatile.Read(ref _bytesReceived) + Volatile.Read(ref _bytesSent);
 
-    /// <summary>Latencies (publish → receive) of every n-th message, in microseconds; read after the run.</summary>
-    public List<int> Latencies => _latenciesMicros;
-
+    /// <summary>Whether latencies (publish → receive) of every <c>sampleEvery</c>-th message go to the shared recorder.</summary>
     public bool Recording { get; set; }
 
-    public static async Task<LoadClient> ConnectAsync(IPAddress local, int port, string path, string? subprotocol, int sampleEvery, CancellationToken cancellationToken)
+    public static async Task<LoadClient> ConnectAsync(IPAddress local, int port, string path, string? subprotocol, int sampleEvery, Latencies? latencies, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         socket.Bind(new IPEndPoint(local, 0));
@@ -67,7 +65,7 @@ internal sealed class LoadClient : IAsyncDisposable
             throw new IOException("upgrade refused: " + header.ToString().Split('\r')[0]);
         }
 
-        return new LoadClient(socket, sampleEvery, new List<int>(1024));
+        return new LoadClient(socket, sampleEvery, latencies);
     }
 
     public async Task SendTextAsync(string text)
@@ -179,13 +177,13 @@ internal sealed class LoadClient : IAsyncDisposable
         }
 
         Interlocked.Add(ref _messages, count);
-        if (Recording && --_untilSample <= 0)
+        if (_latencies is not null && Recording && --_untilSample <= 0)
         {
             _untilSample = _sampleEvery;
             var micros = LatencyMicros(payload);
             if (micros >= 0)
             {
-                _latenciesMicros.Add(micros);
+                _latencies.Record(micros);
             }
         }
     }
@@ -194,17 +192,17 @@ internal sealed class LoadClient : IAsyncDisposable
     private void OnBinary(ReadOnlySpan<byte> payload)
     {
         Interlocked.Increment(ref _messages);
-        if (Recording && --_untilSample <= 0)
+        if (_latencies is not null && Recording && --_untilSample <= 0)
         {
             _untilSample = _sampleEvery;
             var frame = EdgeBridge.Contracts.V1.NextFrame.Parser.ParseFrom(payload);
             var quote = Trading.V1.StreamQuotesResponse.Parser.ParseFrom(frame.Message).Quote;
-            _latenciesMicros.Add((int)Math.Clamp((DateTime.UtcNow - quote.Time.ToDateTime()).Ticks / 10, 0, int.MaxValue));
+            _latencies.Record(DateTime.UtcNow - quote.Time.ToDateTime());
         }
     }
 
     /// <summary>Now minus the quote's RFC 3339 time, read straight from the UTF-8 bytes.</summary>
-    private static int LatencyMicros(ReadOnlySpan<byte> payload)
+    private static long LatencyMicros(ReadOnlySpan<byte> payload)
     {
         var at = payload.IndexOf(s_time);
         if (at < 0) return -1;
@@ -219,7 +217,7 @@ internal sealed class LoadClient : IAsyncDisposable
         var seconds = DateTime.ParseExact(dot < 0 ? text : text[..dot], "yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
         var fraction = dot < 0 ? 0 : long.Parse(text[(dot + 1)..].PadRight(7, '0')[..7], System.Globalization.CultureInfo.InvariantCulture);
         var sent = seconds.Ticks + fraction;
-        return (int)Math.Clamp((DateTime.UtcNow.Ticks - sent) / 10, 0, int.MaxValue);
+        return (DateTime.UtcNow.Ticks - sent) / TimeSpan.TicksPerMicrosecond;
     }
 
     private static byte[] Mask(byte[] payload)

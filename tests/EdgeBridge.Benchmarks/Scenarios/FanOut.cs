@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using EdgeBridge.Benchmarks.Load;
+using EdgeBridge.Benchmarks.Report;
 
 namespace EdgeBridge.Benchmarks.Scenarios;
 
@@ -35,13 +36,13 @@ internal static class FanOut
         return results;
     }
 
-    public static string Markdown(List<RunResult> results)
+    public static string Markdown(List<RunResult> results, string chart)
     {
         var text = new StringBuilder();
         text.AppendLine("## Fan-out: one upstream gRPC stream (4 symbols, every 10 ms) to N WebSocket subscribers").AppendLine();
         text.AppendLine("Asked of every system: 400 messages per second per subscriber. Medians over rounds; systems interleaved within each round. " +
             "CPU is the server process's user+system time per delivered message; latency is backend publish → client receipt.").AppendLine();
-        text.AppendLine("![Fan-out: delivered messages per second](benchmarks.svg)").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"![Fan-out: delivered messages per second]({chart})").AppendLine();
         text.AppendLine("| N | system | delivered msg/s | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
         var medians = Medians(results).ToList();
@@ -66,28 +67,8 @@ internal static class FanOut
         return text.AppendLine().ToString();
     }
 
-    public static string Svg(List<RunResult> results)
-    {
-        var medians = Medians(results).ToList();
-        var max = Math.Max(1, medians.Max(m => m.MessagesPerSecond));
-        const int barHeight = 18;
-        var svg = new StringBuilder();
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"{40 + medians.Count * (barHeight + 6)}\" font-family=\"sans-serif\" font-size=\"12\">");
-        svg.AppendLine("<text x=\"10\" y=\"20\" font-weight=\"bold\">Fan-out: delivered messages per second (median)</text>");
-        var y = 36;
-        foreach (var m in medians)
-        {
-            var width = (int)(450 * m.MessagesPerSecond / max);
-            var color = m.System switch { "edgebridge" => "#2f81f7", "raw" => "#8b949e", _ => "#d29922" };
-            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"{y + 13}\">N={m.Subscribers} {m.System}</text>");
-            svg.AppendLine(CultureInfo.InvariantCulture, $"<rect x=\"160\" y=\"{y}\" width=\"{width}\" height=\"{barHeight}\" fill=\"{color}\"/>");
-            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{165 + width}\" y=\"{y + 13}\">{m.MessagesPerSecond:N0}</text>");
-            y += barHeight + 6;
-        }
-
-        svg.AppendLine("</svg>");
-        return svg.ToString();
-    }
+    public static string Svg(List<RunResult> results) => Chart.Bars("Fan-out: delivered messages per second (median)", "longer is better",
+        [.. Medians(results).Select(m => new Bar($"N={m.Subscribers} {m.System}", m.System, m.MessagesPerSecond, m.MessagesPerSecond.ToString("N0", CultureInfo.InvariantCulture)))]);
 
     /// <summary>Medians over rounds per (N, system, load).</summary>
     public static IEnumerable<RunResult> Medians(List<RunResult> results) => results
@@ -112,9 +93,10 @@ internal static class Subscribers
 
         // Connect everyone first (64 handshakes at a time), then subscribe everyone: the connect phase does not
         // have to compete with a growing stream of messages.
+        var latencies = new Latencies();
         var clients = new LoadClient[subscribers];
         await Parallel.ForAsync(0, subscribers, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, token) =>
-            clients[i] = await LoadClient.ConnectAsync(Harness.SourceAddress(i), server.Port, path, subprotocol, sampleEvery, token));
+            clients[i] = await LoadClient.ConnectAsync(Harness.SourceAddress(i), server.Port, path, subprotocol, sampleEvery, latencies, token));
         var loops = clients.Select(client => Task.Run(() => client.RunAsync(markerBytes, stop.Token))).ToList();
         foreach (var client in clients)
         {
@@ -149,9 +131,8 @@ internal static class Subscribers
         }
 
         await Task.WhenAll(loops);
-        var latencies = clients.SelectMany(c => c.Latencies).Order().ToArray();
         return new RunResult(server.Name, subscribers, round, delivered, delivered / elapsed.TotalSeconds,
             delivered == 0 ? 0 : (after.Cpu - before.Cpu).TotalMicroseconds / delivered, after.RssBytes,
-            Harness.Percentile(latencies, 0.50), Harness.Percentile(latencies, 0.99), Harness.Percentile(latencies, 0.999), loadPercent);
+            latencies.Percentile(50), latencies.Percentile(99), latencies.Percentile(99.9), loadPercent);
     }
 }

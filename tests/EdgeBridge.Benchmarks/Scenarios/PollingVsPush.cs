@@ -5,10 +5,11 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using EdgeBridge.Benchmarks.Load;
+using EdgeBridge.Benchmarks.Report;
 
 namespace EdgeBridge.Benchmarks.Scenarios;
 
-internal sealed record PollingResult(string Mode, int Clients, long Updates, double UpdatesPerClientPerSecond, double BytesPerUpdate, double BytesPerPublished,
+internal sealed record PollingResult(string Mode, int Round, int Clients, long Updates, double UpdatesPerClientPerSecond, double BytesPerUpdate, double BytesPerPublished,
     int StalenessP50Micros, int StalenessP99Micros, double ServerCpuMicrosPerUpdate);
 
 /// <summary>
@@ -16,6 +17,7 @@ internal sealed record PollingResult(string Mode, int Clients, long Updates, dou
 /// the REST route (every second and every 250 ms, with If-None-Match, carrying the headers a browser sends) or
 /// with one subscription each. Bytes are counted on the clients' sockets, both directions, headers included;
 /// staleness is the age of a new value when the client first sees it; CPU is the edge's plus the backend's.
+/// Modes interleaved, several rounds.
 /// </summary>
 internal static class PollingVsPush
 {
@@ -35,29 +37,35 @@ internal static class PollingVsPush
         await using var backend = await Harness.StartBackendAsync(Tick, symbols: 1);
         await using var edge = await Harness.StartSystemAsync("edgebridge", backend);
         var token = await LoginAsync(edge.Port);
-        results.Add(await PushAsync(edge, backend, options, proto: false));
-        results.Add(await PushAsync(edge, backend, options, proto: true));
-        foreach (var interval in new[] { TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(250) })
+        for (var round = 1; round <= options.Rounds; round++)
         {
-            results.Add(await PollAsync(edge, backend, options, interval, token));
-        }
-
-        foreach (var r in results)
-        {
-            Console.Error.WriteLine($"polling {r.Mode,-14}: {r.BytesPerUpdate,8:N0} B/update  staleness p50 {r.StalenessP50Micros / 1000.0:N1} ms p99 {r.StalenessP99Micros / 1000.0:N1} ms  {r.ServerCpuMicrosPerUpdate:N1} µs CPU/update");
+            var modes = new List<Func<Task<PollingResult>>>
+            {
+                () => PushAsync(edge, backend, options, round, proto: false),
+                () => PushAsync(edge, backend, options, round, proto: true),
+                () => PollAsync(edge, backend, options, round, TimeSpan.FromSeconds(1), token),
+                () => PollAsync(edge, backend, options, round, TimeSpan.FromMilliseconds(250), token),
+            };
+            foreach (var mode in modes)
+            {
+                var r = await mode();
+                results.Add(r);
+                Console.Error.WriteLine($"polling round {round} {r.Mode,-20}: {r.BytesPerUpdate,8:N0} B/update  staleness p50 {r.StalenessP50Micros / 1000.0:N1} ms p99 {r.StalenessP99Micros / 1000.0:N1} ms  {r.ServerCpuMicrosPerUpdate:N1} µs CPU/update");
+            }
         }
 
         return results;
     }
 
-    private static async Task<PollingResult> PushAsync(SystemUnderTest edge, Backend backend, Options options, bool proto)
+    private static async Task<PollingResult> PushAsync(SystemUnderTest edge, Backend backend, Options options, int round, bool proto)
     {
         var (path, subprotocol, hello, marker) = edge.Protocol("{\"symbols\":[\"AAA\"]}", proto);
         var markerBytes = Encoding.UTF8.GetBytes(marker);
         using var stop = new CancellationTokenSource();
+        var staleness = new Latencies();
         var clients = new LoadClient[options.Pollers];
         await Parallel.ForAsync(0, clients.Length, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, token) =>
-            clients[i] = await LoadClient.ConnectAsync(Harness.SourceAddress(i), edge.Port, path, subprotocol, 1, token));
+            clients[i] = await LoadClient.ConnectAsync(Harness.SourceAddress(i), edge.Port, path, subprotocol, 1, staleness, token));
         var loops = clients.Select(c => Task.Run(() => c.RunAsync(markerBytes, stop.Token))).ToList();
 
         // Steady state on both sides: subscribers have their first value (as pollers have had their first poll)
@@ -89,21 +97,19 @@ internal static class PollingVsPush
         }
 
         await Task.WhenAll(loops);
-        var staleness = clients.SelectMany(c => c.Latencies).Order().ToArray();
-        return new PollingResult(proto ? PushProto : PushJson, clients.Length, updates, updates / elapsed.TotalSeconds / clients.Length, updates == 0 ? 0 : bytes / (double)updates,
-            bytes / (Published * elapsed.TotalSeconds * clients.Length), Harness.Percentile(staleness, 0.5), Harness.Percentile(staleness, 0.99), updates == 0 ? 0 : cpu.TotalMicroseconds / updates);
+        return new PollingResult(proto ? PushProto : PushJson, round, clients.Length, updates, updates / elapsed.TotalSeconds / clients.Length, updates == 0 ? 0 : bytes / (double)updates,
+            bytes / (Published * elapsed.TotalSeconds * clients.Length), staleness.Percentile(50), staleness.Percentile(99), updates == 0 ? 0 : cpu.TotalMicroseconds / updates);
     }
 
-    private static async Task<PollingResult> PollAsync(SystemUnderTest edge, Backend backend, Options options, TimeSpan interval, string token)
+    private static async Task<PollingResult> PollAsync(SystemUnderTest edge, Backend backend, Options options, int round, TimeSpan interval, string token)
     {
         var wire = new WireCounter();
         using var stop = new CancellationTokenSource();
         var recording = false;
         long updates = 0;
-        var staleness = new List<int>[options.Pollers];
+        var staleness = new Latencies();
         var pollers = Enumerable.Range(0, options.Pollers).Select(i => Task.Run(async () =>
         {
-            var mine = staleness[i] = [];
             using var http = new HttpClient(wire.Handler(i)) { BaseAddress = new Uri($"http://127.0.0.1:{edge.Port}") };
             string? etag = null;
             long lastSequence = -1;
@@ -138,7 +144,7 @@ internal static class PollingVsPush
                     var age = DateTimeOffset.UtcNow - DateTimeOffset.Parse(quote.GetProperty("time").GetString()!, CultureInfo.InvariantCulture);
                     for (var skipped = 0L; skipped < sequence - lastSequence; skipped++)
                     {
-                        mine.Add((int)Math.Max(0, (age + (Tick * skipped)).TotalMicroseconds));
+                        staleness.Record(age + (Tick * skipped));
                     }
                 }
 
@@ -156,9 +162,8 @@ internal static class PollingVsPush
         var observed = Interlocked.Read(ref updates);
         await stop.CancelAsync();
         await Task.WhenAll(pollers);
-        var sorted = staleness.SelectMany(s => s).Order().ToArray();
-        return new PollingResult($"poll every {interval.TotalMilliseconds:N0} ms", options.Pollers, observed, observed / elapsed.TotalSeconds / options.Pollers,
-            observed == 0 ? 0 : bytes / (double)observed, bytes / (Published * elapsed.TotalSeconds * options.Pollers), Harness.Percentile(sorted, 0.5), Harness.Percentile(sorted, 0.99), observed == 0 ? 0 : cpu.TotalMicroseconds / observed);
+        return new PollingResult($"poll every {interval.TotalMilliseconds:N0} ms", round, options.Pollers, observed, observed / elapsed.TotalSeconds / options.Pollers,
+            observed == 0 ? 0 : bytes / (double)observed, bytes / (Published * elapsed.TotalSeconds * options.Pollers), staleness.Percentile(50), staleness.Percentile(99), observed == 0 ? 0 : cpu.TotalMicroseconds / observed);
     }
 
     /// <summary>What Chromium sends with a fetch() from the dashboard, bearer token included.</summary>
@@ -185,8 +190,20 @@ internal static class PollingVsPush
         return json.RootElement.GetProperty("accessToken").GetString()!;
     }
 
-    public static string Markdown(List<PollingResult> results, Options options)
+    /// <summary>Medians over rounds per mode, in the order the modes ran.</summary>
+    public static List<PollingResult> Medians(List<PollingResult> results) => results
+        .GroupBy(r => r.Mode)
+        .Select(g => new PollingResult(g.Key, 0, g.First().Clients, (long)Harness.Median(g.Select(r => (double)r.Updates)), Harness.Median(g.Select(r => r.UpdatesPerClientPerSecond)),
+            Harness.Median(g.Select(r => r.BytesPerUpdate)), Harness.Median(g.Select(r => r.BytesPerPublished)), (int)Harness.Median(g.Select(r => (double)r.StalenessP50Micros)),
+            (int)Harness.Median(g.Select(r => (double)r.StalenessP99Micros)), Harness.Median(g.Select(r => r.ServerCpuMicrosPerUpdate))))
+        .ToList();
+
+    public static string Svg(List<PollingResult> results) => Chart.Bars("Bytes on the wire per new value seen (median)", "shorter is better",
+        [.. Medians(results).Select(m => new Bar(m.Mode, IsPush(m) ? "push" : "poll", m.BytesPerUpdate, m.BytesPerUpdate.ToString("N0", CultureInfo.InvariantCulture) + " B"))]);
+
+    public static string Markdown(List<PollingResult> all, Options options, string chart)
     {
+        var results = Medians(all);
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## Polling versus push ({options.Pollers:N0} clients following a quote that changes 10 times a second)").AppendLine();
         text.AppendLine("Pollers send `GET /v1/quotes/AAA` through the edge with `If-None-Match` and the headers Chromium sends with a `fetch()` " +
@@ -194,7 +211,8 @@ internal static class PollingVsPush
             "binary ones (`\"encoding\":\"proto\"`, what the TypeScript client and the dashboard use). Bytes are everything on the clients' sockets in " +
             "both directions (headers and 304s included), per new value a client saw and per value published (10 a second), in steady state; " +
             "staleness is, for every value published, how old it was when the client first showed it or a newer one; CPU is the edge's plus the " +
-            "backend's per new value seen.").AppendLine();
+            "backend's per new value seen. Medians over rounds, modes interleaved.").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"![Bytes per value seen]({chart})").AppendLine();
         text.AppendLine("| mode | new values seen / client / s | bytes per value seen | bytes per value published | staleness p50 ms | p99 ms | server CPU µs / value seen |");
         text.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in results)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using EdgeBridge.Benchmarks.Report;
 
 namespace EdgeBridge.Benchmarks.Scenarios;
 
@@ -57,7 +58,11 @@ internal static class PushLatency
             ?? (medians.Count > 0 ? medians.Max(m => m.MessagesPerSecond) : 400.0 * subscribers);
     }
 
-    public static string Markdown(List<RunResult> results)
+    public static string Svg(List<RunResult> results) => Chart.Bars("Push latency p99, ms (median)", "shorter is better",
+        [.. FanOut.Medians(results).OrderBy(m => m.LoadPercent == SameRate ? int.MaxValue : m.LoadPercent).ThenBy(m => m.System, StringComparer.Ordinal)
+            .Select(m => new Bar($"{Load(m)} {m.System}", m.System, m.P99Micros / 1000.0, (m.P99Micros / 1000.0).ToString("N1", CultureInfo.InvariantCulture)))]);
+
+    public static string Markdown(List<RunResult> results, string chart)
     {
         var medians = FanOut.Medians(results).ToList();
         var text = new StringBuilder();
@@ -65,6 +70,7 @@ internal static class PushLatency
         text.AppendLine("Each system's maximum is its fan-out throughput above at this N; the backend's tick rate is set so that the system is asked for " +
             "that fraction of it. \"same rate\" asks every system for the same rate, half the slowest system's maximum. " +
             "Latency is backend publish → client receipt, medians over rounds.").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"![Push latency p99]({chart})").AppendLine();
         text.AppendLine("| load | system | delivered msg/s | p50 ms | p99 ms | p99.9 ms | CPU µs/msg |");
         text.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var m in medians.OrderBy(m => m.LoadPercent == SameRate ? int.MaxValue : m.LoadPercent).ThenBy(m => m.System, StringComparer.Ordinal))

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using EdgeBridge.Benchmarks.Load;
+using EdgeBridge.Benchmarks.Report;
 using Grpc.Net.Client;
 using Trading.V1;
 
@@ -70,17 +71,16 @@ internal static class RestOverhead
     {
         using var stop = new CancellationTokenSource();
         var recording = false;
-        var latencies = new List<int>[concurrency];
-        var workers = Enumerable.Range(0, concurrency).Select(i => Task.Run(async () =>
+        var latencies = new Latencies();
+        var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
-            var mine = latencies[i] = new List<int>(1 << 16);
             while (!stop.IsCancellationRequested)
             {
                 var started = Stopwatch.GetTimestamp();
                 await call();
                 if (Volatile.Read(ref recording))
                 {
-                    mine.Add((int)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                    latencies.Record(Stopwatch.GetElapsedTime(started));
                 }
             }
         })).ToList();
@@ -98,22 +98,29 @@ internal static class RestOverhead
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
-        var sorted = latencies.SelectMany(l => l).Order().ToArray();
-        var requests = sorted.Length;
-        return new RestResult(target, round, requests, requests / elapsed.TotalSeconds, Harness.Percentile(sorted, 0.5), Harness.Percentile(sorted, 0.99),
+        var requests = latencies.Count;
+        return new RestResult(target, round, requests, requests / elapsed.TotalSeconds, latencies.Percentile(50), latencies.Percentile(99),
             requests == 0 ? 0 : (edgeAfter.Cpu - edgeBefore.Cpu).TotalMicroseconds / requests,
             requests == 0 ? 0 : (backendAfter.Cpu - backendBefore.Cpu).TotalMicroseconds / requests);
     }
 
-    public static string Markdown(List<RestResult> results, Options options)
+    /// <summary>Medians over rounds per target.</summary>
+    public static List<RestResult> Medians(List<RestResult> results) => results.GroupBy(r => r.Target).Select(g => new RestResult(g.Key, 0, (long)Harness.Median(g.Select(r => (double)r.Requests)),
+        Harness.Median(g.Select(r => r.RequestsPerSecond)), (int)Harness.Median(g.Select(r => (double)r.P50Micros)), (int)Harness.Median(g.Select(r => (double)r.P99Micros)),
+        Harness.Median(g.Select(r => r.EdgeCpuMicros)), Harness.Median(g.Select(r => r.BackendCpuMicros)))).ToList();
+
+    public static string Svg(List<RestResult> results, Options options) => Chart.Bars($"Requests per second, {options.RestConcurrency} concurrent callers (median)", "longer is better",
+        [.. Medians(results).Select(m => new Bar(m.Target, m.Target.Contains("via edge", StringComparison.Ordinal) ? "edgebridge" : "direct", m.RequestsPerSecond,
+            m.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))]);
+
+    public static string Markdown(List<RestResult> results, Options options, string chart)
     {
-        var medians = results.GroupBy(r => r.Target).Select(g => new RestResult(g.Key, 0, (long)Harness.Median(g.Select(r => (double)r.Requests)),
-            Harness.Median(g.Select(r => r.RequestsPerSecond)), (int)Harness.Median(g.Select(r => (double)r.P50Micros)), (int)Harness.Median(g.Select(r => (double)r.P99Micros)),
-            Harness.Median(g.Select(r => r.EdgeCpuMicros)), Harness.Median(g.Select(r => r.BackendCpuMicros)))).ToList();
+        var medians = Medians(results);
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## REST through the edge versus direct ({options.RestConcurrency} concurrent callers, closed loop)").AppendLine();
         text.AppendLine("`GET /v1/quotes/AAA` (JSON transcoded by the backend) through the edge and straight to the backend, and `GetQuote` as gRPC, " +
             "directly and through the edge's gRPC port. Medians over rounds; CPU per request is each process's user+system time.").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"![Requests per second]({chart})").AppendLine();
         text.AppendLine("| target | req/s | p50 ms | p99 ms | edge CPU µs/req | backend CPU µs/req |");
         text.AppendLine("|---|---|---|---|---|---|");
         foreach (var m in medians)

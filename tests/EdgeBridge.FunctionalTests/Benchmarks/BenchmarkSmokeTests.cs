@@ -19,9 +19,25 @@ public sealed class BenchmarkSmokeTests
         var harness = Path.Combine(Repository.Root, "tests", "EdgeBridge.Benchmarks", "bin", "Debug", "net10.0", "EdgeBridge.Benchmarks.dll");
         Assert.True(File.Exists(harness), $"build the solution first: {harness} is missing");
 
-        var (exitCode, output) = await Repository.RunAsync("dotnet", harness, "run", "--smoke");
+        var directory = Directory.CreateTempSubdirectory("edgebridge-bench-");
+        try
+        {
+            var report = Path.Combine(directory.FullName, "bench.md");
+            var (exitCode, output) = await Repository.RunAsync("dotnet", harness, "run", "--smoke", "--report", report);
 
-        Assert.True(exitCode == 0, output);
+            Assert.True(exitCode == 0, output);
+            AssertTables(output);
+            AssertTables(await File.ReadAllTextAsync(report));
+            AssertCharts(directory.FullName, await File.ReadAllTextAsync(report));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static void AssertTables(string output)
+    {
         foreach (var system in new[] { "edgebridge", "raw", "signalr" })
         {
             Assert.Contains($"| 20 | {system} |", output);
@@ -34,5 +50,18 @@ public sealed class BenchmarkSmokeTests
         Assert.Contains("| push, JSON frames |", output);
         Assert.Contains("| push, proto frames |", output);
         Assert.Contains("| poll every 250 ms |", output);
+    }
+
+    /// <summary>Every scenario's chart is written next to the report, linked from it, and draws a bar per row.</summary>
+    private static void AssertCharts(string directory, string report)
+    {
+        foreach (var scenario in new[] { "fanout", "latency", "idle", "rest", "polling" })
+        {
+            var name = $"bench-{scenario}.svg";
+            Assert.Contains($"]({name})", report);
+            var svg = System.Xml.Linq.XDocument.Load(Path.Combine(directory, name));
+            var bars = svg.Descendants().Count(e => e.Name.LocalName == "rect") - 1; // the first is the background
+            Assert.True(bars >= 3, $"{name} has {bars} bars");
+        }
     }
 }
