@@ -26,7 +26,9 @@ internal sealed class UpstreamStream
     // many share the call (a copy-on-write array made a storm of N subscribers O(N²) and, past 10k, put a fresh
     // large-object array on the heap per join). The read loop works from its own copy of the list, refreshed
     // under the lock only when the membership changed since the previous message; a subscriber that left before
-    // the refresh is still handed messages and ignores them, because it has ended.
+    // the refresh is still handed messages and ignores them, because it has ended. Until the next message the copy
+    // may still reference subscribers that left: ended subscriptions with empty queues, at most as many as the
+    // call ever had at once.
     private readonly List<Subscription> _subscribers = [];
     private Subscription[] _view = [];
     private int _viewCount;
