@@ -27,6 +27,8 @@ internal readonly record struct UpgradeRequest(string Key, string Host, string? 
     /// <summary>Longer heads are declined; a browser's upgrade, cookies included, is usually under 2 KB.</summary>
     public const int MaxHeadBytes = 8 * 1024;
 
+    private static readonly byte[] s_subprotocol = Encoding.ASCII.GetBytes(ServerFrames.Subprotocol);
+
     private static ReadOnlySpan<byte> EndOfHead => "\r\n\r\n"u8;
 
     /// <summary>The request line this endpoint accepts: <c>GET {path} HTTP/1.1\r\n</c>.</summary>
@@ -120,7 +122,7 @@ internal readonly record struct UpgradeRequest(string Key, string Host, string? 
             }
             else if (Is(name, "sec-websocket-protocol"u8))
             {
-                subprotocol |= HasToken(value, "edgebridge.v1"u8, ignoreCase: false);
+                subprotocol |= HasToken(value, s_subprotocol, ignoreCase: false);
             }
             else if (Is(name, "origin"u8))
             {

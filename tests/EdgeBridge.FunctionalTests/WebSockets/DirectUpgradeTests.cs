@@ -36,13 +36,8 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
             await client.SendAsync(new[] { b });
         }
 
-        var head = await ReadHeadAsync(client);
-        Assert.StartsWith("HTTP/1.1 101 ", head, StringComparison.Ordinal);
-        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", head, StringComparison.Ordinal);
+        var head = await AssertUpgradedAndInitAnsweredAsync(client);
         Assert.Contains("Sec-WebSocket-Protocol: edgebridge.v1\r\n", head, StringComparison.Ordinal);
-
-        await client.SendAsync(ClientFrame("""{"type":"init"}"""));
-        Assert.Contains("\"type\":\"ack\"", await ReadFrameTextAsync(client), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -84,11 +79,7 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
         // A query string is beyond the connection-level reader; Kestrel's routing maps it to the endpoint.
         await client.SendAsync(Encoding.ASCII.GetBytes(Upgrade("/ws?client=raw")));
 
-        var head = await ReadHeadAsync(client);
-        Assert.StartsWith("HTTP/1.1 101 ", head, StringComparison.Ordinal);
-        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", head, StringComparison.Ordinal);
-        await client.SendAsync(ClientFrame("""{"type":"init"}"""));
-        Assert.Contains("\"type\":\"ack\"", await ReadFrameTextAsync(client), StringComparison.Ordinal);
+        await AssertUpgradedAndInitAnsweredAsync(client);
     }
 
     [Fact]
@@ -123,6 +114,17 @@ public sealed class DirectUpgradeTests(StackFixture stack) : IClassFixture<Stack
     }
 
     private Task<Socket> ConnectAsync() => ConnectAsync(stack.Edge);
+
+    /// <summary>The answer is a 101 for the RFC's sample key, and the socket then speaks the protocol; returns the head.</summary>
+    private static async Task<string> AssertUpgradedAndInitAnsweredAsync(Socket client)
+    {
+        var head = await ReadHeadAsync(client);
+        Assert.StartsWith("HTTP/1.1 101 ", head, StringComparison.Ordinal);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", head, StringComparison.Ordinal);
+        await client.SendAsync(ClientFrame("""{"type":"init"}"""));
+        Assert.Contains("\"type\":\"ack\"", await ReadFrameTextAsync(client), StringComparison.Ordinal);
+        return head;
+    }
 
     internal static async Task<Socket> ConnectAsync(EdgeServer edge)
     {
