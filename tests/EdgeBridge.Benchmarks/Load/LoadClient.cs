@@ -180,8 +180,7 @@ internal sealed class LoadClient : IAsyncDisposable
         if (_latencies is not null && Recording && --_untilSample <= 0)
         {
             _untilSample = _sampleEvery;
-            var micros = LatencyMicros(payload);
-            if (micros >= 0)
+            if (LatencyMicros(payload) is { } micros)
             {
                 _latencies.Record(micros);
             }
@@ -201,17 +200,17 @@ internal sealed class LoadClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Now minus the quote's RFC 3339 time, read straight from the UTF-8 bytes.</summary>
-    private static long LatencyMicros(ReadOnlySpan<byte> payload)
+    /// <summary>Now minus the quote's RFC 3339 time, read straight from the UTF-8 bytes; null without one.</summary>
+    private static long? LatencyMicros(ReadOnlySpan<byte> payload)
     {
         var at = payload.IndexOf(s_time);
-        if (at < 0) return -1;
+        if (at < 0) return null;
         var rest = payload[(at + s_time.Length)..];
         var digit = rest.IndexOfAnyInRange((byte)'0', (byte)'9');
-        if (digit < 0 || rest.Length < digit + 20) return -1;
+        if (digit < 0 || rest.Length < digit + 20) return null;
         var text = Encoding.ASCII.GetString(rest.Slice(digit, Math.Min(30, rest.Length - digit)));
         var z = text.IndexOf('Z', StringComparison.Ordinal);
-        if (z < 0) return -1;
+        if (z < 0) return null;
         text = text[..z];
         var dot = text.IndexOf('.', StringComparison.Ordinal);
         var seconds = DateTime.ParseExact(dot < 0 ? text : text[..dot], "yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
