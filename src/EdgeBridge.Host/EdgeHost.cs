@@ -8,17 +8,31 @@ public static class EdgeHost
         var builder = WebApplication.CreateBuilder(options);
         configure?.Invoke(builder);
 
-        // Kestrel's endpoint loader does not read Kestrel:Limits; bind them so slow handshakes and header
-        // floods are cut by the values in configuration.
+        // Kestrel's endpoint loader does not read Kestrel:Limits; bind them so slow handshakes, header floods and
+        // HTTP/2 stream counts are bounded by the values in configuration.
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(
             kestrel => builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits));
+
+        // Each named endpoint gets its role (EdgeBridge:Listeners): one trust boundary per listener.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.UseEdgeBridgeListeners());
+
+        // How long in-flight requests may finish once the edge is stopping (HostOptions:ShutdownTimeout).
+        builder.Services.Configure<HostOptions>(builder.Configuration.GetSection("HostOptions"));
 
         builder.AddEdgeTelemetry();
         builder.Services.AddEdgeBridge(builder.Configuration)
             .AddContractAssembly(typeof(Trading.V1.Quote).Assembly);
 
         var app = builder.Build();
+        app.UseCors();
+        app.UseAuthentication();
+        app.UseRateLimiter();
+        app.UseAuthorization();
         app.MapEdgeBridge();
+        app.MapEdgeBridgePages();
+        app.MapEdgeBridgeDocuments();
+        app.MapEdgeBridgeAdmin();
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireEdgeListener(EdgeListenerRoles.Operations);
         return app;
     }
 }

@@ -8,7 +8,8 @@ namespace EdgeBridge.Host;
 /// <summary>
 /// OpenTelemetry for the edge: spans for REST and gRPC requests (ASP.NET Core), their forwarding (YARP,
 /// HttpClient) and WebSocket subscriptions with their upstream calls (EdgeBridge). Exported over OTLP when
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; <c>/metrics</c> serves Prometheus text either way.
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; <c>/metrics</c> serves Prometheus text either way (OpenTelemetry's
+/// Prometheus exporter: EdgeBridge's meter, ASP.NET Core's request durations and Kestrel's connections).
 /// </summary>
 internal static class EdgeTelemetry
 {
@@ -18,7 +19,8 @@ internal static class EdgeTelemetry
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "edgebridge"))
             .WithMetrics(metrics => metrics
-                .AddMeter(EdgeBridgeDiagnostics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"));
+                .AddMeter(EdgeBridgeDiagnostics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+                .AddPrometheusExporter());
 
         // Spans are recorded only when they go somewhere. An open span is memory: the /ws request's and each
         // subscription's live as long as the socket (about 1.5 KB per idle connection, docs/benchmarks.md).

@@ -1,13 +1,16 @@
+using EdgeBridge;
 using EdgeBridge.Documents;
+using EdgeBridge.Errors;
 using EdgeBridge.Health;
 using EdgeBridge.Operations;
 using EdgeBridge.Pages;
 using EdgeBridge.Proxy;
 using EdgeBridge.Security;
-using EdgeBridge.Status;
 using EdgeBridge.WebSockets;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -15,40 +18,100 @@ namespace Microsoft.AspNetCore.Builder;
 public static class EdgeBridgeEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>/healthz</c>, <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint (<c>/ws</c>), the host's pages
-    /// (<c>wwwroot</c>, <c>/</c> being <c>index.html</c>) and the reverse proxy (REST and gRPC to the backend, with errors in
-    /// each protocol's own terms), and answers everything else with a 404 google.rpc.Status body.
+    /// Maps the edge: <c>/healthz</c> and <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint, the reverse
+    /// proxy (REST and gRPC to the backend, each route bound to its listeners and guarded by the platform's
+    /// authorization, CORS and rate limiting, errors in each protocol's own terms), and a fallback that answers
+    /// everything else with a 404 google.rpc.Status (UNIMPLEMENTED for gRPC). Needs <c>UseCors</c>,
+    /// <c>UseAuthentication</c>, <c>UseRateLimiter</c> and <c>UseAuthorization</c> in the pipeline, in that order.
     /// </summary>
-    public static IEndpointRouteBuilder MapEdgeBridge(this IEndpointRouteBuilder endpoints)
+    /// <returns>A builder whose conventions apply to every endpoint mapped here.</returns>
+    public static EdgeBridgeEndpointConventionBuilder MapEdgeBridge(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
 
-        HealthEndpoints.Map(endpoints);
-        WebSocketEndpoint.Map(endpoints);
-        PageEndpoints.Map(endpoints);
-        DocumentEndpoints.Map(endpoints);
-        AdminEndpoints.Map(endpoints);
-        PrometheusExporter.Map(endpoints);
-        endpoints.MapReverseProxy(pipeline =>
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>();
+        var builders = new List<IEndpointConventionBuilder>(HealthEndpoints.Map(endpoints))
         {
-            pipeline.Use(RestTiming.InvokeAsync);
+            WebSocketEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser),
+        };
+
+        var proxy = endpoints.MapReverseProxy(pipeline =>
+        {
             pipeline.Use(SecurityHeaders.InvokeAsync);
-            pipeline.Use(BrowserOrigins.InvokeAsync);
-            pipeline.Use(BodyLimits.InvokeAsync);
-            pipeline.Use(EdgeIdentity.InvokeAsync);
-            pipeline.Use(RestRateLimits.InvokeAsync);
+            pipeline.Use(BrowserOrigins.GuardAsync);
+            pipeline.Use(CredentialChecks.InvokeAsync);
+            pipeline.Use(GrpcMessageLimits.InvokeAsync);
             pipeline.Use(ProxyErrors.InvokeAsync);
             pipeline.UseSessionAffinity();
             pipeline.UseLoadBalancing();
             pipeline.UsePassiveHealthChecks();
         });
-        endpoints.MapFallback(static context =>
+        proxy.ConfigureEndpoints((endpoint, route) => RouteConventions.Apply(endpoint, route, options.CurrentValue));
+        builders.Add(proxy);
+
+        builders.Add(endpoints.MapFallback(static context =>
         {
             SecurityHeaders.Apply(context);
-            return RpcStatusWriter.IsGrpc(context.Request)
+            return RpcStatusWriter.IsGrpc(context)
                 ? RpcStatusWriter.WriteAsync(context, StatusCode.Unimplemented, $"No route for {context.Request.Path}.")
                 : RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No route matches {context.Request.Method} {context.Request.Path}.");
-        });
-        return endpoints;
+        }));
+        return new EdgeBridgeEndpointConventionBuilder(builders);
+    }
+
+    /// <summary>
+    /// Maps the host's pages: its <c>wwwroot</c> (top-level files only; <c>/</c> is <c>index.html</c>) with a self-only
+    /// Content-Security-Policy, on Browser listeners.
+    /// </summary>
+    public static IEndpointConventionBuilder MapEdgeBridgePages(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return PageEndpoints.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser);
+    }
+
+    /// <summary>
+    /// Maps the API documents generated from the contract — <c>/openapi/v1.json</c>, <c>/asyncapi/v1.json</c> — and the
+    /// offline <c>/docs</c> page that renders both, on Browser listeners; allowed origins may read the documents.
+    /// </summary>
+    public static IEndpointConventionBuilder MapEdgeBridgeDocuments(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return DocumentEndpoints.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser);
+    }
+
+    /// <summary>
+    /// Maps the operator's view of live connections (<c>/admin/connections</c>, behind
+    /// <see cref="AdminOptions.ApiKey"/>), on Operations listeners.
+    /// </summary>
+    public static IEndpointConventionBuilder MapEdgeBridgeAdmin(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return AdminEndpoints.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Operations);
+    }
+}
+
+/// <summary>Applies conventions to every endpoint a <c>MapEdgeBridge…</c> call mapped.</summary>
+public sealed class EdgeBridgeEndpointConventionBuilder : IEndpointConventionBuilder
+{
+    private readonly IReadOnlyList<IEndpointConventionBuilder> _builders;
+
+    internal EdgeBridgeEndpointConventionBuilder(IReadOnlyList<IEndpointConventionBuilder> builders) => _builders = builders;
+
+    /// <inheritdoc />
+    public void Add(Action<EndpointBuilder> convention)
+    {
+        foreach (var builder in _builders)
+        {
+            builder.Add(convention);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Finally(Action<EndpointBuilder> finallyConvention)
+    {
+        foreach (var builder in _builders)
+        {
+            builder.Finally(finallyConvention);
+        }
     }
 }

@@ -1,189 +1,275 @@
 namespace EdgeBridge;
 
-/// <summary>Settings of the edge, bound from the <c>EdgeBridge</c> configuration section.</summary>
-public sealed record EdgeBridgeOptions
+/// <summary>
+/// Settings of the edge, bound from the <c>EdgeBridge</c> configuration section and settable in code
+/// (<c>AddEdgeBridge(configuration, options =&gt; …)</c>). Validated when the host starts: a bad value stops it with a
+/// message naming the key. Unless a property says otherwise, a change in configuration applies to what starts next
+/// (a new connection, subscription or request).
+/// </summary>
+public sealed class EdgeBridgeOptions
 {
     /// <summary>The configuration section the options bind from.</summary>
     public const string SectionName = "EdgeBridge";
 
-    /// <summary>Where the edge's own gRPC calls (readiness, subscriptions) go.</summary>
-    public UpstreamOptions Upstream { get; init; } = new();
+    /// <summary>
+    /// The role of each Kestrel endpoint, by its name in <c>Kestrel:Endpoints</c>: what may be reached through it.
+    /// A connection on an endpoint that is not listed is treated as <see cref="EdgeListenerRoles.Browser"/>.
+    /// </summary>
+    public Dictionary<string, EdgeListenerOptions> Listeners { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Where the edge's own gRPC calls (readiness, subscriptions) go, and how many it may open.</summary>
+    public UpstreamOptions Upstream { get; set; } = new();
 
     /// <summary>How REST requests through the edge are limited and cached.</summary>
-    public RestOptions Rest { get; init; } = new();
+    public RestOptions Rest { get; set; } = new();
+
+    /// <summary>How gRPC calls forwarded by the edge are limited.</summary>
+    public GrpcOptions Grpc { get; set; } = new();
 
     /// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint.</summary>
-    public WebSocketOptions WebSockets { get; init; } = new();
+    public EdgeWebSocketOptions WebSockets { get; set; } = new();
 
     /// <summary>How the edge validates the access tokens it receives.</summary>
-    public TokenOptions Tokens { get; init; } = new();
+    public TokenOptions Tokens { get; set; } = new();
+
+    /// <summary>How failed logins are throttled.</summary>
+    public LoginOptions Logins { get; set; } = new();
 
     /// <summary>Browser-facing protections: origins allowed to open sockets and call REST cross-site.</summary>
-    public BrowserOptions Browser { get; init; } = new();
+    public BrowserOptions Browser { get; set; } = new();
 
     /// <summary>The operator's view of live connections.</summary>
-    public AdminOptions Admin { get; init; } = new();
-
-    /// <summary>How the edge drains when it stops.</summary>
-    public ShutdownOptions Shutdown { get; init; } = new();
+    public AdminOptions Admin { get; set; } = new();
 }
 
-/// <summary>
-/// Graceful drain. When the edge stops it stops accepting connections, tells every WebSocket client to reconnect
-/// elsewhere (close 1001), lets in-flight REST and gRPC requests finish for up to <see cref="GracePeriod"/>,
-/// then aborts what is left, which cancels its upstream calls.
-/// </summary>
-public sealed record ShutdownOptions
+/// <summary>What may be reached through a listener. A route or endpoint bound to none of a listener's roles does not exist there.</summary>
+[Flags]
+public enum EdgeListenerRoles
 {
-    /// <summary>How long in-flight requests may take to finish once the edge is stopping. Read at startup.</summary>
-    public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Nothing.</summary>
+    None = 0,
+
+    /// <summary>Browsers: REST routes, the WebSocket endpoint, pages and documents.</summary>
+    Browser = 1,
+
+    /// <summary>Internal services: gRPC forwarded to the backend.</summary>
+    Grpc = 2,
+
+    /// <summary>Operators: metrics and the admin view.</summary>
+    Operations = 4,
 }
 
-/// <summary>The admin endpoints (<c>/admin/connections</c>).</summary>
-public sealed record AdminOptions
+/// <summary>One listener (a named Kestrel endpoint).</summary>
+public sealed class EdgeListenerOptions
 {
-    /// <summary>Key operators present in <c>x-edgebridge-admin-key</c>; empty disables the admin endpoints.</summary>
-    public string ApiKey { get; init; } = "";
+    /// <summary>What the listener serves, e.g. <c>"Browser, Operations"</c>.</summary>
+    public EdgeListenerRoles Roles { get; set; } = EdgeListenerRoles.Browser;
+
+    /// <summary>
+    /// Whether plain HTTP/1.1 upgrades to the WebSocket path are taken at the connection level, before Kestrel's HTTP
+    /// layer, so that an accepted socket holds no HTTP request state (about half the memory of an idle connection).
+    /// Anything else still goes through the HTTP endpoint. Needs the <see cref="EdgeListenerRoles.Browser"/> role and
+    /// a listener without TLS in Kestrel; read per connection, so it can be switched off live.
+    /// </summary>
+    public bool DirectUpgrade { get; set; }
+}
+
+/// <summary>The upstream gRPC service the edge calls itself.</summary>
+public sealed class UpstreamOptions
+{
+    /// <summary>
+    /// Id of the reverse-proxy cluster (in the <c>ReverseProxy</c> section) whose destinations serve gRPC
+    /// over HTTP/2. The edge's own calls go to its destinations, so addresses are configured once.
+    /// </summary>
+    public string GrpcCluster { get; set; } = "backend-grpc";
+
+    /// <summary>How long a readiness probe waits for the upstream health service.</summary>
+    public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Upstream calls the edge's subscriptions may hold open at once; beyond it <c>subscribe</c> answers RESOURCE_EXHAUSTED.</summary>
+    public int MaxCalls { get; set; } = 20_000;
+
+    /// <summary>Upstream calls the subscriptions of one client address may hold open at once. Joining a shared call costs none.</summary>
+    public int MaxCallsPerAddress { get; set; } = 200;
+
+    /// <summary>Upstream calls the subscriptions of one user may hold open at once, from any address.</summary>
+    public int MaxCallsPerUser { get; set; } = 100;
+}
+
+/// <summary>Limits and caching of REST requests forwarded by the edge.</summary>
+public sealed class RestOptions
+{
+    /// <summary>Largest accepted request body in bytes; larger bodies answer 413.</summary>
+    public long MaxRequestBodySize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Largest GET response body in bytes that receives an <c>ETag</c> (the body is hashed); larger bodies pass
+    /// through unchanged.
+    /// </summary>
+    public int MaxETagBodySize { get; set; } = 1024 * 1024;
+
+    /// <summary>Requests per second (with a burst) one client address may send; beyond it 429 with Retry-After.</summary>
+    public RateLimit PerAddress { get; set; } = new() { PermitsPerSecond = 100, Burst = 200 };
+
+    /// <summary>Requests per second (with a burst) one authenticated user may send, from any address.</summary>
+    public RateLimit PerUser { get; set; } = new() { PermitsPerSecond = 50, Burst = 100 };
+}
+
+/// <summary>Limits of gRPC calls forwarded by the edge (its gRPC listener's own limits).</summary>
+public sealed class GrpcOptions
+{
+    /// <summary>Largest message a client may send in a call, in bytes; a larger one ends the call with RESOURCE_EXHAUSTED.</summary>
+    public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Calls per second (with a burst) one client address may start; beyond it RESOURCE_EXHAUSTED.</summary>
+    public RateLimit PerAddress { get; set; } = new() { PermitsPerSecond = 200, Burst = 400 };
+
+    /// <summary>Calls per second (with a burst) one authenticated user may start, from any address.</summary>
+    public RateLimit PerUser { get; set; } = new() { PermitsPerSecond = 100, Burst = 200 };
+}
+
+/// <summary>A token-bucket rate: <see cref="PermitsPerSecond"/> sustained, <see cref="Burst"/> at once. Zero disables it.</summary>
+public sealed class RateLimit
+{
+    /// <summary>Sustained requests per second.</summary>
+    public int PermitsPerSecond { get; set; }
+
+    /// <summary>Requests allowed at once above the sustained rate.</summary>
+    public int Burst { get; set; }
 }
 
 /// <summary>
 /// Validation of bearer tokens (HS256 JWTs) at the edge, before anything is forwarded or any upstream call opens.
 /// The backend stays the authority on what a caller may do; the edge keeps forged, expired and foreign tokens out.
 /// </summary>
-public sealed record TokenOptions
+public sealed class TokenOptions
 {
     /// <summary>Turns validation off: tokens pass to the backend unchecked. For development against a backend that validates them itself.</summary>
-    public bool Enabled { get; init; } = true;
+    public bool Enabled { get; set; } = true;
 
     /// <summary>The <c>iss</c> every token must carry.</summary>
-    public string Issuer { get; init; } = "";
+    public string Issuer { get; set; } = "";
 
     /// <summary>The <c>aud</c> every token must carry.</summary>
-    public string Audience { get; init; } = "";
+    public string Audience { get; set; } = "";
 
     /// <summary>Base64 HMAC-SHA256 key of at least 32 bytes, shared with the token issuer.</summary>
-    public string SigningKey { get; init; } = "";
+    public string SigningKey { get; set; } = "";
 
-    /// <summary>File holding the base64 key; used when <see cref="SigningKey"/> is empty.</summary>
-    public string SigningKeyFile { get; init; } = "";
+    /// <summary>File holding the base64 key, relative to the content root; used when <see cref="SigningKey"/> is empty.</summary>
+    public string SigningKeyFile { get; set; } = "";
 
     /// <summary>Tolerated clock difference with the issuer.</summary>
-    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Throttling of failed logins on every path to a method the contract marks as a credential check
+/// (<c>edgebridge.v1.credentials</c>). Each failure costs the backend a password hash; beyond these limits the edge
+/// answers 429 / RESOURCE_EXHAUSTED without calling it.
+/// </summary>
+public sealed class LoginOptions
+{
+    /// <summary>Failures allowed for one user name from one address.</summary>
+    public FailureLimit PerUserAtAddress { get; set; } = new() { Failures = 5, Window = TimeSpan.FromMinutes(5) };
+
+    /// <summary>Failures allowed from one address, whatever the user names.</summary>
+    public FailureLimit PerAddress { get; set; } = new() { Failures = 20, Window = TimeSpan.FromMinutes(5) };
+
+    /// <summary>
+    /// Failures allowed for one user name from every address together. An address the user has logged in from
+    /// successfully before is exempt, so that failures from elsewhere cannot lock the user out of it.
+    /// </summary>
+    public FailureLimit PerUser { get; set; } = new() { Failures = 50, Window = TimeSpan.FromMinutes(5) };
+
+    /// <summary>How long an address stays known for a user after a successful login there.</summary>
+    public TimeSpan KnownAddressLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Most user names, addresses and pairs tracked at once; beyond it the oldest are forgotten first.</summary>
+    public int MaxTracked { get; set; } = 100_000;
+}
+
+/// <summary>At most <see cref="Failures"/> failures per <see cref="Window"/>, regained evenly over the window. Zero failures disables it.</summary>
+public sealed class FailureLimit
+{
+    /// <summary>Failures allowed within the window.</summary>
+    public int Failures { get; set; }
+
+    /// <summary>The window over which the allowance refills.</summary>
+    public TimeSpan Window { get; set; }
 }
 
 /// <summary>Protections for browser clients.</summary>
-public sealed record BrowserOptions
+public sealed class BrowserOptions
 {
     /// <summary>
     /// Origins (<c>scheme://host[:port]</c>) besides the edge's own that may open WebSockets and call REST from a
     /// browser. Any other <c>Origin</c> is refused with 403 before the upgrade or the request is forwarded.
     /// </summary>
-    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+    public List<string> AllowedOrigins { get; set; } = [];
 
-    /// <summary>How long browsers may cache a CORS preflight answer.</summary>
-    public TimeSpan PreflightMaxAge { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>How long browsers may cache a CORS preflight answer. Read at startup.</summary>
+    public TimeSpan PreflightMaxAge { get; set; } = TimeSpan.FromMinutes(10);
+}
+
+/// <summary>The admin endpoints (<c>/admin/connections</c>).</summary>
+public sealed class AdminOptions
+{
+    /// <summary>Key operators present in <c>x-edgebridge-admin-key</c>; empty disables the admin endpoints.</summary>
+    public string ApiKey { get; set; } = "";
 }
 
 /// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint. Every limit has a safe default.</summary>
-public sealed record WebSocketOptions
+public sealed class EdgeWebSocketOptions
 {
-    /// <summary>Path of the endpoint.</summary>
-    public string Path { get; init; } = "/ws";
+    /// <summary>Path of the endpoint. Read at startup.</summary>
+    public string Path { get; set; } = "/ws";
 
     /// <summary>Largest inbound frame in bytes; a larger one closes the connection with 1009.</summary>
-    public int MaxFrameBytes { get; init; } = 64 * 1024;
+    public int MaxFrameBytes { get; set; } = 64 * 1024;
 
     /// <summary>Most active subscriptions on one connection; one more answers RESOURCE_EXHAUSTED.</summary>
-    public int MaxSubscriptionsPerConnection { get; init; } = 100;
+    public int MaxSubscriptionsPerConnection { get; set; } = 100;
 
     /// <summary>Sustained inbound frames per second; exceeding it (beyond the burst) closes with 4429.</summary>
-    public int MaxInboundFramesPerSecond { get; init; } = 100;
+    public int MaxInboundFramesPerSecond { get; set; } = 100;
 
     /// <summary>Frames a client may send at once above the sustained rate, e.g. a page subscribing everything at start.</summary>
-    public int InboundFrameBurst { get; init; } = 200;
+    public int InboundFrameBurst { get; set; } = 200;
 
     /// <summary>Rejected (malformed) frames a connection may send before it is closed with 4400.</summary>
-    public int MaxMalformedFrames { get; init; } = 20;
+    public int MaxMalformedFrames { get; set; } = 20;
 
     /// <summary>How long a new connection has to send <c>init</c>; then it is closed with 4408.</summary>
-    public TimeSpan InitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>After this long without an inbound frame the server sends <c>ping</c>.</summary>
-    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>A connection silent for this long after a <c>ping</c> is considered vanished and closed.</summary>
-    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Queue bound for methods whose option does not set one.</summary>
-    public int DefaultQueueLimit { get; init; } = 256;
+    /// <summary>Queue bound for methods whose option does not set one. Read at startup.</summary>
+    public int DefaultQueueLimit { get; set; } = 256;
 
-    /// <summary>Upper bound on any method's queue limit, whatever its option says.</summary>
-    public int MaxQueueLimit { get; init; } = 8192;
+    /// <summary>Upper bound on any method's queue limit, whatever its option says. Read at startup.</summary>
+    public int MaxQueueLimit { get; set; } = 8192;
 
     /// <summary>Control frames (acks, errors, pongs) that may wait for a client that does not read; then 4429.</summary>
-    public int MaxPendingControlFrames { get; init; } = 256;
+    public int MaxPendingControlFrames { get; set; } = 256;
 
     /// <summary>
     /// Frames queued for one socket are written together, up to this many bytes per write; 0 writes each frame
     /// on its own.
     /// </summary>
-    public int MaxWriteBatchBytes { get; init; } = 32 * 1024;
-
-    /// <summary>
-    /// Whether plain HTTP/1.1 upgrades to <see cref="Path"/> are taken at the connection level, before Kestrel's HTTP
-    /// layer, so that an accepted socket holds no HTTP request state (about half the memory of an idle connection).
-    /// Anything else still goes through the HTTP endpoint. Read per connection, so it can be switched live.
-    /// </summary>
-    public bool DirectUpgrade { get; init; } = true;
+    public int MaxWriteBatchBytes { get; set; } = 32 * 1024;
 
     /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
-    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Concurrent WebSocket connections on this edge; beyond it upgrades answer 503.</summary>
-    public int MaxConnections { get; init; } = 10_000;
+    public int MaxConnections { get; set; } = 10_000;
 
     /// <summary>Concurrent WebSocket connections from one client address; beyond it upgrades answer 429.</summary>
-    public int MaxConnectionsPerAddress { get; init; } = 50;
-}
-
-/// <summary>The upstream gRPC service the edge calls itself.</summary>
-public sealed record UpstreamOptions
-{
-    /// <summary>
-    /// Id of the reverse-proxy cluster (in the <c>ReverseProxy</c> section) whose destinations serve gRPC
-    /// over HTTP/2. The edge's own calls go to its destinations, so addresses are configured once.
-    /// </summary>
-    public string GrpcCluster { get; init; } = "backend-grpc";
-
-    /// <summary>How long a readiness probe waits for the upstream health service.</summary>
-    public TimeSpan HealthCheckTimeout { get; init; } = TimeSpan.FromSeconds(2);
-}
-
-/// <summary>Limits and caching of REST requests forwarded by the edge.</summary>
-public sealed record RestOptions
-{
-    /// <summary>Largest accepted request body in bytes; larger bodies answer 413. Does not apply to gRPC.</summary>
-    public long MaxRequestBodySize { get; init; } = 1024 * 1024;
-
-    /// <summary>
-    /// Largest GET response body in bytes that receives an <c>ETag</c> (the body is hashed); larger bodies pass
-    /// through unchanged.
-    /// </summary>
-    public int MaxETagBodySize { get; init; } = 1024 * 1024;
-
-    /// <summary>Requests per second (with a burst) one client address may send; beyond it 429 with Retry-After.</summary>
-    public RateLimit PerAddress { get; init; } = new() { PermitsPerSecond = 100, Burst = 200 };
-
-    /// <summary>Requests per second (with a burst) one authenticated user may send, from any address.</summary>
-    public RateLimit PerUser { get; init; } = new() { PermitsPerSecond = 50, Burst = 100 };
-}
-
-/// <summary>A token-bucket rate: <see cref="PermitsPerSecond"/> sustained, <see cref="Burst"/> at once. Zero disables it.</summary>
-public sealed record RateLimit
-{
-    /// <summary>Sustained requests per second.</summary>
-    public int PermitsPerSecond { get; init; }
-
-    /// <summary>Requests allowed at once above the sustained rate.</summary>
-    public int Burst { get; init; }
+    public int MaxConnectionsPerAddress { get; set; } = 50;
 }

@@ -1,14 +1,24 @@
 using EdgeBridge;
 using EdgeBridge.Contracts;
 using EdgeBridge.Documents;
+using EdgeBridge.Health;
+using EdgeBridge.Hosting;
+using EdgeBridge.Listeners;
+using EdgeBridge.Operations;
 using EdgeBridge.Proxy;
 using EdgeBridge.Security;
-using EdgeBridge.Subscriptions;
-using EdgeBridge.WebSockets;
+using EdgeBridge.Streams;
 using EdgeBridge.Upstream;
+using EdgeBridge.WebSockets;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -17,37 +27,28 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class EdgeBridgeServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the edge: the reverse proxy configured from the <c>ReverseProxy</c> section and EdgeBridge's own
-    /// settings from the <c>EdgeBridge</c> section of <paramref name="configuration"/>.
+    /// Adds the edge, configured from <paramref name="configuration"/>: EdgeBridge's settings from its
+    /// <c>EdgeBridge</c> section (then <paramref name="configure"/>, for settings made in code) and the reverse proxy's
+    /// routes and clusters from its <c>ReverseProxy</c> section.
     /// </summary>
-    public static IEdgeBridgeBuilder AddEdgeBridge(this IServiceCollection services, IConfiguration configuration)
+    public static IEdgeBridgeBuilder AddEdgeBridge(this IServiceCollection services, IConfiguration configuration, Action<EdgeBridgeOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        var builder = services.AddEdgeBridgeCore(configuration.GetSection(EdgeBridgeOptions.SectionName), configure);
+        builder.ReverseProxy.LoadFromConfig(configuration.GetSection("ReverseProxy"));
+        return builder;
+    }
 
-        services.AddOptions<EdgeBridgeOptions>().Bind(configuration.GetSection(EdgeBridgeOptions.SectionName));
-
-        // The host waits this long for in-flight requests before the server aborts them.
-        services.AddOptions<HostOptions>().Configure<IOptions<EdgeBridgeOptions>>(
-            static (host, edge) => host.ShutdownTimeout = edge.Value.Shutdown.GracePeriod);
-        services.AddSingleton<UpstreamChannels>();
-        services.AddOptions<ContractOptions>();
-        services.AddSingleton<ContractCatalog>();
-        services.AddSingleton<UpstreamStreams>();
-        services.AddSingleton<ConnectionRegistry>();
-        services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>, EdgeBridge.WebSockets.DirectUpgradeSetup>();
-        services.AddSingleton<TokenValidator>();
-        services.AddSingleton<RestRateLimits>();
-        services.AddOptions<DescriptorSetOptions>();
-        services.AddSingleton<ContractDocuments>();
-        services.AddMetrics();
-        services.AddSingleton<EdgeBridge.Operations.EdgeBridgeMetrics>();
-        services.AddSingleton<EdgeBridge.Operations.PrometheusExporter>();
-        services.TryAddSingleton(TimeProvider.System);
-        var proxy = services.AddReverseProxy()
-            .LoadFromConfig(configuration.GetSection("ReverseProxy"))
-            .AddTransforms<CachingTransformProvider>();
-        return new EdgeBridgeBuilder(services, proxy);
+    /// <summary>
+    /// Adds the edge with settings made in code only. Routes and clusters come from a config provider the caller
+    /// adds to <see cref="IEdgeBridgeBuilder.ReverseProxy"/> (e.g. YARP's <c>LoadFromMemory</c>).
+    /// </summary>
+    public static IEdgeBridgeBuilder AddEdgeBridge(this IServiceCollection services, Action<EdgeBridgeOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        return services.AddEdgeBridgeCore(section: null, configure);
     }
 
     /// <summary>
@@ -78,6 +79,68 @@ public static class EdgeBridgeServiceCollectionExtensions
         var sets = ContractDocuments.EmbeddedSets(assembly).ToList();
         builder.Services.Configure<DescriptorSetOptions>(options => options.Sets.AddRange(sets));
         return builder.AddContract(files);
+    }
+
+    private static EdgeBridgeBuilder AddEdgeBridgeCore(this IServiceCollection services, IConfiguration? section, Action<EdgeBridgeOptions>? configure)
+    {
+        var options = services.AddOptions<EdgeBridgeOptions>();
+        if (section is not null)
+        {
+            options.Bind(section);
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EdgeBridgeOptions>, EdgeBridgeOptionsValidator>());
+        options.ValidateOnStart();
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<UpstreamChannels>();
+        services.AddOptions<ContractOptions>();
+        services.AddSingleton<ContractCatalog>();
+        services.AddSingleton<UpstreamCallBudget>();
+        services.AddSingleton<UpstreamStreams>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<EdgeTokens>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddOptions<DescriptorSetOptions>();
+        services.AddSingleton<ContractDocuments>();
+        services.AddSingleton<EdgeBridgeMetrics>();
+        services.AddSingleton<EdgeListeners>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
+
+        // The platform's parts, configured from the options: one JwtBearer scheme for every path a token arrives on,
+        // authorization and CORS policies that routes name, partitioned rate limiters, health checks.
+        services.AddAuthentication().AddJwtBearer(EdgeBridgeDefaults.AuthenticationScheme, _ => { });
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<JwtBearerOptions>, JwtBearerSetup>());
+
+        // The edge's scheme authenticates every request unless the host chose another default.
+        services.AddOptions<AuthenticationOptions>().PostConfigure(static authentication => authentication.DefaultScheme ??= EdgeBridgeDefaults.AuthenticationScheme);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(EdgeBridgeDefaults.CallerPolicy, policy => policy
+                .AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme)
+                .AddRequirements(new CallerRequirement()))
+            .AddPolicy(EdgeBridgeDefaults.AuthenticatedPolicy, policy => policy
+                .AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme)
+                .RequireAuthenticatedUser());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, CallerRequirementHandler>());
+        services.AddCors();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<CorsOptions>, CorsSetup>());
+        services.AddRateLimiter(static _ => { });
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RateLimiterOptions>, RateLimiterSetup>());
+        services.AddHealthChecks()
+            .AddCheck<UpstreamHealthCheck>("upstream", tags: [HealthEndpoints.ReadyTag])
+            .AddCheck<DrainHealthCheck>("drain", tags: [HealthEndpoints.ReadyTag]);
+
+        var proxy = services.AddReverseProxy()
+            .AddTransforms<RouteConventions>()
+            .AddTransforms<IdentityTransformProvider>()
+            .AddTransforms<CachingTransformProvider>();
+        return new EdgeBridgeBuilder(services, proxy);
     }
 
     private sealed class EdgeBridgeBuilder(IServiceCollection services, IReverseProxyBuilder reverseProxy) : IEdgeBridgeBuilder

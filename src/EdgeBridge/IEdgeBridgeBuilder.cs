@@ -1,6 +1,6 @@
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Configures EdgeBridge after <see cref="EdgeBridgeServiceCollectionExtensions.AddEdgeBridge"/>.</summary>
+/// <summary>Configures EdgeBridge after <c>AddEdgeBridge</c>.</summary>
 public interface IEdgeBridgeBuilder
 {
     /// <summary>The host's services.</summary>

@@ -13,23 +13,29 @@ internal sealed class ContractOptions
 }
 
 /// <summary>
-/// Every server-streaming method of the registered contracts that opts in with <c>edgebridge.v1.stream</c>,
-/// plus the JSON mapping shared by all of them. Built once from descriptors: no per-method code exists.
+/// Every server-streaming method of the registered contracts that opts in with <c>edgebridge.v1.stream</c>, every
+/// method's call policy (<see cref="ContractMethod"/>), and the JSON mapping shared by all of them. Built once from
+/// descriptors: no per-method code exists.
 /// </summary>
 internal sealed class ContractCatalog
 {
     private readonly FrozenDictionary<string, StreamingMethod> _methods;
+    private readonly FrozenDictionary<string, ContractMethod> _byGrpcPath;
+    private readonly FrozenDictionary<string, (HttpRuleTemplate Template, ContractMethod Method)[]> _byHttpMethod;
 
     public ContractCatalog(IOptions<ContractOptions> contracts, IOptions<EdgeBridgeOptions> options)
     {
         var files = Closure(contracts.Value.Files);
         var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
+        var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
         foreach (var file in files)
         {
             foreach (var service in file.Services)
             {
                 foreach (var method in service.Methods)
                 {
+                    var call = new ContractMethod(method);
+                    calls[call.GrpcPath] = call;
                     if (method.IsServerStreaming && !method.IsClientStreaming
                         && method.GetOptions()?.GetExtension(OptionsExtensions.Stream) is { } stream)
                     {
@@ -41,6 +47,11 @@ internal sealed class ContractCatalog
         }
 
         _methods = methods.ToFrozenDictionary(StringComparer.Ordinal);
+        _byGrpcPath = calls.ToFrozenDictionary(StringComparer.Ordinal);
+        _byHttpMethod = calls.Values
+            .SelectMany(call => call.HttpBindings.Select(template => (Template: template, Method: call)))
+            .GroupBy(binding => binding.Template.HttpMethod, StringComparer.OrdinalIgnoreCase)
+            .ToFrozenDictionary(group => group.Key, group => group.ToArray(), StringComparer.OrdinalIgnoreCase);
         Json = new ProtoJson(TypeRegistry.FromFiles(files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray()));
     }
 
@@ -49,6 +60,26 @@ internal sealed class ContractCatalog
     public ProtoJson Json { get; }
 
     public bool TryGet(string fullName, out StreamingMethod method) => _methods.TryGetValue(fullName, out method!);
+
+    /// <summary>The method a gRPC call to <paramref name="path"/> (<c>/package.Service/Method</c>) invokes.</summary>
+    public ContractMethod? FindGrpc(string path) => _byGrpcPath.GetValueOrDefault(path);
+
+    /// <summary>The method and binding a REST request invokes through its <c>google.api.http</c> rule.</summary>
+    public (HttpRuleTemplate Template, ContractMethod Method)? FindRest(string httpMethod, ReadOnlySpan<char> path)
+    {
+        if (_byHttpMethod.TryGetValue(httpMethod, out var bindings))
+        {
+            foreach (var binding in bindings)
+            {
+                if (binding.Template.Matches(path))
+                {
+                    return binding;
+                }
+            }
+        }
+
+        return null;
+    }
 
     private static List<FileDescriptor> Closure(IEnumerable<FileDescriptor> roots)
     {

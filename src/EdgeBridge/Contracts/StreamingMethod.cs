@@ -11,7 +11,7 @@ internal readonly record struct StreamPolicy(bool Shared, int QueueLimit, bool D
 /// <summary>A server-streaming method that its contract exposes as a WebSocket subscription.</summary>
 internal sealed class StreamingMethod
 {
-    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, WebSocketOptions limits)
+    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, EdgeWebSocketOptions limits)
     {
         Descriptor = descriptor;
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;

@@ -9,26 +9,21 @@ namespace EdgeBridge.Documents;
 /// <summary><c>/openapi/v1.json</c>, <c>/asyncapi/v1.json</c> and the offline <c>/docs</c> page that can try both.</summary>
 internal static class DocumentEndpoints
 {
-    public static void Map(IEndpointRouteBuilder endpoints)
-    {
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) => new EdgeBridgeEndpointConventionBuilder(
+    [
+        // Browsers on other allowed origins (tooling) may read the documents.
         endpoints.MapGet("/openapi/v1.json", static context =>
-            WriteAsync(context, context.RequestServices.GetRequiredService<ContractDocuments>().OpenApi, "application/json"));
+            WriteAsync(context, context.RequestServices.GetRequiredService<ContractDocuments>().OpenApi, "application/json")).RequireCors(EdgeBridgeDefaults.CorsPolicy),
         endpoints.MapGet("/asyncapi/v1.json", static context =>
-            WriteAsync(context, context.RequestServices.GetRequiredService<ContractDocuments>().AsyncApi(context.Request.Host.Value ?? "localhost", context.Request.IsHttps), "application/json"));
-        endpoints.MapGet("/docs", static context => WriteResourceAsync(context, "docs.html", "text/html; charset=utf-8"));
-        endpoints.MapGet("/docs/docs.js", static context => WriteResourceAsync(context, "docs.js", "text/javascript; charset=utf-8"));
-    }
+            WriteAsync(context, context.RequestServices.GetRequiredService<ContractDocuments>().AsyncApi(context.Request.Host.Value ?? "localhost", context.Request.IsHttps), "application/json"))
+            .RequireCors(EdgeBridgeDefaults.CorsPolicy),
+        endpoints.MapGet("/docs", static context => WriteResourceAsync(context, "docs.html", "text/html; charset=utf-8")),
+        endpoints.MapGet("/docs/docs.js", static context => WriteResourceAsync(context, "docs.js", "text/javascript; charset=utf-8")),
+    ]);
 
     private static Task WriteAsync(HttpContext context, byte[] body, string contentType)
     {
         SecurityHeaders.Apply(context);
-        // Browsers on other allowed origins (tooling) may read the documents.
-        if (BrowserOrigins.IsAllowed(context, out var origin) && origin is not null)
-        {
-            context.Response.Headers.AccessControlAllowOrigin = origin;
-            context.Response.Headers.Vary = "Origin";
-        }
-
         context.Response.ContentType = contentType;
         context.Response.Headers.CacheControl = "no-cache";
         context.Response.ContentLength = body.Length;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EdgeBridge.Security;
-using EdgeBridge.Status;
+using EdgeBridge.Errors;
 using EdgeBridge.WebSockets;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
@@ -22,8 +22,8 @@ internal static class AdminEndpoints
 {
     public const string KeyHeader = "x-edgebridge-admin-key";
 
-    public static void Map(IEndpointRouteBuilder endpoints)
-    {
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) => new EdgeBridgeEndpointConventionBuilder(
+    [
         endpoints.MapGet("/admin/connections", static async context =>
         {
             if (!await AuthorizeAsync(context))
@@ -31,7 +31,7 @@ internal static class AdminEndpoints
                 return;
             }
 
-            var now = DateTimeOffset.UtcNow;
+            var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
             var registry = context.RequestServices.GetRequiredService<ConnectionRegistry>();
             using var buffer = new MemoryStream();
             await using (var writer = new Utf8JsonWriter(buffer))
@@ -70,7 +70,7 @@ internal static class AdminEndpoints
             context.Response.ContentType = "application/json; charset=utf-8";
             context.Response.Headers.CacheControl = "no-store";
             await context.Response.Body.WriteAsync(buffer.ToArray());
-        });
+        }),
 
         endpoints.MapPost("/admin/connections/{id}:close", static async context =>
         {
@@ -89,8 +89,8 @@ internal static class AdminEndpoints
 
             connection.RequestClose(CloseCodes.ClosedByOperator, "Closed by an operator.");
             context.Response.StatusCode = StatusCodes.Status202Accepted;
-        });
-    }
+        }),
+    ]);
 
     private static async Task<bool> AuthorizeAsync(HttpContext context)
     {

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using EdgeBridge.Subscriptions;
+using EdgeBridge.Streams;
 using EdgeBridge.WebSockets;
 
 namespace EdgeBridge.Operations;
@@ -15,7 +15,6 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _framesRejected;
     private readonly Counter<long> _handshakesRejected;
-    private readonly Histogram<double> _restDuration;
     private long _messagesDelivered;
     private long _bytesSent;
     private long _framesReceived;
@@ -48,7 +47,6 @@ internal sealed class EdgeBridgeMetrics : IDisposable
         _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => upstreams.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
         _framesRejected = _meter.CreateCounter<long>("edgebridge.frames.rejected", description: "Client frames rejected, by reason.");
         _handshakesRejected = _meter.CreateCounter<long>("edgebridge.handshakes.rejected", description: "WebSocket upgrades refused, by reason.");
-        _restDuration = _meter.CreateHistogram<double>("edgebridge.rest.duration", unit: "s", description: "Duration of REST requests through the edge.");
     }
 
     /// <summary>This host's meter (meters are per host; names repeat across hosts in one process).</summary>
@@ -71,9 +69,6 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     public void FrameRejected(string reason) => _framesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void HandshakeRejected(string reason) => _handshakesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
-
-    public void RestRequest(double seconds, string method, int status) => _restDuration.Record(seconds,
-        new KeyValuePair<string, object?>("method", method), new KeyValuePair<string, object?>("status", status));
 
     public void Dispose() => _meter.Dispose();
 }

@@ -17,11 +17,11 @@ internal static class PageEndpoints
 {
     private static readonly FileExtensionContentTypeProvider s_contentTypes = new();
 
-    public static void Map(IEndpointRouteBuilder endpoints)
-    {
-        endpoints.MapGet("/", context => ServeAsync(context, "index.html"));
-        endpoints.MapGet("/{file:regex(^[A-Za-z0-9_-]+\\.(html|js|css|svg|png|ico|map)$)}", context => ServeAsync(context, (string)context.Request.RouteValues["file"]!));
-    }
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) => new EdgeBridgeEndpointConventionBuilder(
+    [
+        endpoints.MapGet("/", context => ServeAsync(context, "index.html")),
+        endpoints.MapGet("/{file:regex(^[A-Za-z0-9_-]+\\.(html|js|css|svg|png|ico|map)$)}", context => ServeAsync(context, (string)context.Request.RouteValues["file"]!)),
+    ]);
 
     private static async Task ServeAsync(HttpContext context, string name)
     {
@@ -29,7 +29,7 @@ internal static class PageEndpoints
         var file = files.GetFileInfo(name);
         if (!file.Exists || file.IsDirectory || file is NotFoundFileInfo)
         {
-            await Status.RpcStatusWriter.WriteAsync(context, Grpc.Core.StatusCode.NotFound, $"No page {context.Request.Path}.");
+            await Errors.RpcStatusWriter.WriteAsync(context, Grpc.Core.StatusCode.NotFound, $"No page {context.Request.Path}.");
             return;
         }
 

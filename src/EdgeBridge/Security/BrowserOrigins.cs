@@ -1,16 +1,21 @@
-using EdgeBridge.Status;
+using EdgeBridge.Errors;
 using Grpc.Core;
+using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace EdgeBridge.Security;
 
 /// <summary>
 /// The origin allowlist: the edge's own origin plus <see cref="BrowserOptions.AllowedOrigins"/>. It guards
-/// WebSocket upgrades (browsers send cookies and no preflight on cross-site upgrades) and is the CORS policy of REST.
+/// WebSocket upgrades (browsers send cookies and no preflight on cross-site upgrades), it is the
+/// <see cref="EdgeBridgeDefaults.CorsPolicy"/> of REST, and it refuses requests from other origins outright.
 /// </summary>
+/// <remarks>
+/// The edge's own origin is built from the request's <c>Host</c>, which a browser sets to the host it connects to and
+/// a page cannot change; a non-browser client can send any <c>Host</c>, but it can as well send no <c>Origin</c>.
+/// </remarks>
 internal static class BrowserOrigins
 {
     /// <summary>True when the request has no Origin (not a browser) or comes from an allowed origin.</summary>
@@ -28,13 +33,12 @@ internal static class BrowserOrigins
     }
 
     /// <summary>True when <paramref name="origin"/> is the edge's own (<paramref name="own"/>) or an allowed one.</summary>
-    public static bool IsAllowed(string origin, string own, IReadOnlyList<string> allowed)
-    {
-        if (string.Equals(origin, own, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
+    public static bool IsAllowed(string origin, string own, IReadOnlyList<string> allowed) =>
+        string.Equals(origin, own, StringComparison.OrdinalIgnoreCase) || IsListed(origin, allowed);
 
+    /// <summary>True when <paramref name="origin"/> is one of <paramref name="allowed"/>.</summary>
+    public static bool IsListed(string origin, IReadOnlyList<string> allowed)
+    {
         foreach (var candidate in allowed)
         {
             if (string.Equals(origin, candidate.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
@@ -49,38 +53,24 @@ internal static class BrowserOrigins
     public static Task RefuseAsync(HttpContext context, string origin) =>
         RpcStatusWriter.WriteAsync(context, StatusCode.PermissionDenied, $"Origin '{origin}' is not allowed.", StatusCodes.Status403Forbidden);
 
-    /// <summary>CORS for REST: refuses disallowed origins, answers preflights, and marks allowed responses.</summary>
-    public static Task InvokeAsync(HttpContext context, Func<Task> next)
-    {
-        if (RpcStatusWriter.IsGrpc(context.Request))
-        {
-            return next();
-        }
+    /// <summary>
+    /// Refuses a request from a disallowed origin before it is forwarded. CORS alone only keeps the page from reading
+    /// the answer: a cross-site form POST needs no preflight, and would otherwise reach the backend and act.
+    /// </summary>
+    public static Task GuardAsync(HttpContext context, Func<Task> next) =>
+        IsAllowed(context, out var origin) ? next() : RefuseAsync(context, origin!);
+}
 
-        if (!IsAllowed(context, out var origin))
-        {
-            return RefuseAsync(context, origin!);
-        }
-
-        if (origin is null)
-        {
-            return next();
-        }
-
-        var response = context.Response.Headers;
-        response.AccessControlAllowOrigin = origin;
-        response.Vary = HeaderNames.Origin;
-        response.AccessControlExposeHeaders = "ETag, Retry-After, WWW-Authenticate";
-        if (HttpMethods.IsOptions(context.Request.Method) && context.Request.Headers.ContainsKey(HeaderNames.AccessControlRequestMethod))
-        {
-            var options = context.RequestServices.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Browser;
-            response.AccessControlAllowMethods = "GET, POST, PUT, PATCH, DELETE";
-            response.AccessControlAllowHeaders = "authorization, content-type, if-none-match";
-            response.AccessControlMaxAge = ((int)options.PreflightMaxAge.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            context.Response.StatusCode = StatusCodes.Status204NoContent;
-            return Task.CompletedTask;
-        }
-
-        return next();
-    }
+/// <summary>
+/// The <see cref="EdgeBridgeDefaults.CorsPolicy"/>: ASP.NET Core's CORS middleware answers preflights and marks
+/// responses for the allowed origins (read live from configuration); the exact origin is echoed, never <c>*</c>.
+/// </summary>
+internal sealed class CorsSetup(IOptionsMonitor<EdgeBridgeOptions> options) : IConfigureOptions<CorsOptions>
+{
+    public void Configure(CorsOptions cors) => cors.AddPolicy(EdgeBridgeDefaults.CorsPolicy, policy => policy
+        .SetIsOriginAllowed(origin => BrowserOrigins.IsListed(origin, options.CurrentValue.Browser.AllowedOrigins))
+        .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
+        .WithHeaders("authorization", "content-type", "if-none-match")
+        .WithExposedHeaders("ETag", "Retry-After", "WWW-Authenticate")
+        .SetPreflightMaxAge(options.CurrentValue.Browser.PreflightMaxAge));
 }

@@ -10,11 +10,12 @@ namespace EdgeBridge.WebSockets;
 /// </summary>
 internal sealed class ConnectionRegistry : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, WebSocketConnection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<System.Net.IPAddress, int> _perAddress = [];
     private readonly Lock _countLock = new();
     private int _reserved;
     private readonly IOptionsMonitor<EdgeBridgeOptions> _options;
+    private readonly TimeProvider _time;
     private readonly ITimer _keepAlive;
     private TimeSpan _keepAlivePeriod;
     private volatile bool _stopping;
@@ -22,6 +23,7 @@ internal sealed class ConnectionRegistry : IDisposable
     public ConnectionRegistry(IHostApplicationLifetime lifetime, IOptionsMonitor<EdgeBridgeOptions> options, TimeProvider time)
     {
         _options = options;
+        _time = time;
         _keepAlivePeriod = KeepAlivePeriod(options.CurrentValue.WebSockets);
         _keepAlive = time.CreateTimer(static state => ((ConnectionRegistry)state!).SweepKeepAlive(), this, _keepAlivePeriod, _keepAlivePeriod);
         lifetime.ApplicationStopping.Register(() =>
@@ -39,9 +41,9 @@ internal sealed class ConnectionRegistry : IDisposable
 
     public int Count => _connections.Count;
 
-    public IEnumerable<Connection> Connections => _connections.Values;
+    public IEnumerable<WebSocketConnection> Connections => _connections.Values;
 
-    public void Add(Connection connection)
+    public void Add(WebSocketConnection connection)
     {
         _connections[connection.Id] = connection;
 
@@ -55,12 +57,12 @@ internal sealed class ConnectionRegistry : IDisposable
     public void Dispose() => _keepAlive.Dispose();
 
     // Half the shorter of interval and timeout, so a quiet client is pinged and a silent one cut within ~1.5x.
-    private static TimeSpan KeepAlivePeriod(WebSocketOptions options) =>
+    private static TimeSpan KeepAlivePeriod(EdgeWebSocketOptions options) =>
         TimeSpan.FromMilliseconds(Math.Max(50, Math.Min(options.KeepAliveInterval.TotalMilliseconds, options.KeepAliveTimeout.TotalMilliseconds) / 2));
 
     private void SweepKeepAlive()
     {
-        var now = Environment.TickCount64;
+        var now = _time.GetTimestamp();
         foreach (var connection in _connections.Values)
         {
             connection.KeepAlive(now);
@@ -75,13 +77,13 @@ internal sealed class ConnectionRegistry : IDisposable
         }
     }
 
-    private static void SendAway(Connection connection) =>
+    private static void SendAway(WebSocketConnection connection) =>
         connection.RequestClose(CloseCodes.GoingAway, "The edge is shutting down; reconnect.");
 
-    public void Remove(Connection connection) => _connections.TryRemove(connection.Id, out _);
+    public void Remove(WebSocketConnection connection) => _connections.TryRemove(connection.Id, out _);
 
     /// <summary>Reserves a connection slot for <paramref name="address"/>; null when granted, else why not.</summary>
-    public ConnectionRefusal? TryReserve(System.Net.IPAddress address, WebSocketOptions limits)
+    public ConnectionRefusal? TryReserve(System.Net.IPAddress address, EdgeWebSocketOptions limits)
     {
         lock (_countLock)
         {

@@ -19,8 +19,9 @@ namespace EdgeBridge.WebSockets;
 /// refused origin, a full or draining edge, TLS — continues untouched to Kestrel, and the HTTP endpoint
 /// (<see cref="WebSocketEndpoint"/>) answers it as it always does.
 /// </summary>
-internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider services)
+internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider services, Func<EdgeBridgeOptions, bool> enabled)
 {
+    private readonly TimeProvider _time = services.GetRequiredService<TimeProvider>();
     private readonly IOptionsMonitor<EdgeBridgeOptions> _options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>();
     private readonly ConnectionRegistry _registry = services.GetRequiredService<ConnectionRegistry>();
     private readonly IOptionsMonitor<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>? _hostFiltering =
@@ -32,8 +33,9 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
 
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        var options = _options.CurrentValue.WebSockets;
-        if (!options.DirectUpgrade || await ReadUpgradeAsync(context) is not { } request)
+        var current = _options.CurrentValue;
+        var options = current.WebSockets;
+        if (!enabled(current) || await ReadUpgradeAsync(context) is not { } request)
         {
             await next(context);
             return;
@@ -70,7 +72,7 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
         var input = context.Transport.Input;
 
         // A client that trickles its head gets as long as Kestrel would give it, then Kestrel's own timeout.
-        using var timeout = new CancellationTokenSource(_headersTimeout);
+        using var timeout = new CancellationTokenSource(_headersTimeout, _time);
         using var cancel = timeout.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
         byte[]? rented = null;
         long searched = 0;
@@ -148,7 +150,7 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
     private bool FiltersHosts() =>
         _hostFiltering?.CurrentValue.AllowedHosts is { Count: > 0 } hosts && !(hosts.Count == 1 && hosts[0] == "*");
 
-    private async Task AcceptAsync(ConnectionContext context, UpgradeRequest request, IPAddress address, WebSocketOptions options)
+    private async Task AcceptAsync(ConnectionContext context, UpgradeRequest request, IPAddress address, EdgeWebSocketOptions options)
     {
         using var activity = Operations.EdgeBridgeActivities.StartDirectUpgrade(options.Path, address);
         var input = context.Transport.Input;
@@ -201,11 +203,4 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
             base.Dispose(disposing);
         }
     }
-}
-
-/// <summary>Puts <see cref="DirectUpgrade"/> in front of every Kestrel endpoint of the host.</summary>
-internal sealed class DirectUpgradeSetup(IServiceProvider services) : IConfigureOptions<KestrelServerOptions>
-{
-    public void Configure(KestrelServerOptions options) =>
-        options.ConfigureEndpointDefaults(listen => listen.Use(next => new DirectUpgrade(next, services).OnConnectionAsync));
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using EdgeBridge.Contracts;
+using EdgeBridge.Streams;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -127,7 +128,7 @@ internal static class ServerFrames
         return digits;
     }
 
-    public static byte[] Ack(string connectionId, WebSocketOptions limits) => Build(writer =>
+    public static byte[] Ack(string connectionId, EdgeWebSocketOptions limits) => Build(writer =>
     {
         writer.WriteStartObject();
         writer.WriteString("type", "ack");
@@ -178,27 +179,6 @@ internal static class ServerFrames
         writer.WriteEndObject();
         writer.WriteEndObject();
     });
-
-    /// <summary>The google.rpc.Status of a failed upstream call, with the backend's details when it sent any.</summary>
-    public static Google.Rpc.Status StatusOf(RpcException exception)
-    {
-        var bytes = exception.Trailers.GetValueBytes("grpc-status-details-bin");
-        if (bytes is not null)
-        {
-            try
-            {
-                var status = Google.Rpc.Status.Parser.ParseFrom(bytes);
-                status.Code = (int)exception.StatusCode;
-                return status;
-            }
-            catch (InvalidProtocolBufferException)
-            {
-                // Fall through to the plain status: a garbled trailer must not hide the error itself.
-            }
-        }
-
-        return new Google.Rpc.Status { Code = (int)exception.StatusCode, Message = exception.Status.Detail };
-    }
 
     private static string FormatDetail(Google.Protobuf.WellKnownTypes.Any detail, ProtoJson? json)
     {

@@ -1,8 +1,7 @@
 using EdgeBridge.Contracts;
-using EdgeBridge.Internal;
 using EdgeBridge.Security;
-using EdgeBridge.Status;
-using EdgeBridge.Subscriptions;
+using EdgeBridge.Errors;
+using EdgeBridge.Streams;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -14,10 +13,12 @@ using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.WebSockets;
 
-/// <summary>Maps the <c>edgebridge.v1</c> endpoint: checks the upgrade, then runs a <see cref="Connection"/>.</summary>
-internal static class WebSocketEndpoint
+/// <summary>Maps the <c>edgebridge.v1</c> endpoint: checks the upgrade, then runs a <see cref="WebSocketConnection"/>.</summary>
+internal static partial class WebSocketEndpoint
 {
-    public static void Map(IEndpointRouteBuilder endpoints)
+    private const string LogCategory = "EdgeBridge.WebSockets.WebSocketEndpoint";
+
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<EdgeBridgeOptions>>().Value.WebSockets;
 
@@ -36,20 +37,20 @@ internal static class WebSocketEndpoint
         });
         branch.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         branch.Run(HandleAsync);
-        endpoints.Map(options.Path, branch.Build()).WithDisplayName("EdgeBridge WebSocket");
+        return endpoints.Map(options.Path, branch.Build()).WithDisplayName("EdgeBridge WebSocket");
     }
 
     /// <summary>Every refusal is logged and counted under the same reason.</summary>
     private static void Refused(IServiceProvider services, ILogger logger, string reason)
     {
-        EdgeBridgeLog.UpgradeRefused(logger, reason);
+        Log.UpgradeRefused(logger, reason);
         services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected(reason.Replace(' ', '-'));
     }
 
     private static async Task HandleAsync(HttpContext context)
     {
         var services = context.RequestServices;
-        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeBridge.WebSockets");
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
         SecurityHeaders.Apply(context);
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -113,19 +114,22 @@ internal static class WebSocketEndpoint
         }
     }
 
-    /// <summary>Runs an accepted socket as a <see cref="Connection"/>, whichever way it was upgraded.</summary>
-    public static async Task RunAsync(System.Net.WebSockets.WebSocket socket, IServiceProvider services, WebSocketOptions options, System.Net.IPAddress address,
+    /// <summary>Runs an accepted socket as a <see cref="WebSocketConnection"/>, whichever way it was upgraded.</summary>
+    public static async Task RunAsync(System.Net.WebSockets.WebSocket socket, IServiceProvider services, EdgeWebSocketOptions options, System.Net.IPAddress address,
         CoalescingStream? batching, System.Diagnostics.ActivityContext trace, CancellationToken aborted)
     {
         var registry = services.GetRequiredService<ConnectionRegistry>();
-        var connection = new Connection(socket, options, services.GetRequiredService<ContractCatalog>(),
-            services.GetRequiredService<UpstreamStreams>(), services.GetRequiredService<TokenValidator>(),
-            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<Operations.EdgeBridgeMetrics>(),
-            services.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeBridge.WebSockets"))
+        var time = services.GetRequiredService<TimeProvider>();
+        var id = WebSocketConnection.NewId();
+        var scheduler = new OutboundScheduler();
+        var control = new ControlQueue(scheduler, options.MaxPendingControlFrames);
+        var session = new WebSocketSession(id, address, options, services.GetRequiredService<ContractCatalog>(), services.GetRequiredService<UpstreamStreams>(),
+            services.GetRequiredService<EdgeTokens>(), time, scheduler, control, trace, services.GetRequiredService<ILogger<WebSocketSession>>());
+        var connection = new WebSocketConnection(id, socket, options, session, scheduler, control, time,
+            services.GetRequiredService<Operations.EdgeBridgeMetrics>(), services.GetRequiredService<ILogger<WebSocketConnection>>())
         {
             RemoteAddress = address.ToString(),
             Batching = batching,
-            TraceContext = trace,
         };
         registry.Add(connection);
         try
@@ -136,5 +140,11 @@ internal static class WebSocketEndpoint
         {
             registry.Remove(connection);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "UpgradeRefused", Level = LogLevel.Information, Message = "Refused a WebSocket request: {Reason}")]
+        public static partial void UpgradeRefused(ILogger logger, string reason);
     }
 }

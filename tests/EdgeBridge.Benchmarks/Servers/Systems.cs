@@ -44,6 +44,8 @@ internal static class Systems
                     // The load comes from eight addresses: per-address and per-user REST limits would measure the limiter.
                     ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "0",
                     ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "0",
+                    ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "0",
+                    ["EdgeBridge:Grpc:PerUser:PermitsPerSecond"] = "0",
                     ["Logging:LogLevel:Default"] = "Warning",
                 })),
             "raw" => Raw(Setting("port"), Setting("upstream")),

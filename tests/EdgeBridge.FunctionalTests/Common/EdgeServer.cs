@@ -29,7 +29,6 @@ public sealed class EdgeServer : IAsyncDisposable
     {
         _backend = backend;
         _settings = settings;
-        var ports = new KestrelPorts();
         _app = EdgeHost.Create(
             new WebApplicationOptions { ContentRootPath = ContentRoot },
             builder =>
@@ -49,12 +48,13 @@ public sealed class EdgeServer : IAsyncDisposable
                     builder.Configuration.AddInMemoryCollection(settings);
                 }
 
-                builder.WebHost.ConfigureKestrel((context, kestrel) => ports.Capture(kestrel, context.Configuration, "Http", "Grpc"));
                 ConfigureServices?.Invoke(builder.Services);
             });
         await _app.StartAsync();
-        HttpPort = ports.Port("Http");
-        GrpcPort = ports.Port("Grpc");
+        // The edge knows its listeners (EdgeBridge:Listeners) and where they were bound.
+        var listeners = _app.Services.GetRequiredService<EdgeBridge.Listeners.EdgeListeners>();
+        HttpPort = listeners.Port("Http");
+        GrpcPort = listeners.Port("Grpc");
     }
 
     /// <summary>Starts again after <see cref="StopAsync"/>, on the same ports with the same settings.</summary>

@@ -72,7 +72,7 @@ public sealed class DrainTests : IAsyncLifetime
     {
         ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = _held.Address,
         ["ReverseProxy:Clusters:backend-rest:HttpRequest:Version"] = "2",
-        ["EdgeBridge:Shutdown:GracePeriod"] = gracePeriod.ToString(),
+        ["HostOptions:ShutdownTimeout"] = gracePeriod.ToString(),
     });
 
     private static bool Accepts(int port)

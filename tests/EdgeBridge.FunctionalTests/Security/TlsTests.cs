@@ -36,6 +36,8 @@ public sealed class TlsStackFixture : StackFixture
         ["Kestrel:Endpoints:Http:Protocols"] = "Http1AndHttp2",
         ["Kestrel:Endpoints:Http:Certificate:Path"] = _certificatePath,
         ["Kestrel:Endpoints:Http:Certificate:Password"] = "test-password",
+        // One TLS port for everything: gRPC is served there only because this listener is given the role.
+        ["EdgeBridge:Listeners:Http:Roles"] = "Browser, Grpc, Operations",
     };
 
     public override async Task DisposeAsync()

@@ -1,5 +1,5 @@
 using EdgeBridge.FunctionalTests.Common;
-using EdgeBridge.Subscriptions;
+using EdgeBridge.Streams;
 using EdgeBridge.WebSockets;
 
 namespace EdgeBridge.FunctionalTests.WebSockets;

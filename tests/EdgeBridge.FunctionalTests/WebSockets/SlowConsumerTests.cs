@@ -55,9 +55,9 @@ public sealed class SlowConsumerTests(FastMarketFixture stack) : IClassFixture<F
         Assert.Equal(64, slowSubscription.Method.Policy.QueueLimit);
     }
 
-    private static async Task<EdgeBridge.Subscriptions.Subscription> WaitForSubscriptionAsync(ConnectionRegistry registry, string connectionId)
+    private static async Task<EdgeBridge.WebSockets.Subscription> WaitForSubscriptionAsync(ConnectionRegistry registry, string connectionId)
     {
-        EdgeBridge.Subscriptions.Subscription? found = null;
+        EdgeBridge.WebSockets.Subscription? found = null;
         await Wait.UntilAsync(() =>
         {
             var subscriptions = registry.Connections.FirstOrDefault(c => c.Id == connectionId)?.Subscriptions;

@@ -6,11 +6,11 @@ namespace EdgeBridge.Tests.Contracts;
 
 public sealed class ContractCatalogTests
 {
-    private static ContractCatalog Catalog(WebSocketOptions? limits = null)
+    private static ContractCatalog Catalog(EdgeWebSocketOptions? limits = null)
     {
         var contracts = new ContractOptions();
         contracts.Files.Add(CatalogTestReflection.Descriptor);
-        return new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions { WebSockets = limits ?? new WebSocketOptions() }));
+        return new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions { WebSockets = limits ?? new EdgeWebSocketOptions() }));
     }
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed class ContractCatalogTests
     [Fact]
     public void Policy_EmptyOption_PerCallerEndSubscriptionWithDefaultQueue()
     {
-        Assert.True(Catalog(new WebSocketOptions { DefaultQueueLimit = 77 }).TryGet("catalogtest.v1.FeedService/PrivateFeed", out var method));
+        Assert.True(Catalog(new EdgeWebSocketOptions { DefaultQueueLimit = 77 }).TryGet("catalogtest.v1.FeedService/PrivateFeed", out var method));
 
         Assert.Equal(new StreamPolicy(Shared: false, QueueLimit: 77, DropOldest: false, ForwardsToken: true, RequiresToken: false), method.Policy);
     }
@@ -54,7 +54,7 @@ public sealed class ContractCatalogTests
     [Fact]
     public void Policy_QueueLimitAboveMaximum_Clamped()
     {
-        Assert.True(Catalog(new WebSocketOptions { MaxQueueLimit = 500 }).TryGet("catalogtest.v1.FeedService/HugeQueueFeed", out var method));
+        Assert.True(Catalog(new EdgeWebSocketOptions { MaxQueueLimit = 500 }).TryGet("catalogtest.v1.FeedService/HugeQueueFeed", out var method));
 
         Assert.Equal(500, method.Policy.QueueLimit);
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using EdgeBridge.Streams;
 using EdgeBridge.WebSockets;
 using Grpc.Core;
 
@@ -65,7 +66,7 @@ public sealed class ServerFramesTests
         };
         var trailers = new Metadata { { "grpc-status-details-bin", Google.Protobuf.MessageExtensions.ToByteArray(status) } };
 
-        var parsed = ServerFrames.StatusOf(new RpcException(new Grpc.Core.Status(StatusCode.NotFound, "gone"), trailers));
+        var parsed = RpcStatuses.FromException(new RpcException(new Grpc.Core.Status(StatusCode.NotFound, "gone"), trailers));
         var json = JsonDocument.Parse(Encoding.UTF8.GetString(ServerFrames.Error("x", parsed, json: null))).RootElement;
 
         Assert.Equal(5, json.GetProperty("status").GetProperty("code").GetInt32());

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file edgebridge/v1/options.proto.
  */
 export const file_edgebridge_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEiqgEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aCo+CgRBdXRoEhQKEEFVVEhfVU5TUEVDSUZJRUQQABIRCg1BVVRIX1JFUVVJUkVEEAESDQoJQVVUSF9OT05FEAIqTgoHU2hhcmluZxIXChNTSEFSSU5HX1VOU1BFQ0lGSUVEEAASFgoSU0hBUklOR19QRVJfQ0FMTEVSEAESEgoOU0hBUklOR19TSEFSRUQQAiqLAQoSU2xvd0NvbnN1bWVyUG9saWN5EiQKIFNMT1dfQ09OU1VNRVJfUE9MSUNZX1VOU1BFQ0lGSUVEEAASJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfRFJPUF9PTERFU1QQARIpCiVTTE9XX0NPTlNVTUVSX1BPTElDWV9FTkRfU1VCU0NSSVBUSU9OEAI6VgoGc3RyZWFtEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjYwDIAEoCzIcLmVkZ2VicmlkZ2UudjEuU3RyZWFtT3B0aW9uc1IGc3RyZWFtOk0KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGI6MAyABKA4yEy5lZGdlYnJpZGdlLnYxLkF1dGhSBmFjY2Vzc0IaqgIXRWRnZUJyaWRnZS5Db250cmFjdHMuVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEiqgEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aCIqCg9DcmVkZW50aWFsQ2hlY2sSFwoPcHJpbmNpcGFsX2ZpZWxkGAEgASgJKj4KBEF1dGgSFAoQQVVUSF9VTlNQRUNJRklFRBAAEhEKDUFVVEhfUkVRVUlSRUQQARINCglBVVRIX05PTkUQAipOCgdTaGFyaW5nEhcKE1NIQVJJTkdfVU5TUEVDSUZJRUQQABIWChJTSEFSSU5HX1BFUl9DQUxMRVIQARISCg5TSEFSSU5HX1NIQVJFRBACKosBChJTbG93Q29uc3VtZXJQb2xpY3kSJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIkCiBTTE9XX0NPTlNVTUVSX1BPTElDWV9EUk9QX09MREVTVBABEikKJVNMT1dfQ09OU1VNRVJfUE9MSUNZX0VORF9TVUJTQ1JJUFRJT04QAjpWCgZzdHJlYW0SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiNjAMgASgLMhwuZWRnZWJyaWRnZS52MS5TdHJlYW1PcHRpb25zUgZzdHJlYW06TQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjowDIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aFIGYWNjZXNzOmIKC2NyZWRlbnRpYWxzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYj4wDIAEoCzIeLmVkZ2VicmlkZ2UudjEuQ3JlZGVudGlhbENoZWNrUgtjcmVkZW50aWFsc0IaqgIXRWRnZUJyaWRnZS5Db250cmFjdHMuVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * How an EdgeBridge edge exposes a server-streaming method as a WebSocket subscription.
@@ -59,6 +59,29 @@ export type StreamOptions = Message<"edgebridge.v1.StreamOptions"> & {
  */
 export const StreamOptionsSchema: GenMessage<StreamOptions> = /*@__PURE__*/
   messageDesc(file_edgebridge_v1_options, 0);
+
+/**
+ * Marks a method that checks a user's credentials, such as a login. The edge limits the failed calls of such a
+ * method per user name and per client address, on REST and gRPC alike, and answers beyond the limits without
+ * calling the backend. A call failed when it ends with UNAUTHENTICATED.
+ *
+ * @generated from message edgebridge.v1.CredentialCheck
+ */
+export type CredentialCheck = Message<"edgebridge.v1.CredentialCheck"> & {
+  /**
+   * The request field (by its proto name) that names the user, e.g. "username".
+   *
+   * @generated from field: string principal_field = 1;
+   */
+  principalField: string;
+};
+
+/**
+ * Describes the message edgebridge.v1.CredentialCheck.
+ * Use `create(CredentialCheckSchema)` to create a new message.
+ */
+export const CredentialCheckSchema: GenMessage<CredentialCheck> = /*@__PURE__*/
+  messageDesc(file_edgebridge_v1_options, 1);
 
 /**
  * Whether a streaming method needs the caller's identity.
@@ -180,4 +203,12 @@ export const stream: GenExtension<MethodOptions, StreamOptions> = /*@__PURE__*/
  */
 export const access: GenExtension<MethodOptions, Auth> = /*@__PURE__*/
   extDesc(file_edgebridge_v1_options, 1);
+
+/**
+ * Marks a credential check (a login) whose failures the edge throttles.
+ *
+ * @generated from extension: edgebridge.v1.CredentialCheck credentials = 50703;
+ */
+export const credentials: GenExtension<MethodOptions, CredentialCheck> = /*@__PURE__*/
+  extDesc(file_edgebridge_v1_options, 2);
 

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/auth.proto.
  */
 export const file_trading_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChV0cmFkaW5nL3YxL2F1dGgucHJvdG8SCnRyYWRpbmcudjEiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIn0KDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY291bnRfaWQYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCTJqCgtBdXRoU2VydmljZRJbCgVMb2dpbhIYLnRyYWRpbmcudjEuTG9naW5SZXF1ZXN0GhkudHJhZGluZy52MS5Mb2dpblJlc3BvbnNlIh3w4BgCgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbkINqgIKVHJhZGluZy5WMWIGcHJvdG8z", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChV0cmFkaW5nL3YxL2F1dGgucHJvdG8SCnRyYWRpbmcudjEiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIn0KDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY291bnRfaWQYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCTJ4CgtBdXRoU2VydmljZRJpCgVMb2dpbhIYLnRyYWRpbmcudjEuTG9naW5SZXF1ZXN0GhkudHJhZGluZy52MS5Mb2dpblJlc3BvbnNlIivw4BgC+uAYCgoIdXNlcm5hbWWC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luQg2qAgpUcmFkaW5nLlYxYgZwcm90bzM", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Credentials of a user.
@@ -97,6 +97,8 @@ export const AuthService: GenService<{
    *
    * Send the token as `authorization: Bearer <token>` on REST and gRPC, and in the `init` frame of a
    * WebSocket connection. Wrong credentials answer UNAUTHENTICATED without saying which part was wrong.
+   * Repeated failures for one user or from one address are refused for a while with RESOURCE_EXHAUSTED
+   * (HTTP 429 with Retry-After) before the password is even checked.
    *
    * @generated from rpc trading.v1.AuthService.Login
    */

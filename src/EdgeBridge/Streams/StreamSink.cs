@@ -1,22 +1,11 @@
 using System.Diagnostics;
 using EdgeBridge.Contracts;
 using EdgeBridge.Operations;
-using EdgeBridge.WebSockets;
 using Grpc.Core;
 
-namespace EdgeBridge.Subscriptions;
+namespace EdgeBridge.Streams;
 
-/// <summary>Something the connection's writer drains frames from: a subscription or the control queue.</summary>
-internal interface IOutboundSource
-{
-    /// <summary>Takes the next frame to write, or returns false when the source is empty.</summary>
-    bool TryTake(out OutboundFrame frame);
-
-    /// <summary>Called by the writer once the source is empty; re-schedules it if frames arrived meanwhile.</summary>
-    void Drained();
-}
-
-/// <summary>What happened to a message handed to a subscription.</summary>
+/// <summary>What happened to a message handed to a sink.</summary>
 internal enum Delivery
 {
     Queued,
@@ -26,57 +15,51 @@ internal enum Delivery
 }
 
 /// <summary>
-/// One frame waiting to be written: either finished bytes (<see cref="Bytes"/>), or a <c>next</c> frame assembled
-/// at write time from the subscription's prefix and the message bytes shared by every subscriber.
+/// What a transport takes from a sink: a message (with the count dropped just before it) or, last, the status the
+/// stream ended with (<see cref="Terminal"/>; code 0 means it completed).
 /// </summary>
-internal readonly record struct OutboundFrame(byte[] Bytes, byte[]? NextPrefix = null, long Dropped = 0, Subscription? Ends = null,
-    MessageEncoding Encoding = MessageEncoding.Json);
+internal readonly record struct SinkItem(byte[]? Message, long Dropped, Google.Rpc.Status? Terminal);
 
 /// <summary>
-/// One client subscription: a bounded queue between an upstream stream (which never waits for it) and the
-/// connection's writer. When the queue is full the method's policy decides: drop the oldest message and report
-/// the count with the next one, or end the subscription with RESOURCE_EXHAUSTED after what is already queued.
+/// One consumer of an upstream stream, whatever carries it to the client: a bounded queue of messages already
+/// encoded as <see cref="Encoding"/>, between the upstream reader (which never waits for it) and the transport that
+/// drains it. When the queue is full the method's policy decides: drop the oldest message and report the count with
+/// the next one, or end with RESOURCE_EXHAUSTED after what is already queued. Knows nothing of wire frames; the
+/// transport turns what it takes into its own.
 /// </summary>
-internal sealed class Subscription : IOutboundSource
+internal abstract class StreamSink
 {
     private readonly Lock _lock = new();
     private readonly Queue<byte[]> _queue = new();
-    private readonly byte[] _nextPrefix;
-    private readonly OutboundScheduler _scheduler;
     private long _dropped;
     private long _droppedTotal;
     private long _delivered;
-    private byte[]? _terminal;
+    private Google.Rpc.Status? _terminal;
     private StatusCode _endCode;
     private bool _ended;
     private int _scheduled;
     private int _finished;
 
-    public Subscription(string id, StreamingMethod method, OutboundScheduler scheduler, MessageEncoding encoding = MessageEncoding.Json)
+    protected StreamSink(StreamingMethod method, MessageEncoding encoding, DateTimeOffset created)
     {
-        Id = id;
         Method = method;
         Encoding = encoding;
-        _scheduler = scheduler;
-        _nextPrefix = ServerFrames.NextPrefix(id, encoding);
-        Created = DateTimeOffset.UtcNow;
+        Created = created;
     }
-
-    public string Id { get; }
 
     public StreamingMethod Method { get; }
 
-    /// <summary>The encoding of the message bytes this subscription is handed and of its <c>next</c> frames.</summary>
+    /// <summary>The encoding of the message bytes this sink is handed.</summary>
     public MessageEncoding Encoding { get; }
 
     public DateTimeOffset Created { get; }
 
     public UpstreamStream? Upstream { get; set; }
 
-    /// <summary>Where <see cref="Upstream"/> keeps this subscription in its list; guarded by the upstream's lock.</summary>
+    /// <summary>Where <see cref="Upstream"/> keeps this sink in its list; guarded by the upstream's lock.</summary>
     public int UpstreamSlot { get; set; } = -1;
 
-    /// <summary>Whether the upstream call carries the connection's token, so the subscription ends when it expires.</summary>
+    /// <summary>Whether the upstream call carries the caller's token, so the sink ends when the token expires.</summary>
     public bool UsesToken { get; init; }
 
     /// <summary>The subscription's span; null when nobody listens to EdgeBridge's activity source.</summary>
@@ -99,8 +82,8 @@ internal sealed class Subscription : IOutboundSource
 
     /// <summary>
     /// Queues a message, encoded as <see cref="Encoding"/>; called by the upstream reader and never blocks it.
-    /// With <paramref name="wake"/> false the writer is not woken yet: the reader calls <see cref="Wake"/> once it
-    /// has queued what the upstream had buffered (an overflow still wakes it at once, to write the error).
+    /// With <paramref name="wake"/> false the transport is not woken yet: the reader calls <see cref="Wake"/> once it
+    /// has queued what the upstream had buffered (an overflow still wakes it at once, to deliver the error).
     /// </summary>
     public Delivery Deliver(byte[] message, bool wake = true)
     {
@@ -127,8 +110,11 @@ internal sealed class Subscription : IOutboundSource
                     overflowed = true;
                     _ended = true;
                     _endCode = StatusCode.ResourceExhausted;
-                    _terminal = ServerFrames.Error(Id, StatusCode.ResourceExhausted,
-                        $"The subscription fell more than {Method.Policy.QueueLimit} messages behind and was ended; resume from the last message received.");
+                    _terminal = new Google.Rpc.Status
+                    {
+                        Code = (int)StatusCode.ResourceExhausted,
+                        Message = $"The subscription fell more than {Method.Policy.QueueLimit} messages behind and was ended; resume from the last message received.",
+                    };
                 }
             }
 
@@ -152,10 +138,10 @@ internal sealed class Subscription : IOutboundSource
     }
 
     /// <summary>
-    /// Ends the subscription after the queued messages with a final <c>complete</c> or <c>error</c> frame, and
+    /// Ends the sink after the queued messages with <paramref name="status"/> (code 0: the stream completed), and
     /// leaves its upstream stream (cancelling the call if it was the last subscriber).
     /// </summary>
-    public void End(StatusCode code, byte[] terminalFrame)
+    public void End(Google.Rpc.Status status)
     {
         lock (_lock)
         {
@@ -165,15 +151,18 @@ internal sealed class Subscription : IOutboundSource
             }
 
             _ended = true;
-            _endCode = code;
-            _terminal = terminalFrame;
+            _endCode = (StatusCode)status.Code;
+            _terminal = status;
         }
 
         Upstream?.Remove(this);
         Schedule();
     }
 
-    /// <summary>Stops the subscription at once, discarding what is queued (unsubscribe, connection closed).</summary>
+    /// <summary>Ends the sink with <paramref name="code"/> and <paramref name="message"/> after what is queued.</summary>
+    public void End(StatusCode code, string message) => End(new Google.Rpc.Status { Code = (int)code, Message = message });
+
+    /// <summary>Stops the sink at once, discarding what is queued (the client left or unsubscribed).</summary>
     public void Cancel()
     {
         lock (_lock)
@@ -187,13 +176,14 @@ internal sealed class Subscription : IOutboundSource
         Finish(StatusCode.Cancelled);
     }
 
-    public bool TryTake(out OutboundFrame frame)
+    /// <summary>Takes the next message, or the terminal status once every message is taken.</summary>
+    public bool TryTake(out SinkItem item)
     {
         lock (_lock)
         {
             if (_queue.TryDequeue(out var message))
             {
-                frame = new OutboundFrame(message, _nextPrefix, _dropped, Encoding: Encoding);
+                item = new SinkItem(message, _dropped, null);
                 _dropped = 0;
                 _delivered++;
                 return true;
@@ -202,16 +192,17 @@ internal sealed class Subscription : IOutboundSource
             if (_terminal is { } terminal)
             {
                 _terminal = null;
-                frame = new OutboundFrame(terminal, Ends: this);
+                item = new SinkItem(null, 0, terminal);
                 Finish(_endCode);
                 return true;
             }
         }
 
-        frame = default;
+        item = default;
         return false;
     }
 
+    /// <summary>Called by the transport once the sink is empty; schedules it again if items arrived meanwhile.</summary>
     public void Drained()
     {
         Volatile.Write(ref _scheduled, 0);
@@ -227,6 +218,12 @@ internal sealed class Subscription : IOutboundSource
         }
     }
 
+    /// <summary>Wakes the transport for what <see cref="Deliver"/> queued without waking it.</summary>
+    public void Wake() => Schedule();
+
+    /// <summary>Tells the transport that this sink has items; called at most once until <see cref="Drained"/>.</summary>
+    protected abstract void OnReady();
+
     /// <summary>Ends the span once, with how the subscription ended and what it carried.</summary>
     private void Finish(StatusCode code)
     {
@@ -241,14 +238,11 @@ internal sealed class Subscription : IOutboundSource
         activity.Stop();
     }
 
-    /// <summary>Wakes the connection's writer for what <see cref="Deliver"/> queued without waking it.</summary>
-    public void Wake() => Schedule();
-
     private void Schedule()
     {
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
-            _scheduler.Schedule(this);
+            OnReady();
         }
     }
 }

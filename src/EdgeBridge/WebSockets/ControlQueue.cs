@@ -1,4 +1,4 @@
-namespace EdgeBridge.Subscriptions;
+namespace EdgeBridge.WebSockets;
 
 /// <summary>
 /// Frames the connection itself sends (ack, pong, ping, errors, unsubscribe's complete). The writer drains it

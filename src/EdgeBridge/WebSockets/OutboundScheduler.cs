@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Tasks.Sources;
 
-namespace EdgeBridge.Subscriptions;
+namespace EdgeBridge.WebSockets;
 
 /// <summary>
 /// The sources of one connection that have frames to write, and the wake-up of its writer. Each source is queued

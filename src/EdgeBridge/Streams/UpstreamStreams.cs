@@ -3,14 +3,16 @@ using EdgeBridge.Contracts;
 using EdgeBridge.Upstream;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 
-namespace EdgeBridge.Subscriptions;
+namespace EdgeBridge.Streams;
 
 /// <summary>
-/// Starts upstream calls for subscriptions. Identical subscriptions of a shared method join one running call;
-/// per-caller methods always get their own call with the caller's credentials.
+/// Starts upstream calls for sinks. Identical subscriptions of a shared method join one running call; per-caller
+/// methods always get their own call with the caller's credentials. Every new call is charged to its caller
+/// against the <see cref="UpstreamCallBudget"/>; joining a running shared call costs nothing.
 /// </summary>
-internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog catalog)
+internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog catalog, UpstreamCallBudget budget, ILogger<UpstreamStream> logger)
 {
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
@@ -52,19 +54,23 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
     /// <summary>Shared upstream calls running now.</summary>
     public int SharedCount => _shared.Count;
 
-    public void Subscribe(Subscription subscription, IMessage request, string? token)
+    /// <summary>
+    /// Connects <paramref name="sink"/> to an upstream call of its method: a running shared one when there is one,
+    /// else a new call charged to <paramref name="caller"/>. Returns null when subscribed, or the RESOURCE_EXHAUSTED
+    /// status when the caller (or the edge) is at its cap of upstream calls; the sink is then left untouched.
+    /// </summary>
+    public Google.Rpc.Status? Subscribe(StreamSink sink, IMessage request, Caller caller)
     {
-        var method = subscription.Method;
+        var method = sink.Method;
         if (!method.Policy.Shared)
         {
             var headers = new Metadata();
-            if (token is not null && method.Policy.ForwardsToken)
+            if (caller.Token is not null && method.Policy.ForwardsToken)
             {
-                headers.Add("authorization", "Bearer " + token);
+                headers.Add("authorization", "Bearer " + caller.Token);
             }
 
-            Start(new UpstreamStream(method, request, headers, sharingKey: null, onClosed: null), subscription);
-            return;
+            return TryStart(new UpstreamStream(method, request, headers, sharingKey: null, onClosed: null, logger), sink, caller);
         }
 
         // Shared calls carry no caller's credentials: their messages go to every subscriber alike.
@@ -73,9 +79,9 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
         {
             if (_shared.TryGetValue(key, out var running))
             {
-                if (running.TryAdd(subscription))
+                if (running.TryAdd(sink))
                 {
-                    return;
+                    return null;
                 }
 
                 // Closing: make room for a new call.
@@ -83,16 +89,40 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
                 continue;
             }
 
-            var stream = new UpstreamStream(method, request, [], key, Forget);
+            var charge = budget.TryCharge(caller, out var refusal);
+            if (charge is null)
+            {
+                return Refused(refusal!);
+            }
+
+            var stream = new UpstreamStream(method, request, [], key, Forget, logger) { Charge = charge };
             if (_shared.TryAdd(key, stream))
             {
-                Start(stream, subscription);
-                return;
+                Start(stream, sink);
+                return null;
             }
+
+            // Someone else started the same call meanwhile: join theirs instead.
+            charge.Dispose();
         }
     }
 
-    private void Start(UpstreamStream stream, Subscription first)
+    private Google.Rpc.Status? TryStart(UpstreamStream stream, StreamSink first, Caller caller)
+    {
+        var charge = budget.TryCharge(caller, out var refusal);
+        if (charge is null)
+        {
+            return Refused(refusal!);
+        }
+
+        stream.Charge = charge;
+        Start(stream, first);
+        return null;
+    }
+
+    private static Google.Rpc.Status Refused(string message) => new() { Code = (int)StatusCode.ResourceExhausted, Message = message };
+
+    private void Start(UpstreamStream stream, StreamSink first)
     {
         // A per-caller call belongs to its subscription's trace; a shared one outlives whoever started it.
         var parent = stream.SharingKey is null ? first.Activity?.Context ?? default : default;
@@ -106,8 +136,9 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
         catch (RpcException ex)
         {
             Forget(stream);
+            stream.Charge?.Dispose();
             stream.EndTrace(ex.StatusCode);
-            first.End(ex.StatusCode, WebSockets.ServerFrames.Error(first.Id, ex.StatusCode, ex.Status.Detail));
+            first.End(ex.StatusCode, ex.Status.Detail);
             return;
         }
 
@@ -121,6 +152,7 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
             }
             finally
             {
+                stream.Charge?.Dispose();
                 Interlocked.Decrement(ref _active);
             }
         });

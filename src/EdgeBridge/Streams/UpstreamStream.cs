@@ -1,26 +1,27 @@
 using System.Diagnostics;
 using EdgeBridge.Contracts;
 using EdgeBridge.Operations;
-using EdgeBridge.WebSockets;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 
-namespace EdgeBridge.Subscriptions;
+namespace EdgeBridge.Streams;
 
 /// <summary>
-/// One upstream server-streaming call and the subscriptions it feeds. Each message is encoded once per encoding
-/// its subscribers asked for (JSON, protobuf) and the same bytes are queued for every subscriber; the read loop
-/// never waits for a subscriber. The call is cancelled as soon as its last subscriber leaves.
+/// One upstream server-streaming call and the sinks it feeds. Each message is encoded once per encoding its sinks
+/// asked for (JSON, protobuf) and the same bytes are queued for every sink; the read loop never waits for a sink.
+/// The call is cancelled as soon as its last sink leaves.
 /// </summary>
 // The cancellation source has no timer, so it needs no disposal; disposing it would race with late Remove calls.
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "CancellationTokenSource without a timer.")]
-internal sealed class UpstreamStream
+internal sealed partial class UpstreamStream
 {
     private const int MaxUnwokenMessages = 16;
 
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _cancellation = new();
     private readonly Action<UpstreamStream>? _onClosed;
+    private readonly ILogger _logger;
 
     // Subscribers live in a list guarded by _lock, each knowing its slot, so joining and leaving cost O(1) however
     // many share the call (a copy-on-write array made a storm of N subscribers O(N²) and, past 10k, put a fresh
@@ -29,8 +30,8 @@ internal sealed class UpstreamStream
     // the refresh is still handed messages and ignores them, because it has ended. Until the next message the copy
     // may still reference subscribers that left: ended subscriptions with empty queues, at most as many as the
     // call ever had at once.
-    private readonly List<Subscription> _subscribers = [];
-    private Subscription[] _view = [];
+    private readonly List<StreamSink> _subscribers = [];
+    private StreamSink[] _view = [];
     private int _viewCount;
     private bool _changed;
     private int _subscriberCount;
@@ -38,13 +39,14 @@ internal sealed class UpstreamStream
     private long _messages;
     private bool _closed;
 
-    public UpstreamStream(StreamingMethod method, IMessage request, Metadata headers, string? sharingKey, Action<UpstreamStream>? onClosed)
+    public UpstreamStream(StreamingMethod method, IMessage request, Metadata headers, string? sharingKey, Action<UpstreamStream>? onClosed, ILogger logger)
     {
         Method = method;
         Request = request;
         Headers = headers;
         SharingKey = sharingKey;
         _onClosed = onClosed;
+        _logger = logger;
     }
 
     public StreamingMethod Method { get; }
@@ -58,8 +60,11 @@ internal sealed class UpstreamStream
 
     public int SubscriberCount => Volatile.Read(ref _subscriberCount);
 
+    /// <summary>What the call is charged to against the upstream-call caps; given back when the call ends.</summary>
+    public UpstreamCallBudget.Charge? Charge { get; set; }
+
     /// <summary>Adds a subscriber; false once the stream is closing (the caller then starts a new one).</summary>
-    public bool TryAdd(Subscription subscription)
+    public bool TryAdd(StreamSink subscription)
     {
         lock (_lock)
         {
@@ -109,7 +114,7 @@ internal sealed class UpstreamStream
         activity.Stop();
     }
 
-    private void Link(Subscription subscription)
+    private void Link(StreamSink subscription)
     {
         if (_activity is { } activity)
         {
@@ -117,7 +122,7 @@ internal sealed class UpstreamStream
         }
     }
 
-    public void Remove(Subscription subscription)
+    public void Remove(StreamSink subscription)
     {
         lock (_lock)
         {
@@ -195,8 +200,8 @@ internal sealed class UpstreamStream
                 unwoken++;
             }
 
-            // Ending wakes every writer, for the messages still queued and the complete frame after them.
-            EndAll(StatusCode.OK, static id => ServerFrames.Complete(id));
+            // Ending wakes every transport, for the messages still queued and the end after them.
+            EndAll(new Google.Rpc.Status());
         }
         catch (RpcException) when (token.IsCancellationRequested)
         {
@@ -209,14 +214,15 @@ internal sealed class UpstreamStream
         }
         catch (RpcException ex)
         {
-            var status = ServerFrames.StatusOf(ex);
             (outcome, failure) = (ex.StatusCode, ex.Status.Detail);
-            EndAll(ex.StatusCode, id => ServerFrames.Error(id, status, json));
+            Log.CallFailed(_logger, Method.FullName, ex.StatusCode, IsServerSide(ex.StatusCode));
+            EndAll(RpcStatuses.FromException(ex));
         }
         catch (Exception ex)
         {
             (outcome, failure) = (StatusCode.Internal, ex.GetType().Name);
-            EndAll(StatusCode.Internal, id => ServerFrames.Error(id, StatusCode.Internal, "The upstream call failed: " + ex.GetType().Name));
+            Log.CallBroke(_logger, Method.FullName, ex);
+            EndAll(new Google.Rpc.Status { Code = (int)StatusCode.Internal, Message = "The upstream call failed: " + ex.GetType().Name });
         }
         finally
         {
@@ -237,8 +243,13 @@ internal sealed class UpstreamStream
         Volatile.Write(ref _subscriberCount, _subscribers.Count);
     }
 
+    // A backend that answers a caller's mistake (NOT_FOUND, PERMISSION_DENIED, ...) is working; one that is
+    // unavailable, overloaded or broken is the operator's business.
+    private static bool IsServerSide(StatusCode code) => code is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown
+        or StatusCode.DataLoss or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Unimplemented;
+
     /// <summary>The subscribers as the read loop sees them (read loop only).</summary>
-    private ReadOnlySpan<Subscription> View()
+    private ReadOnlySpan<StreamSink> View()
     {
         if (Volatile.Read(ref _changed))
         {
@@ -247,7 +258,7 @@ internal sealed class UpstreamStream
                 var count = _subscribers.Count;
                 if (_view.Length < count)
                 {
-                    _view = new Subscription[Math.Max(count, _view.Length * 2)];
+                    _view = new StreamSink[Math.Max(count, _view.Length * 2)];
                 }
 
                 _subscribers.CopyTo(_view);
@@ -270,9 +281,9 @@ internal sealed class UpstreamStream
         }
     }
 
-    private void EndAll(StatusCode code, Func<string, byte[]> frame)
+    private void EndAll(Google.Rpc.Status status)
     {
-        Subscription[] subscribers;
+        StreamSink[] subscribers;
         lock (_lock)
         {
             _closed = true;
@@ -288,7 +299,20 @@ internal sealed class UpstreamStream
 
         foreach (var subscriber in subscribers)
         {
-            subscriber.End(code, frame(subscriber.Id));
+            subscriber.End(status);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "UpstreamCallFailed", Message = "The upstream call {Method} ended with {StatusCode}.")]
+        private static partial void CallFailed(ILogger logger, LogLevel level, string method, StatusCode statusCode);
+
+        // Server-side failures are the operator's concern; a caller's mistake answered by the backend is not.
+        public static void CallFailed(ILogger logger, string method, StatusCode statusCode, bool serverSide) =>
+            CallFailed(logger, serverSide ? LogLevel.Warning : LogLevel.Debug, method, statusCode);
+
+        [LoggerMessage(EventId = 2, EventName = "UpstreamCallBroke", Level = LogLevel.Error, Message = "The upstream call {Method} failed unexpectedly.")]
+        public static partial void CallBroke(ILogger logger, string method, Exception exception);
     }
 }

@@ -2,10 +2,10 @@ using System.Text;
 using System.Text.Json;
 using CatalogTest.V1;
 using EdgeBridge.Contracts;
-using EdgeBridge.Subscriptions;
+using EdgeBridge.WebSockets;
 using Microsoft.Extensions.Options;
 
-namespace EdgeBridge.Tests.Subscriptions;
+namespace EdgeBridge.Tests.WebSockets;
 
 public sealed class SubscriptionTests
 {
@@ -14,7 +14,7 @@ public sealed class SubscriptionTests
         var contracts = new ContractOptions();
         contracts.Files.Add(CatalogTestReflection.Descriptor);
         var catalog = new ContractCatalog(Options.Create(contracts),
-            Options.Create(new EdgeBridgeOptions { WebSockets = new WebSocketOptions { DefaultQueueLimit = queueLimit, MaxQueueLimit = queueLimit } }));
+            Options.Create(new EdgeBridgeOptions { WebSockets = new EdgeWebSocketOptions { DefaultQueueLimit = queueLimit, MaxQueueLimit = queueLimit } }));
         Assert.True(catalog.TryGet("catalogtest.v1.FeedService/" + name, out var method));
         return method;
     }
@@ -97,7 +97,7 @@ public sealed class SubscriptionTests
         var subscription = new Subscription("s", Method("PrivateFeed", 8), new OutboundScheduler());
         subscription.Deliver(Message(1));
 
-        subscription.End(Grpc.Core.StatusCode.OK, EdgeBridge.WebSockets.ServerFrames.Complete("s"));
+        subscription.End(new Google.Rpc.Status());
         subscription.Deliver(Message(2));
 
         Assert.Equal(["next", "complete"], Drain(subscription).Select(f => f.GetProperty("type").GetString()));

@@ -1,8 +1,9 @@
 using System.Text.Json;
+using EdgeBridge.Listeners;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 
-namespace EdgeBridge.Status;
+namespace EdgeBridge.Errors;
 
 /// <summary>
 /// Writes errors the edge itself produces in the protocol of the request: a google.rpc.Status JSON body for
@@ -10,13 +11,20 @@ namespace EdgeBridge.Status;
 /// </summary>
 internal static class RpcStatusWriter
 {
-    public static bool IsGrpc(HttpRequest request) =>
+    /// <summary>
+    /// Whether the request is a gRPC call, to be answered in gRPC terms: a gRPC content type on a listener that
+    /// serves gRPC. On any other listener the answer is REST's, whatever the client claims to speak.
+    /// </summary>
+    public static bool IsGrpc(HttpContext context) =>
+        (EdgeListenerFeature.RolesOf(context) & EdgeListenerRoles.Grpc) != 0 && HasGrpcContentType(context.Request);
+
+    private static bool HasGrpcContentType(HttpRequest request) =>
         request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
 
     public static Task WriteAsync(HttpContext context, StatusCode code, string message, int? httpStatus = null)
     {
         var response = context.Response;
-        if (IsGrpc(context.Request))
+        if (IsGrpc(context))
         {
             // Trailers-only: the status rides in the headers of a 200 response with no body.
             response.StatusCode = StatusCodes.Status200OK;

@@ -1,6 +1,6 @@
-using EdgeBridge.Subscriptions;
+using EdgeBridge.WebSockets;
 
-namespace EdgeBridge.Tests.Subscriptions;
+namespace EdgeBridge.Tests.WebSockets;
 
 public sealed class OutboundSchedulerTests
 {

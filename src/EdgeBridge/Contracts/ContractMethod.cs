@@ -1,0 +1,46 @@
+using EdgeBridge.Contracts.V1;
+using Google.Api;
+using Google.Protobuf.Reflection;
+
+namespace EdgeBridge.Contracts;
+
+/// <summary>
+/// A method of the registered contracts as the edge sees calls to it over REST and gRPC: who may call it and
+/// whether it checks credentials. Streaming subscriptions have their own policy (<see cref="StreamingMethod"/>).
+/// </summary>
+internal sealed class ContractMethod
+{
+    public ContractMethod(MethodDescriptor descriptor)
+    {
+        Descriptor = descriptor;
+        GrpcPath = "/" + descriptor.Service.FullName + "/" + descriptor.Name;
+        var options = descriptor.GetOptions();
+        var access = options?.GetExtension(OptionsExtensions.Stream) is { Auth: not Auth.Unspecified } stream
+            ? stream.Auth
+            : options?.GetExtension(OptionsExtensions.Access) ?? Auth.Unspecified;
+        RequiresCaller = access == Auth.Required;
+        if (options?.GetExtension(OptionsExtensions.Credentials) is { PrincipalField.Length: > 0 } credentials)
+        {
+            Principal = descriptor.InputType.FindFieldByName(credentials.PrincipalField) is { FieldType: FieldType.String, IsRepeated: false } field
+                ? field
+                : throw new InvalidOperationException(
+                    $"{descriptor.FullName}: edgebridge.v1.credentials names principal_field '{credentials.PrincipalField}', which is not a string field of {descriptor.InputType.FullName}.");
+        }
+
+        HttpBindings = options?.GetExtension(AnnotationsExtensions.Http) is { } rule ? [.. HttpRuleTemplate.FromRule(rule)] : [];
+    }
+
+    public MethodDescriptor Descriptor { get; }
+
+    /// <summary>The HTTP/2 path of the method's gRPC calls: <c>/package.Service/Method</c>.</summary>
+    public string GrpcPath { get; }
+
+    /// <summary>Whether the contract says the method needs the caller's token (<c>AUTH_REQUIRED</c>): the edge refuses calls without one.</summary>
+    public bool RequiresCaller { get; }
+
+    /// <summary>For a credential check (<c>edgebridge.v1.credentials</c>), the request field naming the user; else null.</summary>
+    public FieldDescriptor? Principal { get; }
+
+    /// <summary>The method's REST bindings from its <c>google.api.http</c> rule.</summary>
+    public IReadOnlyList<HttpRuleTemplate> HttpBindings { get; }
+}

@@ -1,0 +1,180 @@
+using EdgeBridge.Security;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Hosting;
+
+/// <summary>
+/// Checks <see cref="EdgeBridgeOptions"/> when the host starts (and on every reload): each failure names the
+/// configuration key and what it must be, so that a bad setting stops the host instead of surfacing as a strange
+/// answer later.
+/// </summary>
+internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment) : IValidateOptions<EdgeBridgeOptions>
+{
+    private const string Root = EdgeBridgeOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, EdgeBridgeOptions options)
+    {
+        var failures = new List<string>();
+
+        void Positive(string key, long value)
+        {
+            if (value <= 0)
+            {
+                failures.Add($"{Root}:{key} must be greater than 0 (was {value}).");
+            }
+        }
+
+        void NotNegative(string key, long value)
+        {
+            if (value < 0)
+            {
+                failures.Add($"{Root}:{key} must not be negative (was {value}).");
+            }
+        }
+
+        void Duration(string key, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                failures.Add($"{Root}:{key} must be a positive duration (was {value}).");
+            }
+        }
+
+        void Rate(string key, RateLimit? rate)
+        {
+            if (rate is null)
+            {
+                failures.Add($"{Root}:{key} must be set.");
+                return;
+            }
+
+            NotNegative(key + ":PermitsPerSecond", rate.PermitsPerSecond);
+            NotNegative(key + ":Burst", rate.Burst);
+        }
+
+        void Failures(string key, FailureLimit? limit)
+        {
+            if (limit is null)
+            {
+                failures.Add($"{Root}:{key} must be set.");
+                return;
+            }
+
+            NotNegative(key + ":Failures", limit.Failures);
+            if (limit.Failures > 0)
+            {
+                Duration(key + ":Window", limit.Window);
+            }
+        }
+
+        foreach (var (listener, settings) in options.Listeners)
+        {
+            if (settings.Roles == EdgeListenerRoles.None || (settings.Roles & ~(EdgeListenerRoles.Browser | EdgeListenerRoles.Grpc | EdgeListenerRoles.Operations)) != 0)
+            {
+                failures.Add($"{Root}:Listeners:{listener}:Roles must name one or more of Browser, Grpc, Operations (was '{settings.Roles}').");
+            }
+
+            if (settings.DirectUpgrade && !settings.Roles.HasFlag(EdgeListenerRoles.Browser))
+            {
+                failures.Add($"{Root}:Listeners:{listener}:DirectUpgrade needs the Browser role: only browser listeners serve the WebSocket endpoint.");
+            }
+        }
+
+        var upstream = options.Upstream;
+        if (string.IsNullOrWhiteSpace(upstream.GrpcCluster))
+        {
+            failures.Add($"{Root}:Upstream:GrpcCluster must name the reverse-proxy cluster of the gRPC backend.");
+        }
+
+        Duration("Upstream:HealthCheckTimeout", upstream.HealthCheckTimeout);
+        Positive("Upstream:MaxCalls", upstream.MaxCalls);
+        Positive("Upstream:MaxCallsPerAddress", upstream.MaxCallsPerAddress);
+        Positive("Upstream:MaxCallsPerUser", upstream.MaxCallsPerUser);
+
+        Positive("Rest:MaxRequestBodySize", options.Rest.MaxRequestBodySize);
+        NotNegative("Rest:MaxETagBodySize", options.Rest.MaxETagBodySize);
+        Rate("Rest:PerAddress", options.Rest.PerAddress);
+        Rate("Rest:PerUser", options.Rest.PerUser);
+
+        Positive("Grpc:MaxMessageBytes", options.Grpc.MaxMessageBytes);
+        Rate("Grpc:PerAddress", options.Grpc.PerAddress);
+        Rate("Grpc:PerUser", options.Grpc.PerUser);
+
+        var sockets = options.WebSockets;
+        if (string.IsNullOrEmpty(sockets.Path) || sockets.Path[0] != '/' || sockets.Path.Contains('?', StringComparison.Ordinal))
+        {
+            failures.Add($"{Root}:WebSockets:Path must be an absolute path such as /ws (was '{sockets.Path}').");
+        }
+
+        if (sockets.MaxFrameBytes is < 256 or > 16 * 1024 * 1024)
+        {
+            failures.Add($"{Root}:WebSockets:MaxFrameBytes must be between 256 and 16777216 (was {sockets.MaxFrameBytes}).");
+        }
+
+        Positive("WebSockets:MaxSubscriptionsPerConnection", sockets.MaxSubscriptionsPerConnection);
+        Positive("WebSockets:MaxInboundFramesPerSecond", sockets.MaxInboundFramesPerSecond);
+        NotNegative("WebSockets:InboundFrameBurst", sockets.InboundFrameBurst);
+        NotNegative("WebSockets:MaxMalformedFrames", sockets.MaxMalformedFrames);
+        Duration("WebSockets:InitTimeout", sockets.InitTimeout);
+        Duration("WebSockets:KeepAliveInterval", sockets.KeepAliveInterval);
+        Duration("WebSockets:KeepAliveTimeout", sockets.KeepAliveTimeout);
+        Duration("WebSockets:CloseTimeout", sockets.CloseTimeout);
+        Positive("WebSockets:DefaultQueueLimit", sockets.DefaultQueueLimit);
+        Positive("WebSockets:MaxQueueLimit", sockets.MaxQueueLimit);
+        if (sockets.DefaultQueueLimit > sockets.MaxQueueLimit)
+        {
+            failures.Add($"{Root}:WebSockets:DefaultQueueLimit ({sockets.DefaultQueueLimit}) must not exceed {Root}:WebSockets:MaxQueueLimit ({sockets.MaxQueueLimit}).");
+        }
+
+        Positive("WebSockets:MaxPendingControlFrames", sockets.MaxPendingControlFrames);
+        NotNegative("WebSockets:MaxWriteBatchBytes", sockets.MaxWriteBatchBytes);
+        Positive("WebSockets:MaxConnections", sockets.MaxConnections);
+        Positive("WebSockets:MaxConnectionsPerAddress", sockets.MaxConnectionsPerAddress);
+
+        var tokens = options.Tokens;
+        if (tokens.Enabled)
+        {
+            if (string.IsNullOrWhiteSpace(tokens.Issuer))
+            {
+                failures.Add($"{Root}:Tokens:Issuer must be set (or {Root}:Tokens:Enabled set to false).");
+            }
+
+            if (string.IsNullOrWhiteSpace(tokens.Audience))
+            {
+                failures.Add($"{Root}:Tokens:Audience must be set (or {Root}:Tokens:Enabled set to false).");
+            }
+
+            if (SigningKeys.Problem(tokens, environment) is { } problem)
+            {
+                failures.Add(problem);
+            }
+
+            if (tokens.ClockSkew < TimeSpan.Zero)
+            {
+                failures.Add($"{Root}:Tokens:ClockSkew must not be negative (was {tokens.ClockSkew}).");
+            }
+        }
+
+        Failures("Logins:PerUserAtAddress", options.Logins.PerUserAtAddress);
+        Failures("Logins:PerAddress", options.Logins.PerAddress);
+        Failures("Logins:PerUser", options.Logins.PerUser);
+        Duration("Logins:KnownAddressLifetime", options.Logins.KnownAddressLifetime);
+        Positive("Logins:MaxTracked", options.Logins.MaxTracked);
+
+        foreach (var origin in options.Browser.AllowedOrigins)
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath.TrimEnd('/').Length > 0)
+            {
+                failures.Add($"{Root}:Browser:AllowedOrigins holds '{origin}', which is not an origin (scheme://host[:port]).");
+            }
+        }
+
+        if (options.Browser.PreflightMaxAge < TimeSpan.Zero)
+        {
+            failures.Add($"{Root}:Browser:PreflightMaxAge must not be negative (was {options.Browser.PreflightMaxAge}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,80 @@
+using EdgeBridge.Contracts;
+using EdgeBridge.Errors;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Security;
+
+/// <summary>
+/// The requirement of <see cref="EdgeBridgeDefaults.CallerPolicy"/>, which every proxied route carries: a bearer
+/// token that is presented must be valid (a forged, expired or foreign token never reaches the backend), and a call
+/// to a method the contract marks <c>AUTH_REQUIRED</c> needs one. Failing it answers 401 in the request's protocol
+/// (the scheme's challenge).
+/// </summary>
+internal sealed class CallerRequirement : IAuthorizationRequirement;
+
+internal sealed class CallerRequirementHandler(ContractCatalog catalog, IOptions<EdgeBridgeOptions> options) : AuthorizationHandler<CallerRequirement>
+{
+    private readonly bool _enabled = options.Value.Tokens.Enabled;
+
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, CallerRequirement requirement)
+    {
+        if (!_enabled || context.Resource is not HttpContext http)
+        {
+            context.Succeed(requirement);
+            return Task.CompletedTask;
+        }
+
+        if (Callers.Subject(http) is not null)
+        {
+            context.Succeed(requirement);
+        }
+        else if (http.Request.Headers.Authorization.Count == 0 && ContractCalls.Find(http, catalog) is not { RequiresCaller: true })
+        {
+            // Anonymous, and the contract does not ask for a caller: the backend decides what is public.
+            context.Succeed(requirement);
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>The contract method a proxied request calls, found once per request and kept on it.</summary>
+internal static class ContractCalls
+{
+    private sealed class Found(ContractMethod? method, HttpRuleTemplate? template)
+    {
+        public ContractMethod? Method { get; } = method;
+
+        public HttpRuleTemplate? Template { get; } = template;
+    }
+
+    /// <summary>The method <paramref name="context"/> calls: by gRPC path for gRPC calls, by HTTP rule for REST.</summary>
+    public static ContractMethod? Find(HttpContext context, ContractCatalog catalog) => Resolve(context, catalog).Method;
+
+    /// <summary>The REST binding the request matched, when it is a REST call of a contract method.</summary>
+    public static HttpRuleTemplate? Binding(HttpContext context, ContractCatalog catalog) => Resolve(context, catalog).Template;
+
+    private static Found Resolve(HttpContext context, ContractCatalog catalog)
+    {
+        if (context.Features.Get<Found>() is { } found)
+        {
+            return found;
+        }
+
+        var path = context.Request.Path.Value ?? "";
+        if (RpcStatusWriter.IsGrpc(context))
+        {
+            found = new Found(catalog.FindGrpc(path), null);
+        }
+        else
+        {
+            var rest = catalog.FindRest(context.Request.Method, path);
+            found = new Found(rest?.Method, rest?.Template);
+        }
+
+        context.Features.Set(found);
+        return found;
+    }
+}

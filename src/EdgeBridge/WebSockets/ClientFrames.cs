@@ -1,0 +1,165 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using EdgeBridge.Streams;
+
+namespace EdgeBridge.WebSockets;
+
+/// <summary>A client frame of <c>edgebridge.v1</c>, parsed: one of the commands, or why it was malformed.</summary>
+internal abstract record ClientFrame
+{
+    /// <summary>
+    /// A frame that breaks the protocol's syntax; answered by an error frame and counted against the connection.
+    /// <paramref name="Type"/> is the frame's type when it had a valid one.
+    /// </summary>
+    public sealed record Malformed(string Problem, string? Type = null) : ClientFrame;
+
+    /// <summary><c>init</c>; <paramref name="TokenInvalid"/> when a token was given but is not a string.</summary>
+    public sealed record Init(string? Token, bool TokenInvalid) : ClientFrame;
+
+    /// <summary><c>auth</c>: a fresh token for the connection.</summary>
+    public sealed record Auth(string Token) : ClientFrame;
+
+    /// <summary>
+    /// <c>subscribe</c>. <paramref name="Request"/> is the raw JSON object of the request (<c>{}</c> when absent);
+    /// <paramref name="Problem"/> says what of the frame the method cannot accept, answered with an error for this id.
+    /// </summary>
+    public sealed record Subscribe(string Id, string Method, MessageEncoding Encoding, string Request, SubscribeProblem Problem) : ClientFrame;
+
+    public sealed record Unsubscribe(string Id) : ClientFrame;
+
+    public sealed record Ping : ClientFrame;
+
+    public sealed record Pong : ClientFrame;
+}
+
+/// <summary>What of a well-formed <c>subscribe</c> cannot be used.</summary>
+internal enum SubscribeProblem
+{
+    None,
+    UnknownEncoding,
+    RequestNotAnObject,
+}
+
+/// <summary>
+/// Parses client frames: the protocol's syntax only, with no state. What a command means for the connection is the
+/// session's business (<see cref="WebSocketSession"/>).
+/// </summary>
+internal static class ClientFrames
+{
+    /// <summary>Longest subscription id; ids are echoed in every frame of the subscription.</summary>
+    public const int MaxIdLength = 64;
+
+    private static readonly ClientFrame s_ping = new ClientFrame.Ping();
+    private static readonly ClientFrame s_pong = new ClientFrame.Pong();
+
+    public static ClientFrame Parse(ReadOnlyMemory<byte> frame, WebSocketMessageType type)
+    {
+        if (type != WebSocketMessageType.Text)
+        {
+            return new ClientFrame.Malformed("Frames must be text frames holding one JSON object.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            // Parsed in place: the document is disposed before the caller's (pooled) buffer goes back.
+            document = JsonDocument.Parse(frame);
+        }
+        catch (JsonException)
+        {
+            return new ClientFrame.Malformed("The frame is not valid JSON.");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
+            {
+                return new ClientFrame.Malformed("The frame must be a JSON object with a string 'type'.");
+            }
+
+            return typeElement.GetString() switch
+            {
+                "subscribe" => Subscribe(root),
+                "unsubscribe" => TryGetId(root, out var id) ? new ClientFrame.Unsubscribe(id) : IdMissing("unsubscribe"),
+                "ping" => s_ping,
+                "pong" => s_pong,
+                "init" => Init(root),
+                "auth" => root.TryGetProperty("token", out var token) && token.ValueKind == JsonValueKind.String
+                    ? new ClientFrame.Auth(token.GetString()!)
+                    : new ClientFrame.Malformed("auth needs a string 'token'.", "auth"),
+                var other => new ClientFrame.Malformed($"Unknown frame type '{Truncate(other!)}'.", other),
+            };
+        }
+    }
+
+    private static ClientFrame.Init Init(JsonElement root)
+    {
+        if (!root.TryGetProperty("token", out var token) || token.ValueKind == JsonValueKind.Null)
+        {
+            return new ClientFrame.Init(null, TokenInvalid: false);
+        }
+
+        return token.ValueKind == JsonValueKind.String
+            ? new ClientFrame.Init(token.GetString(), TokenInvalid: false)
+            : new ClientFrame.Init(null, TokenInvalid: true);
+    }
+
+    private static ClientFrame Subscribe(JsonElement root)
+    {
+        if (!TryGetId(root, out var id))
+        {
+            return IdMissing("subscribe");
+        }
+
+        if (!root.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String)
+        {
+            return new ClientFrame.Malformed("subscribe needs a string 'method' (package.Service/Method).", "subscribe");
+        }
+
+        var problem = SubscribeProblem.None;
+        var encoding = MessageEncoding.Json;
+        if (root.TryGetProperty("encoding", out var encodingElement) && encodingElement.ValueKind != JsonValueKind.Null
+            && !(encodingElement.ValueKind == JsonValueKind.String && TryParseEncoding(encodingElement.GetString()!, out encoding)))
+        {
+            problem = SubscribeProblem.UnknownEncoding;
+        }
+
+        var request = "{}";
+        if (root.TryGetProperty("request", out var requestElement) && requestElement.ValueKind != JsonValueKind.Null)
+        {
+            if (requestElement.ValueKind == JsonValueKind.Object)
+            {
+                request = requestElement.GetRawText();
+            }
+            else if (problem == SubscribeProblem.None)
+            {
+                problem = SubscribeProblem.RequestNotAnObject;
+            }
+        }
+
+        return new ClientFrame.Subscribe(id, method.GetString()!, encoding, request, problem);
+    }
+
+    private static bool TryParseEncoding(string value, out MessageEncoding encoding)
+    {
+        (var known, encoding) = value switch
+        {
+            "json" => (true, MessageEncoding.Json),
+            "proto" => (true, MessageEncoding.Proto),
+            _ => (false, MessageEncoding.Json),
+        };
+        return known;
+    }
+
+    private static ClientFrame.Malformed IdMissing(string type) => new($"{type} needs an 'id' of 1 to {MaxIdLength} characters.", type);
+
+    private static bool TryGetId(JsonElement root, out string id)
+    {
+        id = root.TryGetProperty("id", out var element) && element.ValueKind == JsonValueKind.String ? element.GetString()! : "";
+        return id.Length is >= 1 and <= MaxIdLength;
+    }
+
+    // A client's unknown type is echoed back, but never more than a short prefix of it.
+    private static string Truncate(string value) => value.Length <= MaxIdLength ? value : value[..MaxIdLength] + "…";
+}

@@ -1,0 +1,325 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using EdgeBridge.Contracts;
+using EdgeBridge.Operations;
+using EdgeBridge.Security;
+using EdgeBridge.Streams;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeBridge.WebSockets;
+
+/// <summary>What the connection does after a frame: go on, count it as malformed, or close.</summary>
+internal readonly record struct Verdict(WebSocketCloseStatus? CloseCode, string? Message)
+{
+    public static readonly Verdict Continue;
+
+    /// <summary>The frame breaks the protocol: answered with an error frame, and counted against the connection.</summary>
+    public static Verdict Reject(string problem) => new(null, problem);
+
+    public static Verdict Close(WebSocketCloseStatus code, string reason) => new(code, reason);
+
+    public bool IsReject => CloseCode is null && Message is not null;
+}
+
+/// <summary>
+/// The session of one <c>edgebridge.v1</c> connection: its token and user, and its subscriptions. It handles the
+/// parsed commands and answers through the connection's control queue; it never touches the socket.
+/// </summary>
+internal sealed partial class WebSocketSession
+{
+    private readonly string _connectionId;
+    private readonly IPAddress _address;
+    private readonly EdgeWebSocketOptions _options;
+    private readonly ContractCatalog _catalog;
+    private readonly UpstreamStreams _upstreams;
+    private readonly EdgeTokens _tokens;
+    private readonly TimeProvider _time;
+    private readonly OutboundScheduler _scheduler;
+    private readonly ControlQueue _control;
+    private readonly ActivityContext _trace;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private ITimer? _expiryTimer;
+    private string? _token;
+    private string? _subject;
+    private volatile bool _initialised;
+    private bool _closed;
+
+    public WebSocketSession(string connectionId, IPAddress address, EdgeWebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams,
+        EdgeTokens tokens, TimeProvider time, OutboundScheduler scheduler, ControlQueue control, ActivityContext trace, ILogger<WebSocketSession> logger)
+    {
+        _connectionId = connectionId;
+        _address = address;
+        _options = options;
+        _catalog = catalog;
+        _upstreams = upstreams;
+        _tokens = tokens;
+        _time = time;
+        _scheduler = scheduler;
+        _control = control;
+        _trace = trace;
+        _logger = logger;
+    }
+
+    /// <summary>Whether <c>init</c> was accepted.</summary>
+    public bool Initialised => _initialised;
+
+    /// <summary>The active subscriptions, for the admin view and metrics.</summary>
+    public IReadOnlyList<Subscription> Subscriptions
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscriptions.Values.ToList();
+            }
+        }
+    }
+
+    public ValueTask<Verdict> HandleAsync(ClientFrame frame)
+    {
+        if (!_initialised)
+        {
+            return frame switch
+            {
+                ClientFrame.Init init => InitAsync(init),
+                ClientFrame.Malformed { Type: null } malformed => ValueTask.FromResult(Verdict.Reject(malformed.Problem)),
+                _ => ValueTask.FromResult(Verdict.Close(CloseCodes.Unauthorized, "The first frame must be init.")),
+            };
+        }
+
+        return frame switch
+        {
+            ClientFrame.Subscribe subscribe => ValueTask.FromResult(Subscribe(subscribe)),
+            ClientFrame.Unsubscribe unsubscribe => ValueTask.FromResult(Unsubscribe(unsubscribe.Id)),
+            ClientFrame.Ping => ValueTask.FromResult(Send(ServerFrames.Pong)),
+            ClientFrame.Pong => ValueTask.FromResult(Verdict.Continue),
+            ClientFrame.Auth auth => AuthAsync(auth.Token),
+            ClientFrame.Init => ValueTask.FromResult(Verdict.Reject("The connection is already initialised.")),
+            ClientFrame.Malformed malformed => ValueTask.FromResult(Verdict.Reject(malformed.Problem)),
+            _ => throw new UnreachableException(),
+        };
+    }
+
+    /// <summary>Forgets a subscription whose last frame has been written.</summary>
+    public void Ended(Subscription subscription)
+    {
+        lock (_gate)
+        {
+            if (_subscriptions.TryGetValue(subscription.Id, out var current) && ReferenceEquals(current, subscription))
+            {
+                _subscriptions.Remove(subscription.Id);
+            }
+        }
+    }
+
+    /// <summary>Ends everything the session started: the connection is closing.</summary>
+    public void Close()
+    {
+        List<Subscription> subscriptions;
+        lock (_gate)
+        {
+            _closed = true;
+            _expiryTimer?.Dispose();
+            _expiryTimer = null;
+            subscriptions = [.. _subscriptions.Values];
+            _subscriptions.Clear();
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            subscription.Cancel();
+        }
+    }
+
+    private async ValueTask<Verdict> InitAsync(ClientFrame.Init init)
+    {
+        if (init.TokenInvalid)
+        {
+            return Verdict.Close(CloseCodes.Unauthorized, "init.token must be a string.");
+        }
+
+        if (init.Token is { } token)
+        {
+            var check = await _tokens.ValidateAsync(token);
+            if (!check.Valid)
+            {
+                return Verdict.Close(CloseCodes.Unauthorized, $"The token was rejected: {check.Problem}.");
+            }
+
+            SetToken(token, check);
+        }
+
+        _initialised = true;
+        return Send(ServerFrames.Ack(_connectionId, _options));
+    }
+
+    /// <summary>Replaces the connection's token (refresh before expiry). The user may not change.</summary>
+    private async ValueTask<Verdict> AuthAsync(string token)
+    {
+        var check = await _tokens.ValidateAsync(token);
+        if (!check.Valid)
+        {
+            return Send(ServerFrames.Error(null, StatusCode.Unauthenticated, $"The token was rejected: {check.Problem}; the previous token stays in use."));
+        }
+
+        if (_subject is not null && !string.Equals(_subject, check.Subject, StringComparison.Ordinal))
+        {
+            return Send(ServerFrames.Error(null, StatusCode.PermissionDenied, "The token is for another user; open a new connection to switch users."));
+        }
+
+        SetToken(token, check);
+        return Send(ServerFrames.Ack(_connectionId, _options));
+    }
+
+    private void SetToken(string token, TokenCheck check)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _token = token;
+            _subject = check.Subject;
+            _expiryTimer?.Dispose();
+            _expiryTimer = null;
+            if (check.Expires != DateTimeOffset.MaxValue)
+            {
+                var due = check.Expires - _time.GetUtcNow();
+                _expiryTimer = _time.CreateTimer(static state => ((WebSocketSession)state!).TokenExpired(), this,
+                    due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>Ends the subscriptions that carry the expired token; public ones go on.</summary>
+    private void TokenExpired()
+    {
+        List<Subscription> expired;
+        lock (_gate)
+        {
+            _token = null;
+            expired = _subscriptions.Values.Where(s => s.UsesToken).ToList();
+        }
+
+        foreach (var subscription in expired)
+        {
+            subscription.End(StatusCode.Unauthenticated, "The access token expired; send an auth frame with a fresh token and subscribe again.");
+        }
+    }
+
+    private Verdict Subscribe(ClientFrame.Subscribe frame)
+    {
+        var id = frame.Id;
+        if (!_catalog.TryGet(frame.Method, out var method))
+        {
+            return Send(ServerFrames.Error(id, StatusCode.NotFound, $"Method '{frame.Method}' is not available for subscription."));
+        }
+
+        switch (frame.Problem)
+        {
+            case SubscribeProblem.UnknownEncoding:
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, "'encoding' must be \"json\" or \"proto\"."));
+            case SubscribeProblem.RequestNotAnObject:
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' must be a JSON object of {method.Descriptor.InputType.FullName}."));
+        }
+
+        IMessage request;
+        try
+        {
+            request = _catalog.Json.Parser.Parse(frame.Request, method.Descriptor.InputType);
+        }
+        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+        {
+            return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' does not fit {method.Descriptor.InputType.FullName}: {ex.Message}"));
+        }
+
+        Subscription subscription;
+        Caller caller;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                // The connection is closing: nothing new may start.
+                return Verdict.Continue;
+            }
+
+            if (method.Policy.RequiresToken && _token is null)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.Unauthenticated,
+                    $"'{method.FullName}' needs an access token: send it in init or an auth frame."));
+            }
+
+            if (_subscriptions.ContainsKey(id))
+            {
+                return Send(ServerFrames.Error(id, StatusCode.AlreadyExists, $"Subscription '{id}' is already active on this connection."));
+            }
+
+            if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.ResourceExhausted,
+                    $"This connection already has the maximum of {_options.MaxSubscriptionsPerConnection} subscriptions."));
+            }
+
+            caller = new Caller(_address, _subject, _token);
+            subscription = new Subscription(id, method, _scheduler, frame.Encoding, _catalog.Json, _time.GetUtcNow())
+            {
+                UsesToken = _token is not null && method.Policy.ForwardsToken,
+                Activity = EdgeBridgeActivities.StartSubscription(method, _connectionId, id, _trace),
+            };
+            _subscriptions[id] = subscription;
+        }
+
+        if (_upstreams.Subscribe(subscription, request, caller) is { } refusal)
+        {
+            // Nothing was started: the subscription never existed for the client.
+            lock (_gate)
+            {
+                _subscriptions.Remove(id);
+            }
+
+            subscription.Cancel();
+            Log.SubscriptionRefused(_logger, _connectionId, id, method.FullName, (StatusCode)refusal.Code);
+            return Send(ServerFrames.Error(id, refusal, _catalog.Json));
+        }
+
+        Log.Subscribed(_logger, _connectionId, id, method.FullName);
+        return Verdict.Continue;
+    }
+
+    private Verdict Unsubscribe(string id)
+    {
+        Subscription? subscription;
+        lock (_gate)
+        {
+            if (_subscriptions.Remove(id, out subscription))
+            {
+                subscription.Cancel();
+            }
+        }
+
+        return subscription is null
+            ? Send(ServerFrames.Error(id, StatusCode.NotFound, $"No active subscription '{id}'."))
+            : Send(ServerFrames.Complete(id));
+    }
+
+    private Verdict Send(byte[] frame) => _control.TryEnqueue(frame)
+        ? Verdict.Continue
+        : Verdict.Close(CloseCodes.RateLimited, "Too many responses waiting for a client that does not read them.");
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "Subscribed", Level = LogLevel.Debug, Message = "Connection {ConnectionId} subscribed {SubscriptionId} to {Method}.")]
+        public static partial void Subscribed(ILogger logger, string connectionId, string subscriptionId, string method);
+
+        [LoggerMessage(EventId = 2, EventName = "SubscriptionRefused", Level = LogLevel.Information,
+            Message = "Connection {ConnectionId} was refused {SubscriptionId} to {Method}: {StatusCode}.")]
+        public static partial void SubscriptionRefused(ILogger logger, string connectionId, string subscriptionId, string method, StatusCode statusCode);
+    }
+}
