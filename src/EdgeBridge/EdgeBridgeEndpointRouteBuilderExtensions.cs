@@ -49,7 +49,8 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         proxy.ConfigureEndpoints((endpoint, route) => RouteConventions.Apply(endpoint, route, options.CurrentValue));
         builders.Add(proxy);
 
-        builders.Add(endpoints.MapFallback(static context =>
+        // Every path, file-like ones too (the default fallback pattern skips those and leaves an empty 404).
+        builders.Add(endpoints.MapFallback("/{**path}", static context =>
         {
             SecurityHeaders.Apply(context);
             return RpcStatusWriter.IsGrpc(context)

@@ -2,6 +2,10 @@ using System.Text.Json;
 using EdgeBridge.Listeners;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.Errors;
 
@@ -23,6 +27,7 @@ internal static class RpcStatusWriter
 
     public static Task WriteAsync(HttpContext context, StatusCode code, string message, int? httpStatus = null)
     {
+        LetTheServerDrainTheBody(context);
         var response = context.Response;
         if (IsGrpc(context))
         {
@@ -38,6 +43,22 @@ internal static class RpcStatusWriter
         response.ContentType = "application/json; charset=utf-8";
         response.Headers.CacheControl = "no-store";
         return response.WriteAsync(JsonSerializer.Serialize(new StatusBody((int)code, message, []), StatusJsonContext.Default.StatusBody));
+    }
+
+    /// <summary>
+    /// An answer given before the request's body was read: an HTTP/1.1 client may still be sending it, and reads the
+    /// answer only once it has. The server drains the body after the response — but not beyond the request's limit,
+    /// which a route may have lowered below the server's; it would then close the connection under the client,
+    /// which sees a broken pipe instead of the answer. So the limit goes back to the server's own for the drain.
+    /// </summary>
+    public static void LetTheServerDrainTheBody(HttpContext context)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size
+            && context.RequestServices.GetService<IOptions<KestrelServerOptions>>()?.Value.Limits.MaxRequestBodySize is { } server
+            && (size.MaxRequestBodySize is null || size.MaxRequestBodySize < server))
+        {
+            size.MaxRequestBodySize = server;
+        }
     }
 
     /// <summary>The HTTP status JSON transcoding uses for a gRPC status (google/rpc/code.proto).</summary>

@@ -39,7 +39,7 @@ internal static partial class CredentialChecks
         }
 
         var grpc = RpcStatusWriter.IsGrpc(context);
-        var body = await BufferAsync(context);
+        var body = await BufferAsync(context, drainExcess: !grpc);
         if (body is null)
         {
             await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
@@ -73,13 +73,25 @@ internal static partial class CredentialChecks
         }
     }
 
-    /// <summary>Reads the whole (small) body and puts it back for forwarding; null when it is too large.</summary>
-    private static async Task<byte[]?> BufferAsync(HttpContext context)
+    /// <summary>
+    /// Reads the whole (small) body and puts it back for forwarding; null when it is too large. With
+    /// <paramref name="drainExcess"/> (HTTP/1.1), the rest of a body that is too large is read and dropped first, up to
+    /// the server's limit: a client still sending would otherwise meet a closed connection instead of the answer.
+    /// </summary>
+    private static async Task<byte[]?> BufferAsync(HttpContext context, bool drainExcess)
     {
         var request = context.Request;
         if (request.ContentLength > MaxRequestBytes)
         {
+            // Unread: the answer leaves the drain to the server (RpcStatusWriter).
             return null;
+        }
+
+        if (drainExcess)
+        {
+            // This limit is stricter than the route's; the route's would cut the drain short (and the connection
+            // under the client), so the server's own bounds what may be read and dropped.
+            RpcStatusWriter.LetTheServerDrainTheBody(context);
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(MaxRequestBytes + 1);
@@ -92,6 +104,10 @@ internal static partial class CredentialChecks
                 length += read;
                 if (length > MaxRequestBytes)
                 {
+                    while (drainExcess && await request.Body.ReadAsync(buffer, context.RequestAborted) > 0)
+                    {
+                    }
+
                     return null;
                 }
             }

@@ -203,7 +203,7 @@ public sealed class AttackTests(GuardedStackFixture stack) : IClassFixture<Guard
             using var refused = new ClientWebSocket();
             refused.Options.AddSubProtocol("edgebridge.v1");
             refused.Options.CollectHttpResponseDetails = true;
-            using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = BindTo(s_attackerAddress) });
+            using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = Loopback.BindTo(s_attackerAddress) });
             await Assert.ThrowsAsync<WebSocketException>(() => refused.ConnectAsync(new Uri($"ws://127.0.0.1:{stack.Edge.HttpPort}/ws"), invoker, CancellationToken.None));
 
             Assert.Equal(HttpStatusCode.TooManyRequests, refused.HttpStatusCode);
@@ -241,7 +241,7 @@ public sealed class AttackTests(GuardedStackFixture stack) : IClassFixture<Guard
     [Fact]
     public async Task RestFloodFromOneAddress_429WithRetryAfter()
     {
-        using var attacker = new HttpClient(new SocketsHttpHandler { ConnectCallback = BindTo(s_attackerAddress) })
+        using var attacker = new HttpClient(new SocketsHttpHandler { ConnectCallback = Loopback.BindTo(s_attackerAddress) })
         {
             BaseAddress = new Uri(stack.Edge.HttpAddress),
         };
@@ -307,12 +307,4 @@ public sealed class AttackTests(GuardedStackFixture stack) : IClassFixture<Guard
         Assert.True(received == 0 || answer.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), answer);
         Assert.True(dribbled < 60, "the edge kept the slow handshake open");
     }
-
-    private static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> BindTo(IPAddress address) => async (context, token) =>
-    {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        socket.Bind(new IPEndPoint(address, 0));
-        await socket.ConnectAsync(context.DnsEndPoint, token);
-        return new NetworkStream(socket, ownsSocket: true);
-    };
 }
