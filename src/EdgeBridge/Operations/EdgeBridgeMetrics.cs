@@ -39,12 +39,12 @@ internal sealed class EdgeBridgeMetrics : IDisposable
         _meter.CreateObservableUpDownCounter("edgebridge.queue.depth", () => connections.Connections.SelectMany(c => c.Subscriptions).Sum(s => (long)s.QueueDepth),
             description: "Messages waiting in subscription queues.");
         _meter.CreateObservableCounter("edgebridge.messages.delivered", () => Interlocked.Read(ref _messagesDelivered), description: "next frames written to sockets.");
-        _meter.CreateObservableCounter("edgebridge.messages.upstream", () => upstreams.MessagesRead, description: "Messages read from upstream calls.");
+        _meter.CreateObservableCounter("edgebridge.messages.upstream", () => upstreams.Counters.MessagesRead, description: "Messages read from upstream calls.");
         _meter.CreateObservableCounter("edgebridge.bytes.sent", () => Interlocked.Read(ref _bytesSent), unit: "By", description: "Bytes of frames written to sockets.");
         _meter.CreateObservableCounter("edgebridge.frames.received", () => Interlocked.Read(ref _framesReceived), description: "Frames received from clients.");
         _meter.CreateObservableCounter("edgebridge.bytes.received", () => Interlocked.Read(ref _bytesReceived), unit: "By", description: "Bytes of frames received from clients.");
-        _meter.CreateObservableCounter("edgebridge.messages.dropped", () => upstreams.MessagesDropped, description: "Messages discarded by the drop-oldest policy.");
-        _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => upstreams.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
+        _meter.CreateObservableCounter("edgebridge.messages.dropped", () => upstreams.Counters.MessagesDropped, description: "Messages discarded by the drop-oldest policy.");
+        _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => upstreams.Counters.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
         _framesRejected = _meter.CreateCounter<long>("edgebridge.frames.rejected", description: "Client frames rejected, by reason.");
         _handshakesRejected = _meter.CreateCounter<long>("edgebridge.handshakes.rejected", description: "WebSocket upgrades refused, by reason.");
     }

@@ -151,7 +151,7 @@ internal sealed partial class UpstreamStream
         _cancellation.Cancel();
     }
 
-    public async Task RunAsync(CallInvoker invoker, ProtoJson json, UpstreamStreams owner)
+    public async Task RunAsync(CallInvoker invoker, ProtoJson json, StreamCounters counters)
     {
         var token = _cancellation.Token;
 
@@ -185,7 +185,7 @@ internal sealed partial class UpstreamStream
                 byte[]? jsonBytes = null;
                 byte[]? protoBytes = null;
                 Interlocked.Increment(ref _messages);
-                owner.MessageRead();
+                counters.MessageRead();
                 foreach (var subscriber in View())
                 {
                     var delivery = subscriber.Deliver(subscriber.Encoding == MessageEncoding.Proto
@@ -193,7 +193,7 @@ internal sealed partial class UpstreamStream
                         : jsonBytes ??= json.FormatUtf8(message), wake: false);
                     if (delivery != Delivery.Queued)
                     {
-                        owner.Count(delivery);
+                        counters.Count(delivery);
                     }
                 }
 

@@ -17,9 +17,6 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
     private long _active;
-    private long _messages;
-    private long _dropped;
-    private long _slowConsumersEnded;
 
     /// <summary>Upstream calls started since the edge started, per method.</summary>
     public IReadOnlyDictionary<string, long> StartedByMethod => _startedByMethod;
@@ -27,29 +24,8 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
     /// <summary>Upstream calls running now.</summary>
     public long Active => Interlocked.Read(ref _active);
 
-    /// <summary>Messages read from upstream calls.</summary>
-    public long MessagesRead => Interlocked.Read(ref _messages);
-
-    /// <summary>Messages discarded by drop-oldest queues.</summary>
-    public long MessagesDropped => Interlocked.Read(ref _dropped);
-
-    /// <summary>Subscriptions ended for falling behind.</summary>
-    public long SlowConsumersEnded => Interlocked.Read(ref _slowConsumersEnded);
-
-    internal void Count(Delivery delivery)
-    {
-        switch (delivery)
-        {
-            case Delivery.Dropped:
-                Interlocked.Increment(ref _dropped);
-                break;
-            case Delivery.Overflowed:
-                Interlocked.Increment(ref _slowConsumersEnded);
-                break;
-        }
-    }
-
-    internal void MessageRead() => Interlocked.Increment(ref _messages);
+    /// <summary>What the running and past calls read and dropped.</summary>
+    public StreamCounters Counters { get; } = new();
 
     /// <summary>Shared upstream calls running now.</summary>
     public int SharedCount => _shared.Count;
@@ -148,7 +124,7 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
         {
             try
             {
-                await stream.RunAsync(invoker, catalog.Json, this);
+                await stream.RunAsync(invoker, catalog.Json, Counters);
             }
             finally
             {

@@ -103,4 +103,28 @@ public sealed class UpgradeRequestTests
         Assert.Equal(UpgradeParse.Declined, Parse(Chromium.Replace("Pragma: no-cache\r\n", cookie, StringComparison.Ordinal), out _));
         Assert.Equal(UpgradeParse.Declined, Parse("GET /ws HTTP/1.1\r\n" + cookie, out _));
     }
+
+    [Theory]
+    [InlineData("Host: edge.example:8080\r\n", "Host:\r\n")]
+    [InlineData("Host: edge.example:8080\r\n", "Host: edge.example:8080\rX-Smuggled: 1\r\n")]
+    [InlineData("Pragma: no-cache\r\n", "Pra gma: no-cache\r\n")]
+    [InlineData("Pragma: no-cache\r\n", "\r\n\r\n")]
+    [InlineData("Upgrade: websocket\r\n", "Upgrade: websocket\r\nUpgrade: websocket\r\n")]
+    [InlineData("Sec-WebSocket-Version: 13\r\n", "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n")]
+    [InlineData("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "Sec-WebSocket-Key: ZHVtbXk=\r\n")]
+    [InlineData("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n")]
+    [InlineData("GET /ws HTTP/1.1\r\n", "GET http://edge.example:8080/ws HTTP/1.1\r\n")]
+    [InlineData("GET /ws HTTP/1.1\r\n", "GET  /ws HTTP/1.1\r\n")]
+    [InlineData("GET /ws HTTP/1.1\r\n", "get /ws HTTP/1.1\r\n")]
+    [InlineData("GET /ws HTTP/1.1\r\n", "GET /ws HTTP/1.1\n")]
+    public void HostileHead_IsDeclined_ForKestrelToAnswer(string replace, string with) =>
+        Assert.Equal(UpgradeParse.Declined, Parse(Chromium.Replace(replace, with, StringComparison.Ordinal), out _));
+
+    [Fact]
+    public void ThousandsOfTinyHeaders_AreDeclinedAtTheHeadLimit_NotParsedOneByOne()
+    {
+        var headers = string.Concat(Enumerable.Repeat("X: y\r\n", (UpgradeRequest.MaxHeadBytes / 6) + 1));
+
+        Assert.Equal(UpgradeParse.Declined, Parse(Chromium.Replace("Pragma: no-cache\r\n", headers, StringComparison.Ordinal), out _));
+    }
 }

@@ -1,0 +1,259 @@
+using System.Threading.Channels;
+using CatalogTest.V1;
+using EdgeBridge.Contracts;
+using EdgeBridge.Streams;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Tests.Streams;
+
+/// <summary>The fan-out of one upstream call to its sinks, with a scripted call in place of a backend.</summary>
+public sealed class UpstreamStreamTests
+{
+    private static readonly ContractCatalog s_catalog = Catalog();
+
+    private static ContractCatalog Catalog()
+    {
+        var contracts = new ContractOptions();
+        contracts.Files.Add(CatalogTestReflection.Descriptor);
+        return new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions()));
+    }
+
+    private static StreamingMethod Method(string name) =>
+        s_catalog.TryGet("catalogtest.v1.FeedService/" + name, out var method) ? method : throw new ArgumentException(name);
+
+    private static UpstreamStream Stream(string method = "SharedFeed") =>
+        new(Method(method), new FeedRequest { Topic = "t" }, [], sharingKey: "k", onClosed: null, NullLogger<UpstreamStream>.Instance);
+
+    [Fact]
+    public async Task EachMessage_IsEncodedOncePerEncoding_AndEverySinkOfThatEncodingGetsTheSameBytes()
+    {
+        var call = new ScriptedCall();
+        var stream = Stream();
+        var sinks = new[] { new TestSink(Method("SharedFeed"), MessageEncoding.Json), new TestSink(Method("SharedFeed"), MessageEncoding.Json),
+            new TestSink(Method("SharedFeed"), MessageEncoding.Proto), new TestSink(Method("SharedFeed"), MessageEncoding.Proto) };
+        foreach (var sink in sinks)
+        {
+            Assert.True(stream.TryAdd(sink));
+        }
+
+        var run = stream.RunAsync(call, s_catalog.Json, new StreamCounters());
+        call.Send(new FeedResponse { Sequence = 7, Text = "hi" });
+        call.Complete();
+        await run;
+
+        var json = sinks[0].Messages.Single();
+        var proto = sinks[2].Messages.Single();
+        Assert.Same(json, sinks[1].Messages.Single());
+        Assert.Same(proto, sinks[3].Messages.Single());
+        Assert.Equal("""{"sequence":"7","text":"hi"}""", System.Text.Encoding.UTF8.GetString(json));
+        Assert.Equal(new FeedResponse { Sequence = 7, Text = "hi" }, FeedResponse.Parser.ParseFrom(proto));
+        Assert.All(sinks, sink => Assert.Equal(0, sink.Terminal!.Code));
+    }
+
+    [Fact]
+    public async Task SlowSink_DropsItsOldest_WhileTheOthersGetEverything_AndTheReaderNeverWaits()
+    {
+        var call = new ScriptedCall();
+        var stream = Stream();
+        var fast = new TestSink(Method("SharedFeed"), MessageEncoding.Json, drains: true);
+        var slow = new TestSink(Method("SharedFeed"), MessageEncoding.Json, drains: false);
+        stream.TryAdd(fast);
+        stream.TryAdd(slow);
+        var counters = new StreamCounters();
+
+        var run = stream.RunAsync(call, s_catalog.Json, counters);
+        for (var i = 1; i <= 100; i++)
+        {
+            call.Send(new FeedResponse { Sequence = i });
+        }
+
+        call.Complete();
+        await run;
+
+        // SharedFeed's queue holds 16: the slow sink keeps the newest 16 and reports the 84 it lost.
+        Assert.Equal(100, fast.Messages.Count);
+        Assert.Equal(16, slow.QueueDepth);
+        Assert.Equal(84, slow.DroppedTotal);
+        Assert.Equal(84, counters.MessagesDropped);
+        Assert.Equal(100, counters.MessagesRead);
+    }
+
+    [Fact]
+    public async Task LastSinkLeaving_CancelsTheCall_EarlierLeaversChangeNothing()
+    {
+        var call = new ScriptedCall();
+        var stream = Stream();
+        var sinks = Enumerable.Range(0, 3).Select(_ => new TestSink(Method("SharedFeed"), MessageEncoding.Json)).ToList();
+        sinks.ForEach(sink => stream.TryAdd(sink));
+        var run = stream.RunAsync(call, s_catalog.Json, new StreamCounters());
+
+        sinks[1].Cancel();
+        sinks[0].Cancel();
+        call.Send(new FeedResponse { Sequence = 1 });
+        await sinks[2].Received(1);
+        Assert.False(call.Cancelled);
+
+        sinks[2].Cancel();
+        await run;
+
+        Assert.True(call.Cancelled);
+        Assert.False(stream.TryAdd(new TestSink(Method("SharedFeed"), MessageEncoding.Json)));
+        Assert.Empty(sinks[0].Messages);
+    }
+
+    [Fact]
+    public async Task FailedCall_EndsEverySink_WithTheBackendsStatusAndDetails()
+    {
+        var call = new ScriptedCall();
+        var stream = Stream("PrivateFeed");
+        var sinks = new[] { new TestSink(Method("PrivateFeed"), MessageEncoding.Json), new TestSink(Method("PrivateFeed"), MessageEncoding.Proto) };
+        foreach (var sink in sinks)
+        {
+            stream.TryAdd(sink);
+        }
+
+        var run = stream.RunAsync(call, s_catalog.Json, new StreamCounters());
+        var details = new Google.Rpc.Status { Code = 5, Message = "gone", Details = { Google.Protobuf.WellKnownTypes.Any.Pack(new Google.Rpc.ErrorInfo { Reason = "GONE" }) } };
+        call.Fail(new RpcException(new Status(StatusCode.NotFound, "gone"), new Metadata { { "grpc-status-details-bin", details.ToByteArray() } }));
+        await run;
+
+        Assert.All(sinks, sink =>
+        {
+            Assert.Equal((int)StatusCode.NotFound, sink.Terminal!.Code);
+            Assert.Equal("GONE", sink.Terminal.Details.Single().Unpack<Google.Rpc.ErrorInfo>().Reason);
+        });
+    }
+
+    /// <summary>A sink that records what it takes; one that does not drain lets its queue fill.</summary>
+    private sealed class TestSink(StreamingMethod method, MessageEncoding encoding, bool drains = true) : StreamSink(method, encoding, DateTimeOffset.UnixEpoch)
+    {
+        private readonly Lock _lock = new();
+        private readonly List<byte[]> _messages = [];
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<byte[]> Messages
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _messages];
+                }
+            }
+        }
+
+        public Google.Rpc.Status? Terminal { get; private set; }
+
+        public async Task Received(int count)
+        {
+            while (true)
+            {
+                Task changed;
+                lock (_lock)
+                {
+                    if (_messages.Count >= count)
+                    {
+                        return;
+                    }
+
+                    changed = _changed.Task;
+                }
+
+                await changed.WaitAsync(TimeSpan.FromSeconds(30));
+            }
+        }
+
+        protected override void OnReady()
+        {
+            if (!drains)
+            {
+                return;
+            }
+
+            while (TryTake(out var item))
+            {
+                lock (_lock)
+                {
+                    if (item.Message is { } message)
+                    {
+                        _messages.Add(message);
+                    }
+                    else
+                    {
+                        Terminal = item.Terminal;
+                    }
+
+                    _changed.TrySetResult();
+                    _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+
+            Drained();
+        }
+    }
+
+    /// <summary>An upstream server-streaming call whose messages and end the test scripts.</summary>
+    private sealed class ScriptedCall : CallInvoker
+    {
+        private readonly Channel<IMessage> _messages = Channel.CreateUnbounded<IMessage>();
+
+        public bool Cancelled { get; private set; }
+
+        public void Send(IMessage message) => _messages.Writer.TryWrite(message);
+
+        public void Complete() => _messages.Writer.TryComplete();
+
+        public void Fail(RpcException error) => _messages.Writer.TryComplete(error);
+
+        public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
+            Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+        {
+            options.CancellationToken.Register(() => Cancelled = true);
+            return new AsyncServerStreamingCall<TResponse>(new Reader<TResponse>(_messages.Reader), Task.FromResult(new Metadata()),
+                () => Status.DefaultSuccess, () => [], () => { });
+        }
+
+        public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
+            throw new NotSupportedException();
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
+            throw new NotSupportedException();
+
+        public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
+            throw new NotSupportedException();
+
+        public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
+            throw new NotSupportedException();
+
+        private sealed class Reader<T>(ChannelReader<IMessage> messages) : IAsyncStreamReader<T>
+        {
+            public T Current { get; private set; } = default!;
+
+            public async Task<bool> MoveNext(CancellationToken cancellationToken)
+            {
+                try
+                {
+                    if (!await messages.WaitToReadAsync(cancellationToken))
+                    {
+                        return false;
+                    }
+                }
+                catch (ChannelClosedException closed) when (closed.InnerException is RpcException error)
+                {
+                    throw error;
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new RpcException(new Status(StatusCode.Cancelled, "cancelled"));
+                }
+
+                messages.TryRead(out var message);
+                Current = (T)message!;
+                return true;
+            }
+        }
+    }
+}
