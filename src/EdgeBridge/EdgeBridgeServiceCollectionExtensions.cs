@@ -94,7 +94,8 @@ public static class EdgeBridgeServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EdgeBridgeOptions>, EdgeBridgeOptionsValidator>());
+        services.AddSingleton<IValidateOptions<EdgeBridgeOptions>>(provider =>
+            new EdgeBridgeOptionsValidator(provider.GetRequiredService<Microsoft.Extensions.Hosting.IHostEnvironment>(), section));
         options.ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);

@@ -1,4 +1,5 @@
 using EdgeBridge.Security;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,12 @@ namespace EdgeBridge.Hosting;
 /// configuration key and what it must be, so that a bad setting stops the host instead of surfacing as a strange
 /// answer later.
 /// </summary>
-internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment) : IValidateOptions<EdgeBridgeOptions>
+/// <param name="environment">Where a relative signing key file is found.</param>
+/// <param name="section">
+/// The configuration the options were bound from, if any: binding drops a dictionary entry whose value does not
+/// convert, so a listener with a misspelt role would otherwise vanish and serve as a Browser listener unseen.
+/// </param>
+internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, IConfiguration? section = null) : IValidateOptions<EdgeBridgeOptions>
 {
     private const string Root = EdgeBridgeOptions.SectionName;
 
@@ -65,6 +71,14 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment) :
             if (limit.Failures > 0)
             {
                 Duration(key + ":Window", limit.Window);
+            }
+        }
+
+        foreach (var configured in section?.GetSection("Listeners").GetChildren() ?? [])
+        {
+            if (!options.Listeners.ContainsKey(configured.Key))
+            {
+                failures.Add($"{Root}:Listeners:{configured.Key}:Roles must name one or more of Browser, Grpc, Operations (was '{configured["Roles"]}').");
             }
         }
 
@@ -162,11 +176,12 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment) :
         Duration("Logins:KnownAddressLifetime", options.Logins.KnownAddressLifetime);
         Positive("Logins:MaxTracked", options.Logins.MaxTracked);
 
-        foreach (var origin in options.Browser.AllowedOrigins)
+        for (var i = 0; i < options.Browser.AllowedOrigins.Count; i++)
         {
+            var origin = options.Browser.AllowedOrigins[i];
             if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath.TrimEnd('/').Length > 0)
             {
-                failures.Add($"{Root}:Browser:AllowedOrigins holds '{origin}', which is not an origin (scheme://host[:port]).");
+                failures.Add($"{Root}:Browser:AllowedOrigins:{i} ('{origin}') is not an origin (scheme://host[:port]).");
             }
         }
 

@@ -2,38 +2,13 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using EdgeBridge.FunctionalTests.Common;
-using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeBridge.FunctionalTests.WebSockets;
 
-/// <summary>An edge whose clock is the test's: time passes only when the test advances it.</summary>
-public class ClockStackFixture : StackFixture
-{
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
-
-    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
-    {
-        ["EdgeBridge:WebSockets:MaxInboundFramesPerSecond"] = "5",
-        ["EdgeBridge:WebSockets:InboundFrameBurst"] = "5",
-        ["EdgeBridge:WebSockets:KeepAliveInterval"] = KeepAlive.ToString(),
-        ["EdgeBridge:WebSockets:KeepAliveTimeout"] = KeepAlive.ToString(),
-        ["EdgeBridge:Logins:PerUserAtAddress:Failures"] = "2",
-        ["EdgeBridge:Logins:PerUserAtAddress:Window"] = "00:01:00",
-    };
-
-    /// <summary>The keepalive interval and timeout; a fixture that jumps far ahead makes it longer than its jumps.</summary>
-    protected virtual TimeSpan KeepAlive => TimeSpan.FromSeconds(20);
-
-    public override Task InitializeAsync()
-    {
-        Edge.ConfigureServices = services => services.AddSingleton<TimeProvider>(Clock);
-        return base.InitializeAsync();
-    }
-}
-
 /// <summary>
-/// Keepalive, the inbound frame budget, token expiry, the init timeout and login lockouts all run on the edge's
-/// <see cref="TimeProvider"/>: driven here by a fake clock, so nothing waits for real time to pass.
+/// Keepalive, the inbound frame budget, the init timeout and login lockouts all run on the edge's
+/// <see cref="TimeProvider"/>: driven here by a fake clock, so nothing waits for real time to pass (token expiry:
+/// <c>Security/TokenLifetimeTests</c>).
 /// </summary>
 public sealed class ClockTests(ClockStackFixture stack) : IClassFixture<ClockStackFixture>
 {
@@ -99,38 +74,9 @@ public sealed class ClockTests(ClockStackFixture stack) : IClassFixture<ClockSta
     }
 }
 
-/// <summary>A fake-clock edge whose keepalive outlasts the long jumps of its tests.</summary>
-public sealed class LongJumpClockStackFixture : ClockStackFixture
-{
-    protected override TimeSpan KeepAlive => TimeSpan.FromHours(1);
-}
-
-/// <summary>Token expiry and login lockouts, which take minutes of clock time.</summary>
+/// <summary>Login lockouts, which take minutes of clock time.</summary>
 public sealed class LongClockTests(LongJumpClockStackFixture stack) : IClassFixture<LongJumpClockStackFixture>
 {
-    [Fact]
-    public async Task Token_ExpiresWhenTheClockSaysSo_AuthRequiredSubscriptionEnds_PublicOneContinues_AFreshTokenResumes()
-    {
-        var token = TokenMinter.Mint(lifetime: TimeSpan.FromMinutes(10), issuedAt: stack.Clock.GetUtcNow());
-        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge, token);
-        await using var _1 = socket;
-        await socket.SubscribeAsync("orders", "trading.v1.TradingService/StreamOrderUpdates", new { accountId = "acc-alice", afterSequence = "999999" });
-        await socket.SubscribeAsync("quotes", "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { "ACME" } });
-        await socket.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == "quotes");
-
-        stack.Clock.Advance(TimeSpan.FromMinutes(10));
-        var (expired, _) = await socket.ReceiveUntilAsync(f => f.Type() == "error");
-
-        Assert.Equal(("orders", 16), (expired.Id(), expired.Code()));
-        await socket.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == "quotes");
-        await socket.SendAsync(new { type = "auth", token = TokenMinter.Mint(lifetime: TimeSpan.FromMinutes(10), issuedAt: stack.Clock.GetUtcNow()) });
-        await socket.ReceiveUntilAsync(f => f.Type() == "ack");
-        await socket.SubscribeAsync("orders", "trading.v1.TradingService/StreamOrderUpdates", new { accountId = "acc-alice", afterSequence = "999999" });
-        await socket.SendAsync(new { type = "ping" });
-        var (answer, _) = await socket.ReceiveUntilAsync(f => f.Type() is "pong" or "error");
-        Assert.Equal("pong", answer.Type());
-    }
-
     [Fact]
     public async Task LoginLockout_LastsUntilTheBudgetRefills_NotLonger()
     {

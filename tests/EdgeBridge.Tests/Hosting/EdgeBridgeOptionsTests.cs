@@ -83,6 +83,22 @@ public sealed class EdgeBridgeOptionsTests
     }
 
     [Fact]
+    public void ListenerWithAMisspeltRole_IsNotDroppedSilently()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["EdgeBridge:Tokens:Enabled"] = "false",
+            ["EdgeBridge:Listeners:Grpc:Roles"] = "Grcp",
+        }).Build();
+        using var services = Services(s => s.AddEdgeBridge(configuration));
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<EdgeBridgeOptions>>().Value);
+
+        Assert.Contains("EdgeBridge:Listeners:Grpc:Roles", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Grcp'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddEdgeBridge_InCodeOnly_ABadValueThrowsNamingTheKey()
     {
         using var services = Services(s => s.AddEdgeBridge(o =>
