@@ -43,7 +43,7 @@ internal static class AsyncApiWriter
         AddMessage("error", "The subscription ended with a google.rpc.Status (without id: a frame was rejected).", Frame("error", new JsonObject
         {
             ["id"] = new JsonObject { ["type"] = "string" },
-            ["status"] = new JsonObject { ["$ref"] = "#/components/schemas/google.rpc.Status" },
+            ["status"] = schemas.Status(),
         }, "status"));
 
         operations["init"] = new JsonObject
@@ -132,18 +132,6 @@ internal static class AsyncApiWriter
         {
             components[name] = schema.DeepClone();
         }
-
-        components["google.rpc.Status"] = new JsonObject
-        {
-            ["type"] = "object",
-            ["properties"] = new JsonObject
-            {
-                ["code"] = new JsonObject { ["type"] = "integer" },
-                ["message"] = new JsonObject { ["type"] = "string" },
-                ["details"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "object" } },
-            },
-            ["required"] = new JsonArray("code", "message", "details"),
-        };
 
         return new JsonObject
         {

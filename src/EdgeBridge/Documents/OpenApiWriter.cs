@@ -12,7 +12,6 @@ namespace EdgeBridge.Documents;
 /// </summary>
 internal static partial class OpenApiWriter
 {
-    private const string StatusSchema = "google.rpc.Status";
 
     public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version)
     {
@@ -55,23 +54,6 @@ internal static partial class OpenApiWriter
         {
             components[name] = schema.DeepClone();
         }
-
-        components[StatusSchema] = new JsonObject
-        {
-            ["type"] = "object",
-            ["description"] = "The error body of every failed call: a google.rpc.Status in proto3 JSON.",
-            ["properties"] = new JsonObject
-            {
-                ["code"] = new JsonObject { ["type"] = "integer", ["description"] = "The gRPC status code (google.rpc.Code)." },
-                ["message"] = new JsonObject { ["type"] = "string" },
-                ["details"] = new JsonObject
-                {
-                    ["type"] = "array",
-                    ["items"] = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["@type"] = new JsonObject { ["type"] = "string" } } },
-                },
-            },
-            ["required"] = new JsonArray("code", "message", "details"),
-        };
 
         var pathsObject = new JsonObject();
         foreach (var (path, item) in paths)
@@ -170,7 +152,7 @@ internal static partial class OpenApiWriter
             ["default"] = new JsonObject
             {
                 ["description"] = "An error: the HTTP status maps the gRPC code (400 INVALID_ARGUMENT/FAILED_PRECONDITION, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, ...).",
-                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = "#/components/schemas/" + StatusSchema } } },
+                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = schemas.Status() } },
             },
         };
 

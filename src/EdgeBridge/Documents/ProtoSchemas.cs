@@ -18,6 +18,19 @@ internal sealed class ProtoSchemas(string refPrefix)
     public JsonObject Reference(MessageDescriptor message) =>
         WellKnown(message) ?? Ref(message.FullName, () => Message(message));
 
+    /// <summary>
+    /// The error body of every failed call, the one definition both documents use: google.rpc.Status as its own
+    /// descriptor says, with every field required, since the edge and the backend always write them.
+    /// </summary>
+    public JsonObject Status()
+    {
+        var reference = Reference(Google.Rpc.Status.Descriptor);
+        var schema = _schemas[Google.Rpc.Status.Descriptor.FullName];
+        schema["description"] = "The error of a failed call: a google.rpc.Status in proto3 JSON. 'code' is the gRPC status code (google.rpc.Code).";
+        schema["required"] = new JsonArray("code", "message", "details");
+        return reference;
+    }
+
     /// <summary>An object schema of <paramref name="message"/> without some of its fields (those bound to a path).</summary>
     public JsonObject MessageWithout(MessageDescriptor message, IReadOnlySet<string> excludedFields) => Message(message, excludedFields);
 
