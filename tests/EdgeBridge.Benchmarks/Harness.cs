@@ -8,17 +8,32 @@ namespace EdgeBridge.Benchmarks;
 /// <summary>Starts systems under test as separate processes (so /proc measures each alone) and waits for them.</summary>
 internal static class Harness
 {
-    /// <summary>Starts <c>serve &lt;system&gt; key=value...</c> in a new process.</summary>
-    public static Process Start(string system, IReadOnlyDictionary<string, string> settings)
+    /// <summary>
+    /// Starts <c>serve &lt;system&gt; key=value...</c> in a new process; with <paramref name="cpus"/> (a list for
+    /// <c>taskset -c</c>, e.g. "1") every thread of it runs on those cores only.
+    /// </summary>
+    public static Process Start(string system, IReadOnlyDictionary<string, string> settings, string? cpus = null)
     {
         var arguments = new List<string> { typeof(Harness).Assembly.Location, "serve", system };
         arguments.AddRange(settings.Select(s => $"{s.Key}={s.Value}"));
-        var start = new ProcessStartInfo("dotnet", arguments)
+        if (cpus is not null)
+        {
+            arguments.InsertRange(0, ["-c", cpus, "dotnet"]);
+        }
+
+        var start = new ProcessStartInfo(cpus is null ? "dotnet" : "taskset", arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         start.Environment["DOTNET_gcServer"] = "0";
+        if (system == "edgebridge")
+        {
+            // What the edge host's runtimeconfig sets (src/EdgeBridge.Host/EdgeBridge.Host.csproj); the harness runs
+            // the edge in its own process, whose runtimeconfig is the harness's.
+            start.Environment["DOTNET_TC_CallCountingDelayMs"] = "0";
+        }
+
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>
@@ -34,7 +49,7 @@ internal static class Harness
     }
 
     /// <summary>A backend whose market moves <paramref name="symbols"/> symbols every <paramref name="tick"/>.</summary>
-    public static async Task<Backend> StartBackendAsync(TimeSpan tick, int symbols = 4)
+    public static async Task<Backend> StartBackendAsync(TimeSpan tick, int symbols = 4, string? cpus = null)
     {
         var grpc = FreePort();
         var rest = FreePort();
@@ -44,14 +59,14 @@ internal static class Harness
             ["rest"] = Invariant(rest),
             ["tick"] = tick.ToString("c", CultureInfo.InvariantCulture),
             ["symbols"] = Invariant(symbols),
-        });
+        }, cpus);
         await WaitForPortAsync(grpc);
         await WaitForPortAsync(rest);
         return new Backend(process, grpc, rest);
     }
 
     /// <summary>Starts a system in front of <paramref name="backend"/> and waits until it listens.</summary>
-    public static async Task<SystemUnderTest> StartSystemAsync(string system, Backend backend)
+    public static async Task<SystemUnderTest> StartSystemAsync(string system, Backend backend, string? cpus = null)
     {
         var port = FreePort();
         var grpc = FreePort();
@@ -61,9 +76,29 @@ internal static class Harness
             ["grpc"] = Invariant(grpc),
             ["upstream"] = $"http://127.0.0.1:{backend.GrpcPort}",
             ["rest"] = $"http://127.0.0.1:{backend.RestPort}",
-        });
+        }, cpus);
         await WaitForPortAsync(port);
         return new SystemUnderTest(system, process, port, grpc);
+    }
+
+    /// <summary>
+    /// Confines every thread of this process to <paramref name="cpus"/> (<c>taskset -a -p -c</c>); null gives it every
+    /// core again. False when the machine cannot (one core, no taskset).
+    /// </summary>
+    public static bool PinSelf(string? cpus)
+    {
+        if (Environment.ProcessorCount < 2 || !File.Exists("/usr/bin/taskset"))
+        {
+            return false;
+        }
+
+        using var taskset = Process.Start(new ProcessStartInfo("taskset", ["-a", "-p", "-c", cpus ?? $"0-{Environment.ProcessorCount - 1}", Invariant(Environment.ProcessId)])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        taskset.WaitForExit();
+        return taskset.ExitCode == 0;
     }
 
     public static int FreePort()

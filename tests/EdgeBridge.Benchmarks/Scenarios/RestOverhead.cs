@@ -8,46 +8,105 @@ using Trading.V1;
 
 namespace EdgeBridge.Benchmarks.Scenarios;
 
-internal sealed record RestResult(string Target, int Round, long Requests, double RequestsPerSecond, int P50Micros, int P99Micros, double EdgeCpuMicros, double BackendCpuMicros);
+internal sealed record RestResult(string Target, int Round, long Requests, double RequestsPerSecond, int P50Micros, int P99Micros, double ProxyCpuMicros, double BackendCpuMicros);
+
+internal sealed record ColdStartResult(string System, int Round, double FirstWindowPerSecond, double SteadyPerSecond);
 
 /// <summary>
-/// What the edge adds to a REST call: GET /v1/quotes/{symbol} through the edge against the same request straight
-/// to the backend's REST port and the same read as a direct gRPC call (and through the edge's gRPC port), closed
-/// loop with a fixed number of concurrent callers, targets interleaved per round.
+/// What the edge adds to a REST call, next to the peer a team would pick instead — a plain YARP hop
+/// (<c>Systems.PlainYarp</c>) with the same routes — and to no proxy at all: <c>GET /v1/quotes/{symbol}</c> through
+/// each, and the same read as gRPC. Closed loop with a fixed number of concurrent callers, targets interleaved per
+/// round. The proxies run on core 1, the backend and the load generator on core 0, so that each proxy's work is
+/// measured alone and a proxy that costs more cannot slow the backend it waits for. Then cold start: a fresh proxy
+/// process, loaded from the moment it listens.
 /// </summary>
 internal static class RestOverhead
 {
-    public static async Task<List<RestResult>> RunAsync(Options options)
+    private const string ProxyCpus = "1";
+    private const string RestCpus = "0";
+
+    public static async Task<(List<RestResult> Steady, List<ColdStartResult> Cold)> RunAsync(Options options)
     {
         var concurrency = options.RestConcurrency;
         var results = new List<RestResult>();
-        await using var backend = await Harness.StartBackendAsync(TimeSpan.FromMilliseconds(100));
-        await using var edge = await Harness.StartSystemAsync("edgebridge", backend);
-        var targets = new (string Name, Func<Func<Task>> Caller)[]
+        var pinned = Harness.PinSelf(RestCpus);
+        var (proxyCpus, restCpus) = pinned ? (ProxyCpus, RestCpus) : ((string?)null, (string?)null);
+        try
         {
-            ("REST via edge", () => Rest($"http://127.0.0.1:{edge.Port}", concurrency)),
-            ("REST direct", () => Rest($"http://127.0.0.1:{backend.RestPort}", concurrency)),
-            ("gRPC direct", () => Grpc($"http://127.0.0.1:{backend.GrpcPort}")),
-            ("gRPC via edge", () => Grpc($"http://127.0.0.1:{edge.GrpcPort}")),
-        };
-        // Round 0 warms every path up (tiered JIT, connection pools) and is not reported.
-        for (var round = options.Smoke ? 1 : 0; round <= options.Rounds; round++)
-        {
-            foreach (var (name, caller) in targets)
+            await using var backend = await Harness.StartBackendAsync(TimeSpan.FromMilliseconds(100), cpus: restCpus);
+            await using (var edge = await Harness.StartSystemAsync("edgebridge", backend, proxyCpus))
+            await using (var yarp = await Harness.StartSystemAsync("yarp", backend, proxyCpus))
             {
-                var result = await MeasureAsync(name, round, caller(), concurrency, options, edge.Process.Id, backend.Process.Id);
-                if (round == 0)
+                var targets = new (string Name, SystemUnderTest? Proxy, Func<Func<Task>> Caller)[]
                 {
-                    continue;
+                    ("REST via edge", edge, () => Rest($"http://127.0.0.1:{edge.Port}", concurrency)),
+                    ("REST via YARP", yarp, () => Rest($"http://127.0.0.1:{yarp.Port}", concurrency)),
+                    ("REST direct", null, () => Rest($"http://127.0.0.1:{backend.RestPort}", concurrency)),
+                    ("gRPC via edge", edge, () => Grpc($"http://127.0.0.1:{edge.GrpcPort}")),
+                    ("gRPC via YARP", yarp, () => Grpc($"http://127.0.0.1:{yarp.GrpcPort}")),
+                    ("gRPC direct", null, () => Grpc($"http://127.0.0.1:{backend.GrpcPort}")),
+                };
+
+                // A proxy on one busy core reaches its steady rate only once the JIT has optimized its hot code,
+                // which takes YARP's defaults tens of seconds (docs/benchmarks.md, cold start): each proxy is loaded
+                // for a while first, then round 0 warms every path up (connection pools) and is not reported.
+                foreach (var (name, proxy, caller) in targets.Where(t => t.Proxy is not null))
+                {
+                    await MeasureAsync(name, 0, caller(), concurrency, TimeSpan.Zero, options.Smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(45), proxy!.Process.Id, backend.Process.Id);
                 }
 
-                results.Add(result);
-                Console.Error.WriteLine($"rest round {round} {name,-14}: {result.RequestsPerSecond,8:N0} req/s  p50 {result.P50Micros / 1000.0:N2} ms  p99 {result.P99Micros / 1000.0:N2} ms");
+                for (var round = options.Smoke ? 1 : 0; round <= options.Rounds; round++)
+                {
+                    foreach (var (name, proxy, caller) in targets)
+                    {
+                        var result = await MeasureAsync(name, round, caller(), concurrency, options.Warmup, options.Measure, proxy?.Process.Id, backend.Process.Id);
+                        if (round == 0)
+                        {
+                            continue;
+                        }
+
+                        results.Add(result);
+                        Console.Error.WriteLine($"rest round {round} {name,-14}: {result.RequestsPerSecond,8:N0} req/s  proxy {result.ProxyCpuMicros,6:N1} µs/req  backend {result.BackendCpuMicros,6:N1} µs/req");
+                    }
+                }
+            }
+
+            var cold = new List<ColdStartResult>();
+            var medians = Medians(results);
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                foreach (var (system, target) in new[] { ("edgebridge", "REST via edge"), ("yarp", "REST via YARP") })
+                {
+                    var steady = medians.First(m => m.Target == target).RequestsPerSecond;
+                    var result = await ColdStartAsync(system, round, backend, concurrency, options, proxyCpus, steady);
+                    cold.Add(result);
+                    Console.Error.WriteLine($"cold round {round} {system,-10}: first window {result.FirstWindowPerSecond,8:N0} req/s, steady {result.SteadyPerSecond,8:N0} req/s");
+                }
+            }
+
+            return (results, cold);
+        }
+        finally
+        {
+            if (pinned)
+            {
+                Harness.PinSelf(null);
             }
         }
-
-        return results;
     }
+
+    /// <summary>
+    /// A fresh proxy, loaded from the moment it listens: its first window against the steady rate of the same
+    /// proxy in the long-running measurement above (a few seconds after a start it is not steady yet).
+    /// </summary>
+    private static async Task<ColdStartResult> ColdStartAsync(string system, int round, Backend backend, int concurrency, Options options, string? cpus, double steady)
+    {
+        await using var proxy = await Harness.StartSystemAsync(system, backend, cpus);
+        var first = await MeasureAsync(system, round, Rest($"http://127.0.0.1:{proxy.Port}", concurrency), concurrency, TimeSpan.Zero, ColdWindow(options), proxy.Process.Id, backend.Process.Id);
+        return new ColdStartResult(system, round, first.RequestsPerSecond, steady);
+    }
+
+    private static TimeSpan ColdWindow(Options options) => options.Smoke ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
 
     private static Func<Task> Rest(string address, int concurrency)
     {
@@ -67,7 +126,7 @@ internal static class RestOverhead
         return async () => await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "AAA" });
     }
 
-    private static async Task<RestResult> MeasureAsync(string target, int round, Func<Task> call, int concurrency, Options options, int edgePid, int backendPid)
+    private static async Task<RestResult> MeasureAsync(string target, int round, Func<Task> call, int concurrency, TimeSpan warmup, TimeSpan measure, int? proxyPid, int backendPid)
     {
         using var stop = new CancellationTokenSource();
         var recording = false;
@@ -85,58 +144,80 @@ internal static class RestOverhead
             }
         })).ToList();
 
-        await Task.Delay(options.Warmup);
-        var edgeBefore = ProcessStats.Read(edgePid);
+        if (warmup > TimeSpan.Zero)
+        {
+            await Task.Delay(warmup);
+        }
+
+        var proxyBefore = proxyPid is { } before ? ProcessStats.Read(before) : default;
         var backendBefore = ProcessStats.Read(backendPid);
         Volatile.Write(ref recording, true);
         var clock = Stopwatch.StartNew();
-        await Task.Delay(options.Measure);
+        await Task.Delay(measure);
         Volatile.Write(ref recording, false);
         var elapsed = clock.Elapsed;
-        var edgeAfter = ProcessStats.Read(edgePid);
+        var proxyAfter = proxyPid is { } after ? ProcessStats.Read(after) : default;
         var backendAfter = ProcessStats.Read(backendPid);
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
         var requests = latencies.Count;
         return new RestResult(target, round, requests, requests / elapsed.TotalSeconds, latencies.Percentile(50), latencies.Percentile(99),
-            requests == 0 ? 0 : (edgeAfter.Cpu - edgeBefore.Cpu).TotalMicroseconds / requests,
+            requests == 0 ? 0 : (proxyAfter.Cpu - proxyBefore.Cpu).TotalMicroseconds / requests,
             requests == 0 ? 0 : (backendAfter.Cpu - backendBefore.Cpu).TotalMicroseconds / requests);
     }
 
     /// <summary>Medians over rounds per target.</summary>
     public static List<RestResult> Medians(List<RestResult> results) => results.GroupBy(r => r.Target).Select(g => new RestResult(g.Key, 0, (long)Harness.Median(g.Select(r => (double)r.Requests)),
         Harness.Median(g.Select(r => r.RequestsPerSecond)), (int)Harness.Median(g.Select(r => (double)r.P50Micros)), (int)Harness.Median(g.Select(r => (double)r.P99Micros)),
-        Harness.Median(g.Select(r => r.EdgeCpuMicros)), Harness.Median(g.Select(r => r.BackendCpuMicros)))).ToList();
+        Harness.Median(g.Select(r => r.ProxyCpuMicros)), Harness.Median(g.Select(r => r.BackendCpuMicros)))).ToList();
 
     public static string Svg(List<RestResult> results, Options options) => Chart.Bars($"Requests per second, {options.RestConcurrency} concurrent callers (median)", "longer is better",
-        [.. Medians(results).Select(m => new Bar(m.Target, m.Target.Contains("via edge", StringComparison.Ordinal) ? "edgebridge" : "direct", m.RequestsPerSecond,
-            m.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))]);
+        [.. Medians(results).Select(m => new Bar(m.Target, m.Target.Contains("edge", StringComparison.Ordinal) ? "edgebridge" : m.Target.Contains("YARP", StringComparison.Ordinal) ? "yarp" : "direct",
+            m.RequestsPerSecond, m.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))]);
 
-    public static string Markdown(List<RestResult> results, Options options, string chart)
+    public static string Markdown(List<RestResult> results, List<ColdStartResult> cold, Options options, string chart)
     {
         var medians = Medians(results);
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"## REST through the edge versus direct ({options.RestConcurrency} concurrent callers, closed loop)").AppendLine();
-        text.AppendLine("`GET /v1/quotes/AAA` (JSON transcoded by the backend) through the edge and straight to the backend, and `GetQuote` as gRPC, " +
-            "directly and through the edge's gRPC port. Medians over rounds; CPU per request is each process's user+system time.").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"## REST through the edge versus a plain YARP hop and no proxy ({options.RestConcurrency} concurrent callers, closed loop)").AppendLine();
+        text.AppendLine("`GET /v1/quotes/AAA` (JSON transcoded by the backend) through the edge with every default feature on (token check, origins, " +
+            "rate limits, ETag, security headers, metrics), through a plain YARP hop with the same routes, and straight to the backend; and " +
+            "`GetQuote` as gRPC the same three ways. The proxies run on one core, the backend and the load generator on the other. " +
+            "Medians over rounds; CPU per request is each process's user+system time.").AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"![Requests per second]({chart})").AppendLine();
-        text.AppendLine("| target | req/s | p50 ms | p99 ms | edge CPU µs/req | backend CPU µs/req |");
+        text.AppendLine("| target | req/s | p50 ms | p99 ms | proxy CPU µs/req | backend CPU µs/req |");
         text.AppendLine("|---|---|---|---|---|---|");
         foreach (var m in medians)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {m.Target} | {m.RequestsPerSecond:N0} | {m.P50Micros / 1000.0:N2} | {m.P99Micros / 1000.0:N2} | {m.EdgeCpuMicros:N1} | {m.BackendCpuMicros:N1} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {m.Target} | {m.RequestsPerSecond:N0} | {m.P50Micros / 1000.0:N2} | {m.P99Micros / 1000.0:N2} | {m.ProxyCpuMicros:N1} | {m.BackendCpuMicros:N1} |");
         }
 
-        var edge = medians.FirstOrDefault(m => m.Target == "REST via edge");
-        var direct = medians.FirstOrDefault(m => m.Target == "REST direct");
-        var grpc = medians.FirstOrDefault(m => m.Target == "gRPC direct");
-        if (edge is not null && direct is not null && grpc is not null)
+        foreach (var protocol in new[] { "REST", "gRPC" })
         {
-            text.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"The edge adds {(edge.P50Micros - direct.P50Micros) / 1000.0:N2} ms at p50 and {(edge.P99Micros - direct.P99Micros) / 1000.0:N2} ms at p99 to a direct REST call, " +
-                $"at {FanOut.Ratio(edge.RequestsPerSecond, direct.RequestsPerSecond)}× its throughput ({FanOut.Ratio(edge.RequestsPerSecond, grpc.RequestsPerSecond)}× that of direct gRPC). " +
-                $"Edge and backend share the same two cores here, so the edge's own work also slows the backend it waits for."));
+            var edge = medians.FirstOrDefault(m => m.Target == protocol + " via edge");
+            var yarp = medians.FirstOrDefault(m => m.Target == protocol + " via YARP");
+            if (edge is not null && yarp is not null)
+            {
+                text.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{protocol}, edge / YARP: {FanOut.Ratio(edge.ProxyCpuMicros, yarp.ProxyCpuMicros)}× the proxy CPU per request, " +
+                    $"{FanOut.Ratio(edge.RequestsPerSecond, yarp.RequestsPerSecond)}× the throughput, {FanOut.Ratio(edge.BackendCpuMicros, yarp.BackendCpuMicros)}× the backend's CPU per request."));
+            }
+        }
+
+        if (cold.Count > 0)
+        {
+            text.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"### Cold start: the first {ColdWindow(options).TotalSeconds:N0} s after a start").AppendLine();
+            text.AppendLine("A fresh proxy process, loaded from the moment it listens, against the steady rate of the same proxy above. Medians over rounds.").AppendLine();
+            text.AppendLine("| proxy | first window req/s | steady req/s | first / steady |");
+            text.AppendLine("|---|---|---|---|");
+            foreach (var group in cold.GroupBy(c => c.System))
+            {
+                var first = Harness.Median(group.Select(c => c.FirstWindowPerSecond));
+                var steady = Harness.Median(group.Select(c => c.SteadyPerSecond));
+                var ratio = Harness.Median(group.Select(c => c.SteadyPerSecond == 0 ? 0 : c.FirstWindowPerSecond / c.SteadyPerSecond));
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {first:N0} | {steady:N0} | {ratio:N2} |");
+            }
         }
 
         return text.AppendLine().ToString();

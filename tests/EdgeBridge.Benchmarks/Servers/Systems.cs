@@ -41,14 +41,16 @@ internal static class Systems
                     // Every client connects before any subscribes (so that connecting does not compete with the
                     // stream); at 15k connections that takes longer than the default 10 s init timeout.
                     ["EdgeBridge:WebSockets:InitTimeout"] = "00:05:00",
-                    // The load comes from eight addresses: per-address and per-user REST limits would measure the limiter.
-                    ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "0",
-                    ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "0",
-                    ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "0",
-                    ["EdgeBridge:Grpc:PerUser:PermitsPerSecond"] = "0",
+                    // The load comes from a few addresses: the rate limits stay on (their cost is measured) but far
+                    // above what the load generator can send.
+                    ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "1000000",
+                    ["EdgeBridge:Rest:PerAddress:Burst"] = "1000000",
+                    ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "1000000",
+                    ["EdgeBridge:Grpc:PerAddress:Burst"] = "1000000",
                     ["Logging:LogLevel:Default"] = "Warning",
                 })),
             "raw" => Raw(Setting("port"), Setting("upstream")),
+            "yarp" => PlainYarp(Setting("port"), Setting("grpc"), Setting("rest"), Setting("upstream")),
             "signalr" => SignalR(Setting("port"), Setting("upstream")),
             _ => throw new ArgumentException("unknown system " + system),
         };
@@ -92,6 +94,49 @@ internal static class Systems
         return Trading.Backend.BackendApplication.Create(
             new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "backend"), EnvironmentName = "Benchmark" },
             builder => builder.Configuration.AddInMemoryCollection(settings));
+    }
+
+    /// <summary>
+    /// The peer a team would pick instead of the edge for REST and gRPC: a plain YARP hop, as its documentation
+    /// shows it, with the same routes and clusters as the edge and nothing else.
+    /// </summary>
+    private static WebApplication PlainYarp(string port, string grpcPort, string rest, string upstream)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(System.Net.IPAddress.Loopback, int.Parse(port, CultureInfo.InvariantCulture), listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
+            kestrel.Listen(System.Net.IPAddress.Loopback, int.Parse(grpcPort, CultureInfo.InvariantCulture), listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+        });
+        builder.Services.AddReverseProxy().LoadFromMemory(
+        [
+            new Yarp.ReverseProxy.Configuration.RouteConfig
+            {
+                RouteId = "grpc",
+                ClusterId = "backend-grpc",
+                Match = new() { Path = "/{**path}", Headers = [new() { Name = "content-type", Values = ["application/grpc"], Mode = Yarp.ReverseProxy.Configuration.HeaderMatchMode.HeaderPrefix }] },
+            },
+            new Yarp.ReverseProxy.Configuration.RouteConfig { RouteId = "rest", ClusterId = "backend-rest", Match = new() { Path = "/v1/{**path}" } },
+        ],
+        [
+            new Yarp.ReverseProxy.Configuration.ClusterConfig
+            {
+                ClusterId = "backend-rest",
+                HttpRequest = new() { Version = System.Net.HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact },
+                Destinations = new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig> { ["backend"] = new() { Address = rest } },
+            },
+            new Yarp.ReverseProxy.Configuration.ClusterConfig
+            {
+                ClusterId = "backend-grpc",
+                HttpRequest = new() { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact },
+                HttpClient = new() { EnableMultipleHttp2Connections = true },
+                Destinations = new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig> { ["backend"] = new() { Address = upstream } },
+            },
+        ]);
+        var app = builder.Build();
+        app.MapReverseProxy();
+        return app;
     }
 
     private static WebApplication Raw(string port, string upstream)

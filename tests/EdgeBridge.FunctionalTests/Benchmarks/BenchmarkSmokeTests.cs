@@ -46,7 +46,9 @@ public sealed class BenchmarkSmokeTests
         }
 
         Assert.Contains("| REST via edge |", output);
+        Assert.Contains("| REST via YARP |", output);
         Assert.Contains("| gRPC direct |", output);
+        Assert.Contains("| edgebridge | ", output[output.IndexOf("### Cold start", StringComparison.Ordinal)..]);
         Assert.Contains("| push, JSON frames |", output);
         Assert.Contains("| push, proto frames |", output);
         Assert.Contains("| poll every 250 ms |", output);
