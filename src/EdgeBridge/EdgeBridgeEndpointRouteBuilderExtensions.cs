@@ -37,7 +37,6 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
 
         var proxy = endpoints.MapReverseProxy(pipeline =>
         {
-            pipeline.Use(SecurityHeaders.InvokeAsync);
             pipeline.Use(BrowserOrigins.GuardAsync);
             pipeline.Use(CredentialChecks.InvokeAsync);
             pipeline.Use(GrpcMessageLimits.InvokeAsync);

@@ -121,13 +121,8 @@ public static class EdgeBridgeServiceCollectionExtensions
 
         // The edge's scheme authenticates every request unless the host chose another default.
         services.AddOptions<AuthenticationOptions>().PostConfigure(static authentication => authentication.DefaultScheme ??= EdgeBridgeDefaults.AuthenticationScheme);
-        services.AddAuthorizationBuilder()
-            .AddPolicy(EdgeBridgeDefaults.CallerPolicy, policy => policy
-                .AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme)
-                .AddRequirements(new CallerRequirement()))
-            .AddPolicy(EdgeBridgeDefaults.AuthenticatedPolicy, policy => policy
-                .AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme)
-                .RequireAuthenticatedUser());
+        services.AddAuthorization();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<AuthorizationOptions>, AuthorizationSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, CallerRequirementHandler>());
         services.AddCors();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<CorsOptions>, CorsSetup>());
@@ -140,6 +135,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         var proxy = services.AddReverseProxy()
             .AddTransforms<RouteConventions>()
             .AddTransforms<IdentityTransformProvider>()
+            .AddTransforms<SecurityHeadersTransformProvider>()
             .AddTransforms<CachingTransformProvider>();
         return new EdgeBridgeBuilder(services, proxy);
     }

@@ -28,6 +28,7 @@ internal static class RpcStatusWriter
     public static Task WriteAsync(HttpContext context, StatusCode code, string message, int? httpStatus = null)
     {
         LetTheServerDrainTheBody(context);
+        Security.SecurityHeaders.ApplyOnce(context);
         var response = context.Response;
         if (IsGrpc(context))
         {

@@ -100,11 +100,16 @@ internal sealed class CachingTransformProvider(IOptionsMonitor<EdgeBridgeOptions
         }
     }
 
+    /// <summary>A strong ETag: the first 128 bits of the body's SHA-256, base64url, quoted (one string, no intermediates).</summary>
     internal static string ComputeETag(ReadOnlySpan<byte> body)
     {
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(body, hash);
-        return "\"" + Convert.ToBase64String(hash[..16]).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\"";
+        Span<char> tag = stackalloc char[2 + 22];
+        tag[0] = '"';
+        System.Buffers.Text.Base64Url.EncodeToChars(hash[..16], tag[1..^1], out _, out var written);
+        tag[1 + written] = '"';
+        return new string(tag[..(written + 2)]);
     }
 
     /// <summary>Weak comparison, as RFC 9110 prescribes for If-None-Match.</summary>

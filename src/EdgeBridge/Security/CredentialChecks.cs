@@ -28,16 +28,16 @@ internal static partial class CredentialChecks
 
     private const string LogCategory = "EdgeBridge.Security.CredentialChecks";
 
-    public static async Task InvokeAsync(HttpContext context, Func<Task> next)
+    // Most calls check no credentials: they pass without an async step of their own.
+    public static Task InvokeAsync(HttpContext context, Func<Task> next) =>
+        ContractCalls.Find(context, context.RequestServices.GetRequiredService<ContractCatalog>()) is { Principal: { } field } method
+            ? ThrottleAsync(context, next, method, field)
+            : next();
+
+    private static async Task ThrottleAsync(HttpContext context, Func<Task> next, ContractMethod method, FieldDescriptor field)
     {
         var services = context.RequestServices;
         var catalog = services.GetRequiredService<ContractCatalog>();
-        if (ContractCalls.Find(context, catalog) is not { Principal: { } field } method)
-        {
-            await next();
-            return;
-        }
-
         var grpc = RpcStatusWriter.IsGrpc(context);
         var body = await BufferAsync(context, drainExcess: !grpc);
         if (body is null)

@@ -1,5 +1,6 @@
 using EdgeBridge.Contracts;
 using EdgeBridge.Errors;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -40,6 +41,37 @@ internal sealed class CallerRequirementHandler(ContractCatalog catalog, IOptions
     }
 }
 
+/// <summary>The edge's authorization policies (<see cref="EdgeBridgeDefaults.CallerPolicy"/>, <see cref="EdgeBridgeDefaults.AuthenticatedPolicy"/>).</summary>
+internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authentication) : IConfigureOptions<AuthorizationOptions>
+{
+    public void Configure(AuthorizationOptions authorization)
+    {
+        // When the edge's scheme is the default one, UseAuthentication has already authenticated the request with it:
+        // naming it on the policies would authenticate every request a second time (about 1 µs of the edge's CPU per
+        // request, docs/benchmarks.md). Under another default, the policies ask for it themselves.
+        var options = authentication.Value;
+        var isDefault = (options.DefaultAuthenticateScheme ?? options.DefaultScheme) == EdgeBridgeDefaults.AuthenticationScheme;
+        authorization.AddPolicy(EdgeBridgeDefaults.CallerPolicy, policy =>
+        {
+            if (!isDefault)
+            {
+                policy.AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme);
+            }
+
+            policy.AddRequirements(new CallerRequirement());
+        });
+        authorization.AddPolicy(EdgeBridgeDefaults.AuthenticatedPolicy, policy =>
+        {
+            if (!isDefault)
+            {
+                policy.AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme);
+            }
+
+            policy.RequireAuthenticatedUser();
+        });
+    }
+}
+
 /// <summary>The contract method a proxied request calls, found once per request and kept on it.</summary>
 internal static class ContractCalls
 {
@@ -56,6 +88,8 @@ internal static class ContractCalls
     /// <summary>The REST binding the request matched, when it is a REST call of a contract method.</summary>
     public static HttpRuleTemplate? Binding(HttpContext context, ContractCatalog catalog) => Resolve(context, catalog).Template;
 
+    private static readonly Found s_none = new(null, null);
+
     private static Found Resolve(HttpContext context, ContractCatalog catalog)
     {
         if (context.Features.Get<Found>() is { } found)
@@ -66,12 +100,11 @@ internal static class ContractCalls
         var path = context.Request.Path.Value ?? "";
         if (RpcStatusWriter.IsGrpc(context))
         {
-            found = new Found(catalog.FindGrpc(path), null);
+            found = catalog.FindGrpc(path) is { } method ? new Found(method, null) : s_none;
         }
         else
         {
-            var rest = catalog.FindRest(context.Request.Method, path);
-            found = new Found(rest?.Method, rest?.Template);
+            found = catalog.FindRest(context.Request.Method, path) is { } rest ? new Found(rest.Method, rest.Template) : s_none;
         }
 
         context.Features.Set(found);

@@ -23,8 +23,7 @@ internal readonly record struct CallerKey(IPAddress Address, string? User);
 internal sealed class EdgeRateLimiterPolicy : IRateLimiterPolicy<CallerKey>
 {
     // ASP.NET Core's policies hand out one partition per key; both buckets of a key are shared with every other key
-    // of the same address or user, so the partition chains two shared partitioned limiters.
-    private readonly PartitionedRateLimiter<CallerKey> _buckets;
+    // of the same address or user, so a key's partition draws on two shared partitioned limiters.
     private readonly Func<CallerKey, RateLimiter> _view;
 
     public EdgeRateLimiterPolicy(Func<EdgeBridgeOptions, (RateLimit PerAddress, RateLimit PerUser)> limits, IOptionsMonitor<EdgeBridgeOptions> options)
@@ -32,9 +31,8 @@ internal sealed class EdgeRateLimiterPolicy : IRateLimiterPolicy<CallerKey>
         var byAddress = PartitionedRateLimiter.Create<CallerKey, IPAddress>(key =>
             Bucket(key.Address, limits(options.CurrentValue).PerAddress));
         var byUser = PartitionedRateLimiter.Create<CallerKey, string>(key =>
-            key.User is null ? RateLimitPartition.GetNoLimiter("") : Bucket(key.User, limits(options.CurrentValue).PerUser));
-        _buckets = PartitionedRateLimiter.CreateChained(byAddress, byUser);
-        _view = key => new CallerLimiter(_buckets, key);
+            Bucket(key.User!, limits(options.CurrentValue).PerUser));
+        _view = key => new CallerLimiter(byAddress, byUser, key);
     }
 
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = static (rejected, _) =>
@@ -63,8 +61,11 @@ internal sealed class EdgeRateLimiterPolicy : IRateLimiterPolicy<CallerKey>
             AutoReplenishment = true,
         });
 
-    /// <summary>One key's view of the shared buckets. It owns nothing, so the middleware may drop it when idle.</summary>
-    private sealed class CallerLimiter(PartitionedRateLimiter<CallerKey> buckets, CallerKey key) : RateLimiter
+    /// <summary>
+    /// One key's view of the shared buckets: the address's, then the user's when there is one. It owns nothing, so
+    /// the middleware may drop it when idle (on the real clock, which the middleware's idle sweep runs on).
+    /// </summary>
+    private sealed class CallerLimiter(PartitionedRateLimiter<CallerKey> byAddress, PartitionedRateLimiter<CallerKey> byUser, CallerKey key) : RateLimiter
     {
         private long _lastUsed = Stopwatch.GetTimestamp();
 
@@ -75,14 +76,28 @@ internal sealed class EdgeRateLimiterPolicy : IRateLimiterPolicy<CallerKey>
         protected override RateLimitLease AttemptAcquireCore(int permitCount)
         {
             Volatile.Write(ref _lastUsed, Stopwatch.GetTimestamp());
-            return buckets.AttemptAcquire(key, permitCount);
+            var address = byAddress.AttemptAcquire(key, permitCount);
+            if (key.User is null || !address.IsAcquired)
+            {
+                return address;
+            }
+
+            // Token buckets keep what a lease took, whatever happens to the lease: the address's granted lease
+            // answers for both, and a refusal by the user's bucket is the answer (with its Retry-After).
+            var user = byUser.AttemptAcquire(key, permitCount);
+            if (!user.IsAcquired)
+            {
+                address.Dispose();
+                return user;
+            }
+
+            user.Dispose();
+            return address;
         }
 
-        protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
-        {
-            Volatile.Write(ref _lastUsed, Stopwatch.GetTimestamp());
-            return buckets.AcquireAsync(key, permitCount, cancellationToken);
-        }
+        // No queue (QueueLimit 0): waiting would only hold the request longer.
+        protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(AttemptAcquireCore(permitCount));
     }
 }
 

@@ -1,4 +1,7 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace EdgeBridge.Security;
 
@@ -25,18 +28,33 @@ internal static class SecurityHeaders
         }
     }
 
-    public static Task InvokeAsync(HttpContext context, Func<Task> next)
+    /// <summary>Applies the API headers unless the response already has them (a page's own policy stays).</summary>
+    public static void ApplyOnce(HttpContext context)
     {
-        context.Response.OnStarting(static state =>
+        if (!context.Response.Headers.ContainsKey(HeaderNames.XContentTypeOptions))
         {
-            var http = (HttpContext)state;
-            if (!http.Response.Headers.ContainsKey("X-Content-Type-Options"))
-            {
-                Apply(http);
-            }
-
-            return Task.CompletedTask;
-        }, context);
-        return next();
+            Apply(context);
+        }
     }
+}
+
+/// <summary>
+/// Every forwarded response gets the API headers, as a response transform of every route (the edge's own answers
+/// get them from <c>RpcStatusWriter</c>): no per-request callback to register.
+/// </summary>
+internal sealed class SecurityHeadersTransformProvider : ITransformProvider
+{
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+    }
+
+    public void Apply(TransformBuilderContext context) => context.AddResponseTransform(static transform =>
+    {
+        SecurityHeaders.ApplyOnce(transform.HttpContext);
+        return ValueTask.CompletedTask;
+    });
 }
