@@ -41,12 +41,16 @@ internal static class Systems
                     // Every client connects before any subscribes (so that connecting does not compete with the
                     // stream); at 15k connections that takes longer than the default 10 s init timeout.
                     ["EdgeBridge:WebSockets:InitTimeout"] = "00:05:00",
-                    // The load comes from a few addresses: the rate limits stay on (their cost is measured) but far
-                    // above what the load generator can send.
+                    // The load comes from a few addresses, and every poller is the same user: the rate limits stay
+                    // on (their cost is measured) but far above what the load generator can send.
                     ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "1000000",
                     ["EdgeBridge:Rest:PerAddress:Burst"] = "1000000",
+                    ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "1000000",
+                    ["EdgeBridge:Rest:PerUser:Burst"] = "1000000",
                     ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "1000000",
                     ["EdgeBridge:Grpc:PerAddress:Burst"] = "1000000",
+                    ["EdgeBridge:Grpc:PerUser:PermitsPerSecond"] = "1000000",
+                    ["EdgeBridge:Grpc:PerUser:Burst"] = "1000000",
                     ["Logging:LogLevel:Default"] = "Warning",
                 })),
             "raw" => Raw(Setting("port"), Setting("upstream")),
