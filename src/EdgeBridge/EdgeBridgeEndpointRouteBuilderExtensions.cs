@@ -1,6 +1,6 @@
 using EdgeBridge;
 using EdgeBridge.Documents;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using EdgeBridge.Health;
 using EdgeBridge.Operations;
 using EdgeBridge.Pages;

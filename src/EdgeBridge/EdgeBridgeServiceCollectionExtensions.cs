@@ -1,9 +1,11 @@
+using EdgeBridge.Responses;
 using EdgeBridge;
 using EdgeBridge.Contracts;
 using EdgeBridge.Documents;
 using EdgeBridge.Health;
 using EdgeBridge.Hosting;
 using EdgeBridge.Listeners;
+using EdgeBridge.Diagnostics;
 using EdgeBridge.Operations;
 using EdgeBridge.Proxy;
 using EdgeBridge.Security;
@@ -110,6 +112,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<LoginThrottle>();
         services.AddOptions<DescriptorSetOptions>();
         services.AddSingleton<ContractDocuments>();
+        services.AddSingleton<IEdgeBridgeGauges, EdgeBridgeGauges>();
         services.AddSingleton<EdgeBridgeMetrics>();
         services.AddSingleton<EdgeListeners>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());

@@ -46,20 +46,19 @@ internal sealed class HttpRuleTemplate
         }
     }
 
-    private static HttpRuleTemplate? Compile(HttpRule rule)
+    private static HttpRuleTemplate? Compile(HttpRule rule) => PatternOf(rule) is var (method, path) ? Parse(method, path, rule.Body) : null;
+
+    /// <summary>The HTTP method (upper case) and path template of one binding; null when it has no pattern.</summary>
+    public static (string Method, string Path)? PatternOf(HttpRule rule) => rule.PatternCase switch
     {
-        var (method, path) = rule.PatternCase switch
-        {
-            HttpRule.PatternOneofCase.Get => ("GET", rule.Get),
-            HttpRule.PatternOneofCase.Put => ("PUT", rule.Put),
-            HttpRule.PatternOneofCase.Post => ("POST", rule.Post),
-            HttpRule.PatternOneofCase.Delete => ("DELETE", rule.Delete),
-            HttpRule.PatternOneofCase.Patch => ("PATCH", rule.Patch),
-            HttpRule.PatternOneofCase.Custom => (rule.Custom.Kind.ToUpperInvariant(), rule.Custom.Path),
-            _ => ("", ""),
-        };
-        return method.Length == 0 ? null : Parse(method, path, rule.Body);
-    }
+        HttpRule.PatternOneofCase.Get => ("GET", rule.Get),
+        HttpRule.PatternOneofCase.Put => ("PUT", rule.Put),
+        HttpRule.PatternOneofCase.Post => ("POST", rule.Post),
+        HttpRule.PatternOneofCase.Delete => ("DELETE", rule.Delete),
+        HttpRule.PatternOneofCase.Patch => ("PATCH", rule.Patch),
+        HttpRule.PatternOneofCase.Custom => (rule.Custom.Kind.ToUpperInvariant(), rule.Custom.Path),
+        _ => null,
+    };
 
     /// <summary>Parses a path template; null when it is not one the grammar allows.</summary>
     public static HttpRuleTemplate? Parse(string httpMethod, string template, string body = "")

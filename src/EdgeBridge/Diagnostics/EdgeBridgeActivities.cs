@@ -2,7 +2,7 @@ using System.Diagnostics;
 using EdgeBridge.Contracts;
 using Grpc.Core;
 
-namespace EdgeBridge.Operations;
+namespace EdgeBridge.Diagnostics;
 
 /// <summary>
 /// Spans of the WebSocket bridge. A subscription may outlive any request and a shared upstream call outlives

@@ -1,8 +1,33 @@
 using System.Diagnostics.Metrics;
-using EdgeBridge.Streams;
-using EdgeBridge.WebSockets;
 
-namespace EdgeBridge.Operations;
+namespace EdgeBridge.Diagnostics;
+
+/// <summary>
+/// What the observable instruments read, supplied by the layers that hold it (<c>Operations.EdgeBridgeGauges</c>
+/// over the connections and the upstream calls): the transports and the fan-out report into
+/// <see cref="EdgeBridgeMetrics"/> without the metrics depending on them.
+/// </summary>
+internal interface IEdgeBridgeGauges
+{
+    int Connections { get; }
+
+    /// <summary>Active subscriptions, per method.</summary>
+    IEnumerable<KeyValuePair<string, long>> SubscriptionsByMethod();
+
+    /// <summary>Messages waiting in subscription queues.</summary>
+    long QueueDepth();
+
+    long UpstreamCallsActive { get; }
+
+    /// <summary>Upstream calls started since the edge started, per method.</summary>
+    IEnumerable<KeyValuePair<string, long>> UpstreamCallsStarted();
+
+    long MessagesRead { get; }
+
+    long MessagesDropped { get; }
+
+    long SlowConsumersEnded { get; }
+}
 
 /// <summary>
 /// EdgeBridge's instruments (meter <c>EdgeBridge</c>). Hot-path counts are plain interlocked fields read by
@@ -20,31 +45,28 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     private long _framesReceived;
     private long _bytesReceived;
 
-    public EdgeBridgeMetrics(IMeterFactory meters, ConnectionRegistry connections, UpstreamStreams upstreams)
+    public EdgeBridgeMetrics(IMeterFactory meters, IEdgeBridgeGauges gauges)
     {
         _meter = meters.Create(MeterName);
-        _meter.CreateObservableUpDownCounter("edgebridge.websocket.connections", () => connections.Count, description: "Open WebSocket connections.");
-        _meter.CreateObservableUpDownCounter("edgebridge.subscriptions.active", () => connections.Connections
-            .SelectMany(c => c.Subscriptions)
-            .GroupBy(s => s.Method.FullName)
-            .Select(g => new Measurement<long>(g.Count(), new KeyValuePair<string, object?>("method", g.Key))), description: "Active subscriptions per method.");
-        _meter.CreateObservableUpDownCounter("edgebridge.upstream.calls.active", () => upstreams.Active, description: "Upstream calls running now.");
-        _meter.CreateObservableCounter("edgebridge.upstream.calls", () => upstreams.StartedByMethod
+        _meter.CreateObservableUpDownCounter("edgebridge.websocket.connections", () => gauges.Connections, description: "Open WebSocket connections.");
+        _meter.CreateObservableUpDownCounter("edgebridge.subscriptions.active", () => gauges.SubscriptionsByMethod()
+            .Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("method", p.Key))), description: "Active subscriptions per method.");
+        _meter.CreateObservableUpDownCounter("edgebridge.upstream.calls.active", () => gauges.UpstreamCallsActive, description: "Upstream calls running now.");
+        _meter.CreateObservableCounter("edgebridge.upstream.calls", () => gauges.UpstreamCallsStarted()
             .Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("method", p.Key))), description: "Upstream calls started, per method.");
         _meter.CreateObservableGauge("edgebridge.fanout.ratio", () =>
         {
-            var calls = upstreams.Active;
-            return calls == 0 ? 0 : connections.Connections.Sum(c => c.Subscriptions.Count) / (double)calls;
+            var calls = gauges.UpstreamCallsActive;
+            return calls == 0 ? 0 : gauges.SubscriptionsByMethod().Sum(p => p.Value) / (double)calls;
         }, description: "Active subscriptions per running upstream call.");
-        _meter.CreateObservableUpDownCounter("edgebridge.queue.depth", () => connections.Connections.SelectMany(c => c.Subscriptions).Sum(s => (long)s.QueueDepth),
-            description: "Messages waiting in subscription queues.");
+        _meter.CreateObservableUpDownCounter("edgebridge.queue.depth", gauges.QueueDepth, description: "Messages waiting in subscription queues.");
         _meter.CreateObservableCounter("edgebridge.messages.delivered", () => Interlocked.Read(ref _messagesDelivered), description: "next frames written to sockets.");
-        _meter.CreateObservableCounter("edgebridge.messages.upstream", () => upstreams.Counters.MessagesRead, description: "Messages read from upstream calls.");
+        _meter.CreateObservableCounter("edgebridge.messages.upstream", () => gauges.MessagesRead, description: "Messages read from upstream calls.");
         _meter.CreateObservableCounter("edgebridge.bytes.sent", () => Interlocked.Read(ref _bytesSent), unit: "By", description: "Bytes of frames written to sockets.");
         _meter.CreateObservableCounter("edgebridge.frames.received", () => Interlocked.Read(ref _framesReceived), description: "Frames received from clients.");
         _meter.CreateObservableCounter("edgebridge.bytes.received", () => Interlocked.Read(ref _bytesReceived), unit: "By", description: "Bytes of frames received from clients.");
-        _meter.CreateObservableCounter("edgebridge.messages.dropped", () => upstreams.Counters.MessagesDropped, description: "Messages discarded by the drop-oldest policy.");
-        _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => upstreams.Counters.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
+        _meter.CreateObservableCounter("edgebridge.messages.dropped", () => gauges.MessagesDropped, description: "Messages discarded by the drop-oldest policy.");
+        _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => gauges.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
         _framesRejected = _meter.CreateCounter<long>("edgebridge.frames.rejected", description: "Client frames rejected, by reason.");
         _handshakesRejected = _meter.CreateCounter<long>("edgebridge.handshakes.rejected", description: "WebSocket upgrades refused, by reason.");
     }

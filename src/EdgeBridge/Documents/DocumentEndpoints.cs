@@ -1,3 +1,4 @@
+using EdgeBridge.Responses;
 using EdgeBridge.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -179,16 +179,9 @@ internal static partial class OpenApiWriter
     private static JsonObject Plain(JsonObject schema) =>
         schema.TryGetPropertyValue("allOf", out var allOf) && allOf is JsonArray { Count: 1 } items ? (JsonObject)items[0]!.DeepClone() : schema;
 
-    private static (string Verb, string Template) Pattern(HttpRule rule) => rule.PatternCase switch
-    {
-        HttpRule.PatternOneofCase.Get => ("get", rule.Get),
-        HttpRule.PatternOneofCase.Post => ("post", rule.Post),
-        HttpRule.PatternOneofCase.Put => ("put", rule.Put),
-        HttpRule.PatternOneofCase.Delete => ("delete", rule.Delete),
-        HttpRule.PatternOneofCase.Patch => ("patch", rule.Patch),
-        HttpRule.PatternOneofCase.Custom => (rule.Custom.Kind.ToLowerInvariant(), rule.Custom.Path),
-        _ => throw new InvalidOperationException("An http rule without a pattern."),
-    };
+    private static (string Verb, string Template) Pattern(HttpRule rule) => Contracts.HttpRuleTemplate.PatternOf(rule) is var (method, path)
+        ? (method.ToLowerInvariant(), path)
+        : throw new InvalidOperationException("An http rule without a pattern.");
 
     /// <summary>Turns <c>/v1/{name=shelves/*}</c> into the OpenAPI path <c>/v1/{name}</c> and its variables.</summary>
     private static (string Path, List<string> Variables) Template(string template)

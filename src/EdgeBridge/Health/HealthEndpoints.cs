@@ -1,3 +1,4 @@
+using EdgeBridge.Responses;
 using System.Text.Json;
 using EdgeBridge.Security;
 using Microsoft.AspNetCore.Builder;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EdgeBridge.Security;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using EdgeBridge.WebSockets;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;

@@ -1,3 +1,4 @@
+using EdgeBridge.Responses;
 using EdgeBridge.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -29,7 +30,7 @@ internal static class PageEndpoints
         var file = files.GetFileInfo(name);
         if (!file.Exists || file.IsDirectory || file is NotFoundFileInfo)
         {
-            await Errors.RpcStatusWriter.WriteAsync(context, Grpc.Core.StatusCode.NotFound, $"No page {context.Request.Path}.");
+            await Responses.RpcStatusWriter.WriteAsync(context, Grpc.Core.StatusCode.NotFound, $"No page {context.Request.Path}.");
             return;
         }
 

@@ -15,9 +15,6 @@ namespace EdgeBridge.Proxy;
 /// </summary>
 internal sealed class CachingTransformProvider(IOptionsMonitor<EdgeBridgeOptions> options) : ITransformProvider
 {
-    /// <summary>Route metadata key whose value is sent as <c>Cache-Control</c> on successful GET responses.</summary>
-    public const string CacheControlMetadata = "EdgeBridge.CacheControl";
-
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -29,7 +26,7 @@ internal sealed class CachingTransformProvider(IOptionsMonitor<EdgeBridgeOptions
     public void Apply(TransformBuilderContext context)
     {
         string? cacheControl = null;
-        context.Route.Metadata?.TryGetValue(CacheControlMetadata, out cacheControl);
+        context.Route.Metadata?.TryGetValue(EdgeBridgeDefaults.CacheControlMetadata, out cacheControl);
         context.AddResponseTransform(transform => TransformAsync(transform, cacheControl));
     }
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

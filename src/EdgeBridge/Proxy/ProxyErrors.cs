@@ -1,4 +1,4 @@
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using Microsoft.AspNetCore.Http.Features;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;

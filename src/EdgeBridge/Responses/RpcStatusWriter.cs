@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace EdgeBridge.Errors;
+namespace EdgeBridge.Responses;
 
 /// <summary>
 /// Writes errors the edge itself produces in the protocol of the request: a google.rpc.Status JSON body for
@@ -28,7 +28,7 @@ internal static class RpcStatusWriter
     public static Task WriteAsync(HttpContext context, StatusCode code, string message, int? httpStatus = null)
     {
         LetTheServerDrainTheBody(context);
-        Security.SecurityHeaders.ApplyOnce(context);
+        SecurityHeaders.ApplyOnce(context);
         var response = context.Response;
         if (IsGrpc(context))
         {

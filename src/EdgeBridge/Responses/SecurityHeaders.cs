@@ -1,9 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
-using Yarp.ReverseProxy.Transforms;
-using Yarp.ReverseProxy.Transforms.Builder;
 
-namespace EdgeBridge.Security;
+namespace EdgeBridge.Responses;
 
 /// <summary>Headers that keep the edge's responses from being sniffed, framed or leaking referrers.</summary>
 internal static class SecurityHeaders
@@ -36,25 +34,4 @@ internal static class SecurityHeaders
             Apply(context);
         }
     }
-}
-
-/// <summary>
-/// Every forwarded response gets the API headers, as a response transform of every route (the edge's own answers
-/// get them from <c>RpcStatusWriter</c>): no per-request callback to register.
-/// </summary>
-internal sealed class SecurityHeadersTransformProvider : ITransformProvider
-{
-    public void ValidateRoute(TransformRouteValidationContext context)
-    {
-    }
-
-    public void ValidateCluster(TransformClusterValidationContext context)
-    {
-    }
-
-    public void Apply(TransformBuilderContext context) => context.AddResponseTransform(static transform =>
-    {
-        SecurityHeaders.ApplyOnce(transform.HttpContext);
-        return ValueTask.CompletedTask;
-    });
 }

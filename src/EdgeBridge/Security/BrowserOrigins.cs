@@ -1,4 +1,4 @@
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using Grpc.Core;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http;

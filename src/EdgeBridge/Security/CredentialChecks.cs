@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using EdgeBridge.Contracts;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;

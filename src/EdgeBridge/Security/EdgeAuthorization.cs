@@ -1,5 +1,5 @@
 using EdgeBridge.Contracts;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;

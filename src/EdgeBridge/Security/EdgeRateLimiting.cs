@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;

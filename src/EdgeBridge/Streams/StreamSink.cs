@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using EdgeBridge.Contracts;
-using EdgeBridge.Operations;
+using EdgeBridge.Diagnostics;
 using Grpc.Core;
 
 namespace EdgeBridge.Streams;
@@ -162,8 +162,11 @@ internal abstract class StreamSink
     /// <summary>Ends the sink with <paramref name="code"/> and <paramref name="message"/> after what is queued.</summary>
     public void End(StatusCode code, string message) => End(new Google.Rpc.Status { Code = (int)code, Message = message });
 
-    /// <summary>Stops the sink at once, discarding what is queued (the client left or unsubscribed).</summary>
-    public void Cancel()
+    /// <summary>
+    /// Stops the sink at once, discarding what is queued: the client left or unsubscribed, or (with another
+    /// <paramref name="code"/>) the sink was refused before it started, which its span then says.
+    /// </summary>
+    public void Cancel(StatusCode code = StatusCode.Cancelled)
     {
         lock (_lock)
         {
@@ -173,7 +176,7 @@ internal abstract class StreamSink
         }
 
         Upstream?.Remove(this);
-        Finish(StatusCode.Cancelled);
+        Finish(code);
     }
 
     /// <summary>Takes the next message, or the terminal status once every message is taken.</summary>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using EdgeBridge.Contracts;
-using EdgeBridge.Operations;
+using EdgeBridge.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;

@@ -102,7 +102,7 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
     {
         // A per-caller call belongs to its subscription's trace; a shared one outlives whoever started it.
         var parent = stream.SharingKey is null ? first.Activity?.Context ?? default : default;
-        stream.Trace(Operations.EdgeBridgeActivities.StartUpstream(stream.Method, parent));
+        stream.Trace(Diagnostics.EdgeBridgeActivities.StartUpstream(stream.Method, parent));
         stream.TryAdd(first);
         CallInvoker invoker;
         try

@@ -152,7 +152,7 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
 
     private async Task AcceptAsync(ConnectionContext context, UpgradeRequest request, IPAddress address, EdgeWebSocketOptions options)
     {
-        using var activity = Operations.EdgeBridgeActivities.StartDirectUpgrade(options.Path, address);
+        using var activity = Diagnostics.EdgeBridgeActivities.StartDirectUpgrade(options.Path, address);
         var input = context.Transport.Input;
         var result = await input.ReadAsync(context.ConnectionClosed);
         input.AdvanceTo(result.Buffer.GetPosition(request.HeadLength));

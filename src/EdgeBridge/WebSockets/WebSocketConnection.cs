@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using EdgeBridge.Operations;
+using EdgeBridge.Diagnostics;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 

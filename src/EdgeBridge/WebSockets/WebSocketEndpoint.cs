@@ -1,6 +1,6 @@
 using EdgeBridge.Contracts;
 using EdgeBridge.Security;
-using EdgeBridge.Errors;
+using EdgeBridge.Responses;
 using EdgeBridge.Streams;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
@@ -44,7 +44,7 @@ internal static partial class WebSocketEndpoint
     private static void Refused(IServiceProvider services, ILogger logger, string reason)
     {
         Log.UpgradeRefused(logger, reason);
-        services.GetRequiredService<Operations.EdgeBridgeMetrics>().HandshakeRejected(reason.Replace(' ', '-'));
+        services.GetRequiredService<Diagnostics.EdgeBridgeMetrics>().HandshakeRejected(reason.Replace(' ', '-'));
     }
 
     private static async Task HandleAsync(HttpContext context)
@@ -126,7 +126,7 @@ internal static partial class WebSocketEndpoint
         var session = new WebSocketSession(id, address, options, services.GetRequiredService<ContractCatalog>(), services.GetRequiredService<UpstreamStreams>(),
             services.GetRequiredService<EdgeTokens>(), time, scheduler, control, trace, services.GetRequiredService<ILogger<WebSocketSession>>());
         var connection = new WebSocketConnection(id, socket, options, session, scheduler, control, time,
-            services.GetRequiredService<Operations.EdgeBridgeMetrics>(), services.GetRequiredService<ILogger<WebSocketConnection>>())
+            services.GetRequiredService<Diagnostics.EdgeBridgeMetrics>(), services.GetRequiredService<ILogger<WebSocketConnection>>())
         {
             RemoteAddress = address.ToString(),
             Batching = batching,

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
 using EdgeBridge.Contracts;
-using EdgeBridge.Operations;
+using EdgeBridge.Diagnostics;
 using EdgeBridge.Security;
 using EdgeBridge.Streams;
 using Google.Protobuf;
@@ -284,7 +284,7 @@ internal sealed partial class WebSocketSession
                 _subscriptions.Remove(id);
             }
 
-            subscription.Cancel();
+            subscription.Cancel((StatusCode)refusal.Code);
             Log.SubscriptionRefused(_logger, _connectionId, id, method.FullName, (StatusCode)refusal.Code);
             return Send(ServerFrames.Error(id, refusal, _catalog.Json));
         }
