@@ -1,13 +1,13 @@
-using EdgeBridge.Responses;
 using EdgeBridge;
 using EdgeBridge.Contracts;
+using EdgeBridge.Diagnostics;
 using EdgeBridge.Documents;
 using EdgeBridge.Health;
 using EdgeBridge.Hosting;
 using EdgeBridge.Listeners;
-using EdgeBridge.Diagnostics;
 using EdgeBridge.Operations;
 using EdgeBridge.Proxy;
+using EdgeBridge.Responses;
 using EdgeBridge.Security;
 using EdgeBridge.Streams;
 using EdgeBridge.Upstream;
@@ -99,6 +99,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<EdgeBridgeOptions>>(provider =>
             new EdgeBridgeOptionsValidator(provider.GetRequiredService<Microsoft.Extensions.Hosting.IHostEnvironment>(), section));
         options.ValidateOnStart();
+        services.AddSingleton<IOptionsMonitor<EdgeBridgeOptions>, LastGoodOptionsMonitor<EdgeBridgeOptions>>();
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
