@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using EdgeBridge.Responses;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -10,13 +9,17 @@ namespace EdgeBridge.Proxy;
 /// The gRPC listener's message limit (<see cref="GrpcOptions.MaxMessageBytes"/>): the edge forwards gRPC bodies as
 /// bytes, so it reads the length prefix of every message a client sends as it passes and stops the call at the
 /// first one that is too large, before its bytes reach the backend. The total body is not limited: a client stream
-/// may run for hours.
+/// may run for hours. Which calls are limited follows the route (<see cref="RouteConventions"/> marks the routes
+/// that only the gRPC listener serves), not the request's content type.
 /// </summary>
 internal static class GrpcMessageLimits
 {
+    /// <summary>Marks a route whose request bodies are gRPC messages.</summary>
+    public static readonly object Metadata = new GrpcRoute();
+
     public static Task InvokeAsync(HttpContext context, Func<Task> next)
     {
-        if (RpcStatusWriter.IsGrpc(context))
+        if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcRoute>() is not null)
         {
             var limit = context.RequestServices.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Grpc.MaxMessageBytes;
             context.Request.Body = new LimitedGrpcStream(context.Request.Body, limit);
@@ -24,6 +27,8 @@ internal static class GrpcMessageLimits
 
         return next();
     }
+
+    private sealed class GrpcRoute;
 }
 
 /// <summary>A gRPC message larger than the edge accepts; the call ends with RESOURCE_EXHAUSTED.</summary>

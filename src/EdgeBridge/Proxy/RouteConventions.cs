@@ -17,7 +17,10 @@ internal sealed class RouteConventions : ITransformProvider
     public static void Apply(IEndpointConventionBuilder endpoint, RouteConfig route, EdgeBridgeOptions options)
     {
         var roles = RolesOf(route) ?? EdgeListenerRoles.Browser;
-        var grpc = roles.HasFlag(EdgeListenerRoles.Grpc);
+
+        // A route that browsers can reach keeps the browser's limits even when it also serves gRPC: the kind of a
+        // request is never taken from its content type, which the client chooses.
+        var grpc = roles.HasFlag(EdgeListenerRoles.Grpc) && !roles.HasFlag(EdgeListenerRoles.Browser);
         endpoint.RequireEdgeListener(roles);
         endpoint.RequireAuthorization(EdgeBridgeDefaults.CallerPolicy);
         if (route.RateLimiterPolicy is null)
@@ -34,6 +37,11 @@ internal sealed class RouteConventions : ITransformProvider
         {
             // gRPC bodies are limited per message instead (GrpcMessageLimits): a client stream may run for hours.
             endpoint.WithMetadata(new BodySizeLimit(grpc ? null : options.Rest.MaxRequestBodySize));
+        }
+
+        if (grpc)
+        {
+            endpoint.WithMetadata(GrpcMessageLimits.Metadata);
         }
     }
 
