@@ -12,23 +12,28 @@ internal sealed record RestResult(string Target, int Round, long Requests, doubl
 
 internal sealed record ColdStartResult(string System, int Round, double FirstWindowPerSecond, double SteadyPerSecond);
 
+internal sealed record RestOverheadResults(List<RestResult> Steady, List<RestResult> SameRate, List<ColdStartResult> Cold);
+
 /// <summary>
 /// What the edge adds to a REST call, next to the peer a team would pick instead — a plain YARP hop
 /// (<c>Systems.PlainYarp</c>) with the same routes — and to no proxy at all: <c>GET /v1/quotes/{symbol}</c> through
 /// each, and the same read as gRPC. Closed loop with a fixed number of concurrent callers, targets interleaved per
 /// round. The proxies run on core 1, the backend and the load generator on core 0, so that each proxy's work is
-/// measured alone and a proxy that costs more cannot slow the backend it waits for. Then cold start: a fresh proxy
-/// process, loaded from the moment it listens.
+/// measured alone and a proxy that costs more cannot slow the backend it waits for. Then every target again at one
+/// fixed request rate (open loop): in a closed loop the backend's CPU per request follows the rate the proxy lets
+/// through (an idle thread pool spins before it sleeps), so only at the same rate does it say what a proxy costs the
+/// backend. Then cold start: a fresh proxy process, loaded from the moment it listens.
 /// </summary>
 internal static class RestOverhead
 {
     private const string ProxyCpus = "1";
     private const string RestCpus = "0";
 
-    public static async Task<(List<RestResult> Steady, List<ColdStartResult> Cold)> RunAsync(Options options)
+    public static async Task<RestOverheadResults> RunAsync(Options options)
     {
         var concurrency = options.RestConcurrency;
         var results = new List<RestResult>();
+        var sameRate = new List<RestResult>();
         var pinned = Harness.PinSelf(RestCpus);
         var (proxyCpus, restCpus) = pinned ? (ProxyCpus, RestCpus) : ((string?)null, (string?)null);
         try
@@ -69,6 +74,21 @@ internal static class RestOverhead
                         Console.Error.WriteLine($"rest round {round} {name,-14}: {result.RequestsPerSecond,8:N0} req/s  proxy {result.ProxyCpuMicros,6:N1} µs/req  backend {result.BackendCpuMicros,6:N1} µs/req");
                     }
                 }
+
+                // Half the slower proxy's closed-loop rate, per protocol: every target can serve it with room to spare.
+                var steadyMedians = Medians(results);
+                double Rate(string protocol) => 0.5 * steadyMedians.Where(m => m.Target.StartsWith(protocol, StringComparison.Ordinal) && !m.Target.EndsWith("direct", StringComparison.Ordinal))
+                    .Min(m => m.RequestsPerSecond);
+                for (var round = 1; round <= options.Rounds; round++)
+                {
+                    foreach (var (name, proxy, caller) in targets)
+                    {
+                        var rate = Rate(name[..4]);
+                        var result = await MeasureAtRateAsync(name, round, caller(), rate, options.Warmup, options.Measure, proxy?.Process.Id, backend.Process.Id);
+                        sameRate.Add(result);
+                        Console.Error.WriteLine($"rest same rate round {round} {name,-14}: {result.RequestsPerSecond,8:N0} of {rate,8:N0} req/s  proxy {result.ProxyCpuMicros,6:N1} µs/req  backend {result.BackendCpuMicros,6:N1} µs/req");
+                    }
+                }
             }
 
             var cold = new List<ColdStartResult>();
@@ -84,7 +104,7 @@ internal static class RestOverhead
                 }
             }
 
-            return (results, cold);
+            return new RestOverheadResults(results, sameRate, cold);
         }
         finally
         {
@@ -167,6 +187,78 @@ internal static class RestOverhead
             requests == 0 ? 0 : (backendAfter.Cpu - backendBefore.Cpu).TotalMicroseconds / requests);
     }
 
+    /// <summary>
+    /// Open loop: calls start at <paramref name="rate"/> per second whatever the answers do (at most 1,024 in flight;
+    /// a target that falls that far behind shows as a served rate under the asked one).
+    /// </summary>
+    private static async Task<RestResult> MeasureAtRateAsync(string target, int round, Func<Task> call, double rate, TimeSpan warmup, TimeSpan measure, int? proxyPid, int backendPid)
+    {
+        const int MaxInFlight = 1024;
+        var inFlight = 0;
+        var recording = false;
+        var latencies = new Latencies();
+
+        async Task CallOnce()
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await call();
+                if (Volatile.Read(ref recording))
+                {
+                    latencies.Record(Stopwatch.GetElapsedTime(started));
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref inFlight);
+            }
+        }
+
+        using var ticks = new PeriodicTimer(TimeSpan.FromMilliseconds(1));
+        var clock = Stopwatch.StartNew();
+        long issued = 0;
+        var measuring = TimeSpan.Zero;
+        var stats = (Proxy: default(ProcessStats), Backend: default(ProcessStats));
+        while (await ticks.WaitForNextTickAsync())
+        {
+            var now = clock.Elapsed;
+            if (!Volatile.Read(ref recording) && now >= warmup)
+            {
+                stats = (proxyPid is { } p ? ProcessStats.Read(p) : default, ProcessStats.Read(backendPid));
+                measuring = now;
+                Volatile.Write(ref recording, true);
+            }
+            else if (Volatile.Read(ref recording) && now - measuring >= measure)
+            {
+                break;
+            }
+
+            for (var due = (long)(rate * now.TotalSeconds); issued < due; issued++)
+            {
+                if (Volatile.Read(ref inFlight) < MaxInFlight)
+                {
+                    Interlocked.Increment(ref inFlight);
+                    _ = Task.Run(CallOnce);
+                }
+            }
+        }
+
+        Volatile.Write(ref recording, false);
+        var elapsed = clock.Elapsed - measuring;
+        var proxyAfter = proxyPid is { } after ? ProcessStats.Read(after) : default;
+        var backendAfter = ProcessStats.Read(backendPid);
+        while (Volatile.Read(ref inFlight) > 0)
+        {
+            await Task.Delay(10);
+        }
+
+        var requests = latencies.Count;
+        return new RestResult(target, round, requests, requests / elapsed.TotalSeconds, latencies.Percentile(50), latencies.Percentile(99),
+            requests == 0 ? 0 : (proxyAfter.Cpu - stats.Proxy.Cpu).TotalMicroseconds / requests,
+            requests == 0 ? 0 : (backendAfter.Cpu - stats.Backend.Cpu).TotalMicroseconds / requests);
+    }
+
     /// <summary>Medians over rounds per target.</summary>
     public static List<RestResult> Medians(List<RestResult> results) => results.GroupBy(r => r.Target).Select(g => new RestResult(g.Key, 0, (long)Harness.Median(g.Select(r => (double)r.Requests)),
         Harness.Median(g.Select(r => r.RequestsPerSecond)), (int)Harness.Median(g.Select(r => (double)r.P50Micros)), (int)Harness.Median(g.Select(r => (double)r.P99Micros)),
@@ -176,8 +268,9 @@ internal static class RestOverhead
         [.. Medians(results).Select(m => new Bar(m.Target, m.Target.Contains("edge", StringComparison.Ordinal) ? "edgebridge" : m.Target.Contains("YARP", StringComparison.Ordinal) ? "yarp" : "direct",
             m.RequestsPerSecond, m.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))]);
 
-    public static string Markdown(List<RestResult> results, List<ColdStartResult> cold, Options options, string chart)
+    public static string Markdown(RestOverheadResults all, Options options, string chart)
     {
+        var (results, sameRate, cold) = (all.Steady, all.SameRate, all.Cold);
         var medians = Medians(results);
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## REST through the edge versus a plain YARP hop and no proxy ({options.RestConcurrency} concurrent callers, closed loop)").AppendLine();
@@ -202,6 +295,36 @@ internal static class RestOverhead
                 text.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
                     $"{protocol}, edge / YARP: {FanOut.Ratio(edge.ProxyCpuMicros, yarp.ProxyCpuMicros)}× the proxy CPU per request, " +
                     $"{FanOut.Ratio(edge.RequestsPerSecond, yarp.RequestsPerSecond)}× the throughput, {FanOut.Ratio(edge.BackendCpuMicros, yarp.BackendCpuMicros)}× the backend's CPU per request."));
+            }
+        }
+
+        if (sameRate.Count > 0)
+        {
+            var atRate = Medians(sameRate);
+            text.AppendLine().AppendLine("### At the same request rate").AppendLine();
+            text.AppendLine("Every target asked for the same rate, open loop: half the slower proxy's closed-loop rate above (REST and gRPC " +
+                "each). In the closed loop the backend's CPU per request follows the rate a proxy lets through, because an idle " +
+                "thread pool spins before it sleeps; at one rate it says what each path costs the backend. Medians over rounds.").AppendLine();
+            text.AppendLine("| target | asked req/s | served req/s | p50 ms | p99 ms | proxy CPU µs/req | backend CPU µs/req |");
+            text.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var m in atRate)
+            {
+                var asked = 0.5 * medians.Where(s => s.Target.StartsWith(m.Target[..4], StringComparison.Ordinal) && !s.Target.EndsWith("direct", StringComparison.Ordinal)).Min(s => s.RequestsPerSecond);
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {m.Target} | {asked:N0} | {m.RequestsPerSecond:N0} | {m.P50Micros / 1000.0:N2} | {m.P99Micros / 1000.0:N2} | {m.ProxyCpuMicros:N1} | {m.BackendCpuMicros:N1} |");
+            }
+
+            foreach (var protocol in new[] { "REST", "gRPC" })
+            {
+                var edge = atRate.FirstOrDefault(m => m.Target == protocol + " via edge");
+                var yarp = atRate.FirstOrDefault(m => m.Target == protocol + " via YARP");
+                var direct = atRate.FirstOrDefault(m => m.Target == protocol + " direct");
+                if (edge is not null && yarp is not null && direct is not null)
+                {
+                    text.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{protocol} at the same rate, edge / YARP: {FanOut.Ratio(edge.ProxyCpuMicros, yarp.ProxyCpuMicros)}× the proxy CPU per request, " +
+                        $"{FanOut.Ratio(edge.BackendCpuMicros, yarp.BackendCpuMicros)}× the backend's CPU per request " +
+                        $"(through the edge {FanOut.Ratio(edge.BackendCpuMicros, direct.BackendCpuMicros)}×, through YARP {FanOut.Ratio(yarp.BackendCpuMicros, direct.BackendCpuMicros)}× the backend's CPU per direct request)."));
+                }
             }
         }
 

@@ -47,6 +47,7 @@ public sealed class BenchmarkSmokeTests
 
         Assert.Contains("| REST via edge |", output);
         Assert.Contains("| REST via YARP |", output);
+        Assert.Contains("### At the same request rate", output);
         Assert.Contains("| gRPC direct |", output);
         Assert.Contains("| edgebridge | ", output[output.IndexOf("### Cold start", StringComparison.Ordinal)..]);
         Assert.Contains("| push, JSON frames |", output);
