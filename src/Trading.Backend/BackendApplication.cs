@@ -73,6 +73,11 @@ public static class BackendApplication
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
 
+        // The same checks over plain HTTP, for the edge's active health checks (YARP probes with GET) and for
+        // orchestrators: /healthz while the process runs, /readyz while the database answers.
+        app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = static _ => false });
+        app.MapHealthChecks("/readyz");
+
         // Paths no http rule matches answer like every other REST error: a google.rpc.Status body.
         app.MapFallback(context =>
         {

@@ -1,0 +1,176 @@
+using System.Net;
+using EdgeBridge.FunctionalTests.Common;
+using Grpc.Core;
+using Trading.V1;
+
+namespace EdgeBridge.FunctionalTests.Replicas;
+
+/// <summary>Two backend replicas behind the edge: replica A in process, replica B a process the test can kill.</summary>
+public class TwoReplicaStackFixture : StackFixture
+{
+    private BackendProcess? _replicaB;
+
+    public BackendProcess ReplicaB => _replicaB!;
+
+    // Probes every second, so that a dead replica is out within a few.
+    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
+    {
+        ["ReverseProxy:Clusters:backend-rest:Destinations:replica-b:Address"] = ReplicaB.RestAddress,
+        ["ReverseProxy:Clusters:backend-grpc:Destinations:replica-b:Address"] = ReplicaB.GrpcAddress,
+        ["ReverseProxy:Clusters:backend-rest:HealthCheck:Active:Interval"] = "00:00:01",
+        ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Interval"] = "00:00:01",
+    };
+
+    public override async Task InitializeAsync()
+    {
+        _replicaB = await BackendProcess.StartAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await ReplicaB.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The edge spreads calls over every healthy replica and takes a killed one out with YARP's active health checks
+/// (GET /readyz on each destination) and passive failure detection: REST, gRPC and new subscriptions go on.
+/// </summary>
+public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFixture<TwoReplicaStackFixture>
+{
+    private const string GetQuote = "/trading.v1.MarketDataService/GetQuote";
+    private const string StreamQuotes = "/trading.v1.MarketDataService/StreamQuotes";
+
+    [Fact]
+    public async Task ReplicaKilled_TakenOutByHealthChecks_RestGrpcAndSubscriptionsServedByTheOther()
+    {
+        var client = new MarketDataService.MarketDataServiceClient(stack.Grpc);
+
+        // Both replicas take calls.
+        var before = stack.Backend.Calls.UnaryCount(GetQuote);
+        for (var i = 0; i < 40; i++)
+        {
+            await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" });
+        }
+
+        var servedByA = stack.Backend.Calls.UnaryCount(GetQuote) - before;
+        Assert.InRange(servedByA, 1, 39);
+
+        await stack.ReplicaB.KillAsync();
+
+        // Calls that reach the dead replica fail until its checks fail; then every call goes to A.
+        await Wait.UntilAsync(async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                try
+                {
+                    await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" });
+                    using var response = await stack.Rest.GetAsync("/v1/quotes/ACME");
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        return false;
+                    }
+                }
+                catch (RpcException)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, "the killed replica is out of rotation");
+
+        before = stack.Backend.Calls.UnaryCount(GetQuote);
+        for (var i = 0; i < 30; i++)
+        {
+            await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" });
+            using var response = await stack.Rest.GetAsync("/v1/quotes/ACME");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // Replica A served all of them: the 30 gRPC calls and the 30 REST reads it transcoded into GetQuote.
+        Assert.Equal(60, stack.Backend.Calls.UnaryCount(GetQuote) - before);
+
+        // New subscriptions open their upstream calls on the live replica.
+        string[] symbols = ["GLBX", "INIT", "OSCP", "PIED"];
+        var streamsBefore = stack.Backend.Calls.Started(StreamQuotes);
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using var _1 = socket;
+        foreach (var symbol in symbols)
+        {
+            await socket.SubscribeAsync(symbol, "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { symbol } });
+        }
+
+        foreach (var symbol in symbols)
+        {
+            await socket.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == symbol);
+        }
+
+        Assert.Equal(symbols.Length, stack.Backend.Calls.Started(StreamQuotes) - streamsBefore);
+    }
+}
+
+/// <summary>Its own pair of replicas: one of them hangs and comes back.</summary>
+public sealed class HangingReplicaStackFixture : TwoReplicaStackFixture;
+
+/// <summary>A replica that hangs (SIGSTOP: its sockets stay open, nothing answers) is taken out by the probe's timeout and comes back when it answers again.</summary>
+public sealed class HangingReplicaTests(HangingReplicaStackFixture stack) : IClassFixture<HangingReplicaStackFixture>
+{
+    private const string GetQuote = "/trading.v1.MarketDataService/GetQuote";
+
+    [Fact]
+    public async Task ReplicaHangs_TakenOutWithinItsProbeTimeout_BackInRotationWhenItAnswers()
+    {
+        var client = new MarketDataService.MarketDataServiceClient(stack.Grpc);
+
+        // A call that lands on the hung replica is given up by the caller after a few seconds.
+        async Task<bool> TenCallsAnswered()
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                try
+                {
+                    await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" }, deadline: DateTime.UtcNow.AddSeconds(3));
+                }
+                catch (RpcException)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        await stack.ReplicaB.PauseAsync();
+        try
+        {
+            await Wait.UntilAsync(TenCallsAnswered, "the hung replica is out of rotation", TimeSpan.FromSeconds(60));
+            var before = stack.Backend.Calls.UnaryCount(GetQuote);
+            for (var i = 0; i < 20; i++)
+            {
+                await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" }, deadline: DateTime.UtcNow.AddSeconds(10));
+            }
+
+            Assert.Equal(20, stack.Backend.Calls.UnaryCount(GetQuote) - before);
+        }
+        finally
+        {
+            await stack.ReplicaB.ResumeAsync();
+        }
+
+        // Once its probes pass again, replica B takes calls again.
+        await Wait.UntilAsync(async () =>
+        {
+            var before = stack.Backend.Calls.UnaryCount(GetQuote);
+            for (var i = 0; i < 20; i++)
+            {
+                await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" }, deadline: DateTime.UtcNow.AddSeconds(10));
+            }
+
+            return stack.Backend.Calls.UnaryCount(GetQuote) - before < 20;
+        }, "the replica is back in rotation", TimeSpan.FromSeconds(60));
+    }
+}
