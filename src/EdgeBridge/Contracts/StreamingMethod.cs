@@ -27,6 +27,7 @@ internal sealed class StreamingMethod
             // A shared call never carries one caller's credentials: its messages go to everyone alike.
             ForwardsToken: !shared && auth != Auth.None,
             RequiresToken: !shared && auth == Auth.Required);
+        Cursor = StreamCursor.For(descriptor, options.Resume);
         var input = descriptor.InputType.Parser;
         var output = descriptor.OutputType.Parser;
         GrpcMethod = new Method<IMessage, IMessage>(
@@ -58,6 +59,9 @@ internal sealed class StreamingMethod
     public MethodDescriptor Descriptor { get; }
 
     public StreamPolicy Policy { get; }
+
+    /// <summary>Where a re-opened call continues; null re-opens it with the original request.</summary>
+    public StreamCursor? Cursor { get; }
 
     public Method<IMessage, IMessage> GrpcMethod { get; }
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file edgebridge/v1/options.proto.
  */
 export const file_edgebridge_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEiqgEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aCIqCg9DcmVkZW50aWFsQ2hlY2sSFwoPcHJpbmNpcGFsX2ZpZWxkGAEgASgJKj4KBEF1dGgSFAoQQVVUSF9VTlNQRUNJRklFRBAAEhEKDUFVVEhfUkVRVUlSRUQQARINCglBVVRIX05PTkUQAipOCgdTaGFyaW5nEhcKE1NIQVJJTkdfVU5TUEVDSUZJRUQQABIWChJTSEFSSU5HX1BFUl9DQUxMRVIQARISCg5TSEFSSU5HX1NIQVJFRBACKosBChJTbG93Q29uc3VtZXJQb2xpY3kSJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIkCiBTTE9XX0NPTlNVTUVSX1BPTElDWV9EUk9QX09MREVTVBABEikKJVNMT1dfQ09OU1VNRVJfUE9MSUNZX0VORF9TVUJTQ1JJUFRJT04QAjpWCgZzdHJlYW0SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiNjAMgASgLMhwuZWRnZWJyaWRnZS52MS5TdHJlYW1PcHRpb25zUgZzdHJlYW06TQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjowDIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aFIGYWNjZXNzOmIKC2NyZWRlbnRpYWxzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYj4wDIAEoCzIeLmVkZ2VicmlkZ2UudjEuQ3JlZGVudGlhbENoZWNrUgtjcmVkZW50aWFsc0IaqgIXRWRnZUJyaWRnZS5Db250cmFjdHMuVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEi0QEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aBIlCgZyZXN1bWUYBSABKAsyFS5lZGdlYnJpZGdlLnYxLlJlc3VtZSI3CgZSZXN1bWUSFQoNcmVxdWVzdF9maWVsZBgBIAEoCRIWCg5yZXNwb25zZV9maWVsZBgCIAEoCSIqCg9DcmVkZW50aWFsQ2hlY2sSFwoPcHJpbmNpcGFsX2ZpZWxkGAEgASgJKj4KBEF1dGgSFAoQQVVUSF9VTlNQRUNJRklFRBAAEhEKDUFVVEhfUkVRVUlSRUQQARINCglBVVRIX05PTkUQAipOCgdTaGFyaW5nEhcKE1NIQVJJTkdfVU5TUEVDSUZJRUQQABIWChJTSEFSSU5HX1BFUl9DQUxMRVIQARISCg5TSEFSSU5HX1NIQVJFRBACKosBChJTbG93Q29uc3VtZXJQb2xpY3kSJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIkCiBTTE9XX0NPTlNVTUVSX1BPTElDWV9EUk9QX09MREVTVBABEikKJVNMT1dfQ09OU1VNRVJfUE9MSUNZX0VORF9TVUJTQ1JJUFRJT04QAjpWCgZzdHJlYW0SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiNjAMgASgLMhwuZWRnZWJyaWRnZS52MS5TdHJlYW1PcHRpb25zUgZzdHJlYW06TQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjowDIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aFIGYWNjZXNzOmIKC2NyZWRlbnRpYWxzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYj4wDIAEoCzIeLmVkZ2VicmlkZ2UudjEuQ3JlZGVudGlhbENoZWNrUgtjcmVkZW50aWFsc0IaqgIXRWRnZUJyaWRnZS5Db250cmFjdHMuVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * How an EdgeBridge edge exposes a server-streaming method as a WebSocket subscription.
@@ -51,6 +51,15 @@ export type StreamOptions = Message<"edgebridge.v1.StreamOptions"> & {
    * @generated from field: edgebridge.v1.Auth auth = 4;
    */
   auth: Auth;
+
+  /**
+   * Where a stream continues when its upstream call breaks (a backend replica dies or drains) and the edge
+   * re-opens it on another replica. Without it the call is re-opened with its original request, which suits
+   * streams of current state such as quotes; a stream that replays history from a position needs it.
+   *
+   * @generated from field: edgebridge.v1.Resume resume = 5;
+   */
+  resume?: Resume | undefined;
 };
 
 /**
@@ -59,6 +68,36 @@ export type StreamOptions = Message<"edgebridge.v1.StreamOptions"> & {
  */
 export const StreamOptionsSchema: GenMessage<StreamOptions> = /*@__PURE__*/
   messageDesc(file_edgebridge_v1_options, 0);
+
+/**
+ * The cursor of a resumable stream: the edge re-opens a broken call with the request field set to the response
+ * field of the last message it read, so that subscribers see no gap and no duplicate.
+ *
+ * @generated from message edgebridge.v1.Resume
+ */
+export type Resume = Message<"edgebridge.v1.Resume"> & {
+  /**
+   * The request field (by its proto name) that says where to start, e.g. "after_sequence".
+   *
+   * @generated from field: string request_field = 1;
+   */
+  requestField: string;
+
+  /**
+   * The response field that carries each message's position, by proto names, dotted into nested messages,
+   * e.g. "update.sequence".
+   *
+   * @generated from field: string response_field = 2;
+   */
+  responseField: string;
+};
+
+/**
+ * Describes the message edgebridge.v1.Resume.
+ * Use `create(ResumeSchema)` to create a new message.
+ */
+export const ResumeSchema: GenMessage<Resume> = /*@__PURE__*/
+  messageDesc(file_edgebridge_v1_options, 1);
 
 /**
  * Marks a method that checks a user's credentials, such as a login. The edge limits the failed calls of such a
@@ -81,7 +120,7 @@ export type CredentialCheck = Message<"edgebridge.v1.CredentialCheck"> & {
  * Use `create(CredentialCheckSchema)` to create a new message.
  */
 export const CredentialCheckSchema: GenMessage<CredentialCheck> = /*@__PURE__*/
-  messageDesc(file_edgebridge_v1_options, 1);
+  messageDesc(file_edgebridge_v1_options, 2);
 
 /**
  * Whether a streaming method needs the caller's identity.
