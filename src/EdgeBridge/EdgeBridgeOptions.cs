@@ -94,6 +94,19 @@ public sealed class UpstreamOptions
 
     /// <summary>Upstream calls the subscriptions of one user may hold open at once, from any address.</summary>
     public int MaxCallsPerUser { get; set; } = 100;
+
+    /// <summary>
+    /// How long a subscription's upstream call that broke with UNAVAILABLE (its replica died or drained) is re-opened
+    /// on the next available replica before its subscribers get the error; zero ends them at once. A re-opened call
+    /// continues from its method's cursor (<c>edgebridge.v1.stream</c> <c>resume</c>), so subscribers see no gap.
+    /// </summary>
+    public TimeSpan FailoverGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The wait before the first re-open; it doubles after each failed one, up to <see cref="FailoverMaxBackoff"/>.</summary>
+    public TimeSpan FailoverBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between two re-opens.</summary>
+    public TimeSpan FailoverMaxBackoff { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>Limits and caching of REST requests forwarded by the edge.</summary>

@@ -105,6 +105,16 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
         Positive("Upstream:MaxCalls", upstream.MaxCalls);
         Positive("Upstream:MaxCallsPerAddress", upstream.MaxCallsPerAddress);
         Positive("Upstream:MaxCallsPerUser", upstream.MaxCallsPerUser);
+        if (upstream.FailoverGracePeriod < TimeSpan.Zero)
+        {
+            failures.Add($"{Root}:Upstream:FailoverGracePeriod must not be negative (was {upstream.FailoverGracePeriod}).");
+        }
+
+        Duration("Upstream:FailoverBackoff", upstream.FailoverBackoff);
+        if (upstream.FailoverMaxBackoff < upstream.FailoverBackoff)
+        {
+            failures.Add($"{Root}:Upstream:FailoverMaxBackoff must be at least FailoverBackoff (was {upstream.FailoverMaxBackoff}).");
+        }
 
         Positive("Rest:MaxRequestBodySize", options.Rest.MaxRequestBodySize);
         NotNegative("Rest:MaxETagBodySize", options.Rest.MaxETagBodySize);

@@ -37,6 +37,7 @@ internal sealed partial class UpstreamStream
     private int _subscriberCount;
     private Activity? _activity;
     private long _messages;
+    private IMessage? _last;
     private bool _closed;
 
     public UpstreamStream(StreamingMethod method, IMessage request, Metadata headers, string? sharingKey, Action<UpstreamStream>? onClosed, ILogger logger)
@@ -151,7 +152,7 @@ internal sealed partial class UpstreamStream
         _cancellation.Cancel();
     }
 
-    public async Task RunAsync(CallInvoker invoker, ProtoJson json, StreamCounters counters)
+    public async Task RunAsync(CallInvoker invoker, ProtoJson json, StreamCounters counters, UpstreamFailover? failover = null)
     {
         var token = _cancellation.Token;
 
@@ -161,43 +162,32 @@ internal sealed partial class UpstreamStream
         string? failure = null;
         try
         {
-            using var call = invoker.AsyncServerStreamingCall(Method.GrpcMethod, null, new CallOptions(Headers, cancellationToken: token), Request);
-            var unwoken = 0;
+            CallInvoker? current = invoker;
+            var request = Request;
+            var backoff = failover?.Backoff ?? TimeSpan.Zero;
+            long brokenSince = 0;
+            var reopened = 0;
             while (true)
             {
-                // What the upstream has already buffered is queued for every subscriber before their writers are
-                // woken: a burst (one tick's quotes of several symbols) then leaves each socket in one write
-                // instead of one per message, at no cost in latency — the wake-up happens as soon as the next
-                // read would wait. The cap keeps the first message of a long burst from waiting for the last.
-                var moveNext = call.ResponseStream.MoveNext(token);
-                if (unwoken > 0 && (!moveNext.IsCompleted || unwoken >= MaxUnwokenMessages))
+                var read = Interlocked.Read(ref _messages);
+                try
                 {
-                    WakeAll();
-                    unwoken = 0;
-                }
-
-                if (!await moveNext)
-                {
+                    current ??= failover!.Next();
+                    await ReadAsync(current, request, json, counters, token);
                     break;
                 }
-
-                var message = call.ResponseStream.Current;
-                byte[]? jsonBytes = null;
-                byte[]? protoBytes = null;
-                Interlocked.Increment(ref _messages);
-                counters.MessageRead();
-                foreach (var subscriber in View())
+                catch (RpcException ex) when (!token.IsCancellationRequested && ex.StatusCode == StatusCode.Unavailable && failover is not null
+                    && WithinGrace(failover, Interlocked.Read(ref _messages) > read, ref brokenSince, ref backoff))
                 {
-                    var delivery = subscriber.Deliver(subscriber.Encoding == MessageEncoding.Proto
-                        ? protoBytes ??= message.ToByteArray()
-                        : jsonBytes ??= json.FormatUtf8(message), wake: false);
-                    if (delivery != Delivery.Queued)
-                    {
-                        counters.Count(delivery);
-                    }
+                    // The replica died or drains: the next available one continues after the last message read.
+                    reopened++;
+                    WakeAll();
+                    Log.Reopening(_logger, Method.FullName, reopened, ex.Status.Detail);
+                    await Task.Delay(backoff, failover.Time, token);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, failover.MaxBackoff.Ticks));
+                    current = null;
+                    request = Method.Cursor is { } cursor && _last is { } last ? cursor.After(Request, last) : request;
                 }
-
-                unwoken++;
             }
 
             // Ending wakes every transport, for the messages still queued and the end after them.
@@ -234,6 +224,63 @@ internal sealed partial class UpstreamStream
             _onClosed?.Invoke(this);
             EndTrace(outcome, failure);
         }
+    }
+
+    /// <summary>Reads one upstream call to its end, handing each message to every subscriber.</summary>
+    private async Task ReadAsync(CallInvoker invoker, IMessage request, ProtoJson json, StreamCounters counters, CancellationToken token)
+    {
+        using var call = invoker.AsyncServerStreamingCall(Method.GrpcMethod, null, new CallOptions(Headers, cancellationToken: token), request);
+        var unwoken = 0;
+        while (true)
+        {
+            // What the upstream has already buffered is queued for every subscriber before their writers are
+            // woken: a burst (one tick's quotes of several symbols) then leaves each socket in one write
+            // instead of one per message, at no cost in latency — the wake-up happens as soon as the next
+            // read would wait. The cap keeps the first message of a long burst from waiting for the last.
+            var moveNext = call.ResponseStream.MoveNext(token);
+            if (unwoken > 0 && (!moveNext.IsCompleted || unwoken >= MaxUnwokenMessages))
+            {
+                WakeAll();
+                unwoken = 0;
+            }
+
+            if (!await moveNext)
+            {
+                break;
+            }
+
+            var message = call.ResponseStream.Current;
+            _last = message;
+            byte[]? jsonBytes = null;
+            byte[]? protoBytes = null;
+            Interlocked.Increment(ref _messages);
+            counters.MessageRead();
+            foreach (var subscriber in View())
+            {
+                var delivery = subscriber.Deliver(subscriber.Encoding == MessageEncoding.Proto
+                    ? protoBytes ??= message.ToByteArray()
+                    : jsonBytes ??= json.FormatUtf8(message), wake: false);
+                if (delivery != Delivery.Queued)
+                {
+                    counters.Count(delivery);
+                }
+            }
+
+            unwoken++;
+        }
+    }
+
+    // A call that read messages before it broke starts a new grace period (and backoff); one that broke at once
+    // continues the current one. Within the period the call is re-opened; after it, subscribers get the error.
+    private static bool WithinGrace(UpstreamFailover failover, bool readSome, ref long brokenSince, ref TimeSpan backoff)
+    {
+        if (readSome || brokenSince == 0)
+        {
+            brokenSince = failover.Time.GetTimestamp();
+            backoff = failover.Backoff;
+        }
+
+        return failover.Time.GetElapsedTime(brokenSince) < failover.GracePeriod;
     }
 
     /// <summary>Marks the membership changed; called under the lock.</summary>
@@ -312,7 +359,14 @@ internal sealed partial class UpstreamStream
         public static void CallFailed(ILogger logger, string method, StatusCode statusCode, bool serverSide) =>
             CallFailed(logger, serverSide ? LogLevel.Warning : LogLevel.Debug, method, statusCode);
 
+        [LoggerMessage(EventId = 3, EventName = "UpstreamCallReopening", Level = LogLevel.Warning,
+            Message = "The upstream call {Method} broke ({Detail}); re-opening it on the next available replica (attempt {Attempt}).")]
+        public static partial void Reopening(ILogger logger, string method, int attempt, string detail);
+
         [LoggerMessage(EventId = 2, EventName = "UpstreamCallBroke", Level = LogLevel.Error, Message = "The upstream call {Method} failed unexpectedly.")]
         public static partial void CallBroke(ILogger logger, string method, Exception exception);
     }
 }
+
+/// <summary>How a subscription's upstream call that broke is re-opened: on the next available replica, with backoff, for a while.</summary>
+internal sealed record UpstreamFailover(Func<CallInvoker> Next, TimeSpan GracePeriod, TimeSpan Backoff, TimeSpan MaxBackoff, TimeProvider Time);

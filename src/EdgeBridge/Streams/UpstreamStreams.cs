@@ -4,6 +4,7 @@ using EdgeBridge.Upstream;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.Streams;
 
@@ -12,7 +13,13 @@ namespace EdgeBridge.Streams;
 /// methods always get their own call with the caller's credentials. Every new call is charged to its caller
 /// against the <see cref="UpstreamCallBudget"/>; joining a running shared call costs nothing.
 /// </summary>
-internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog catalog, UpstreamCallBudget budget, ILogger<UpstreamStream> logger)
+internal sealed class UpstreamStreams(
+    UpstreamChannels channels,
+    ContractCatalog catalog,
+    UpstreamCallBudget budget,
+    IOptionsMonitor<EdgeBridgeOptions> options,
+    TimeProvider time,
+    ILogger<UpstreamStream> logger)
 {
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
@@ -120,11 +127,15 @@ internal sealed class UpstreamStreams(UpstreamChannels channels, ContractCatalog
 
         _startedByMethod.AddOrUpdate(stream.Method.FullName, 1, static (_, n) => n + 1);
         Interlocked.Increment(ref _active);
+        var upstream = options.CurrentValue.Upstream;
+        var failover = upstream.FailoverGracePeriod > TimeSpan.Zero
+            ? new UpstreamFailover(() => channels.Next().CreateCallInvoker(), upstream.FailoverGracePeriod, upstream.FailoverBackoff, upstream.FailoverMaxBackoff, time)
+            : null;
         _ = Task.Run(async () =>
         {
             try
             {
-                await stream.RunAsync(invoker, catalog.Json, Counters);
+                await stream.RunAsync(invoker, catalog.Json, Counters, failover);
             }
             finally
             {

@@ -58,7 +58,36 @@ public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFix
         var servedByA = stack.Backend.Calls.UnaryCount(GetQuote) - before;
         Assert.InRange(servedByA, 1, 39);
 
+        // Live subscriptions, their upstream calls spread over both replicas.
+        string[] live = ["MASS", "STRK", "UMBR", "WAYN"];
+        var startedAtA = stack.Backend.Calls.Started(StreamQuotes);
+        var (watcher, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using var _0 = watcher;
+        foreach (var symbol in live)
+        {
+            await watcher.SubscribeAsync(symbol, "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { symbol } });
+            await watcher.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == symbol);
+        }
+
+        var onB = live.Length - (stack.Backend.Calls.Started(StreamQuotes) - startedAtA);
+        Assert.InRange(onB, 1, live.Length - 1);
+
         await stack.ReplicaB.KillAsync();
+        var killed = DateTimeOffset.UtcNow;
+
+        // The calls that streamed from B are re-opened on A: every subscription goes on, without an error frame.
+        var startedBeforeFailover = stack.Backend.Calls.Started(StreamQuotes);
+        await Wait.UntilAsync(() => stack.Backend.Calls.Started(StreamQuotes) - startedBeforeFailover == onB, "the broken calls are re-opened on A");
+        var waiting = live.ToHashSet();
+        while (waiting.Count > 0)
+        {
+            var frame = await watcher.ReceiveAsync(Wait.Deadline);
+            Assert.Equal("next", frame.Type());
+            if (frame.GetProperty("message").GetProperty("quote").GetProperty("time").GetDateTimeOffset() > killed)
+            {
+                waiting.Remove(frame.Id()!);
+            }
+        }
 
         // Calls that reach the dead replica fail until its checks fail; then every call goes to A.
         await Wait.UntilAsync(async () =>

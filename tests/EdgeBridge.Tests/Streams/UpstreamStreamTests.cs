@@ -128,6 +128,92 @@ public sealed class UpstreamStreamTests
     }
 
     /// <summary>A sink that records what it takes; one that does not drain lets its queue fill.</summary>
+    [Fact]
+    public async Task CallBrokenWithUnavailable_ReopenedOnTheNextReplica_FromTheLastMessagesCursor_SinksSeeNoError()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var (first, second) = (new ScriptedCall(), new ScriptedCall());
+        var stream = new UpstreamStream(Method("PrivateFeed"), new FeedRequest { Topic = "t" }, [], sharingKey: null, onClosed: null, NullLogger<UpstreamStream>.Instance);
+        var sink = new TestSink(Method("PrivateFeed"), MessageEncoding.Json);
+        stream.TryAdd(sink);
+        var failover = new UpstreamFailover(() => second, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+
+        var run = stream.RunAsync(first, s_catalog.Json, new StreamCounters(), failover);
+        first.Send(new FeedResponse { Sequence = 5 });
+        await sink.Received(1);
+        first.Fail(new RpcException(new Status(StatusCode.Unavailable, "replica gone")));
+        while (second.Request is null)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(1);
+        }
+
+        second.Send(new FeedResponse { Sequence = 6 });
+        second.Complete();
+        await run;
+
+        Assert.Equal(new FeedRequest { Topic = "t", AfterSequence = 5 }, second.Request);
+        Assert.Equal(2, sink.Messages.Count);
+        Assert.Equal(0, sink.Terminal!.Code);
+    }
+
+    [Fact]
+    public async Task NoReplicaAnswers_SinksGetUnavailable_OnceTheGracePeriodIsOver()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var stream = Stream("PrivateFeed");
+        var sink = new TestSink(Method("PrivateFeed"), MessageEncoding.Json);
+        stream.TryAdd(sink);
+        var attempts = 0;
+        var failover = new UpstreamFailover(() =>
+        {
+            Interlocked.Increment(ref attempts);
+            var down = new ScriptedCall();
+            down.Fail(new RpcException(new Status(StatusCode.Unavailable, "connection refused")));
+            return down;
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+        var broken = new ScriptedCall();
+        broken.Fail(new RpcException(new Status(StatusCode.Unavailable, "replica gone")));
+
+        var started = time.GetUtcNow();
+        var run = stream.RunAsync(broken, s_catalog.Json, new StreamCounters(), failover);
+
+        // Time moves only while nothing happens: a stream that is busy re-opening is left to reach its next wait.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!run.IsCompleted)
+        {
+            var before = Volatile.Read(ref attempts);
+            await Task.Delay(2, deadline.Token);
+            if (Volatile.Read(ref attempts) == before)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(100));
+            }
+        }
+
+        await run;
+        Assert.Equal((int)StatusCode.Unavailable, sink.Terminal!.Code);
+
+        // Not before the grace period, and re-opened meanwhile (with backoff: 100, 200, 400, 800 ms, then every second).
+        Assert.True(time.GetUtcNow() - started >= TimeSpan.FromSeconds(10));
+        Assert.InRange(Volatile.Read(ref attempts), 2, 100);
+    }
+
+    [Fact]
+    public async Task CallerErrors_AreNotFailedOver()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var stream = Stream("PrivateFeed");
+        var sink = new TestSink(Method("PrivateFeed"), MessageEncoding.Json);
+        stream.TryAdd(sink);
+        var failover = new UpstreamFailover(() => throw new InvalidOperationException("must not re-open"), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+        var call = new ScriptedCall();
+        call.Fail(new RpcException(new Status(StatusCode.PermissionDenied, "not yours")));
+
+        await stream.RunAsync(call, s_catalog.Json, new StreamCounters(), failover);
+
+        Assert.Equal((int)StatusCode.PermissionDenied, sink.Terminal!.Code);
+    }
+
     private sealed class TestSink(StreamingMethod method, MessageEncoding encoding, bool drains = true) : StreamSink(method, encoding, DateTimeOffset.UnixEpoch)
     {
         private readonly Lock _lock = new();
@@ -202,6 +288,9 @@ public sealed class UpstreamStreamTests
 
         public bool Cancelled { get; private set; }
 
+        /// <summary>The request of the call, once opened.</summary>
+        public IMessage? Request { get; private set; }
+
         public void Send(IMessage message) => _messages.Writer.TryWrite(message);
 
         public void Complete() => _messages.Writer.TryComplete();
@@ -212,6 +301,7 @@ public sealed class UpstreamStreamTests
             Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
         {
             options.CancellationToken.Register(() => Cancelled = true);
+            Request = request as IMessage;
             return new AsyncServerStreamingCall<TResponse>(new Reader<TResponse>(_messages.Reader), Task.FromResult(new Metadata()),
                 () => Status.DefaultSuccess, () => [], () => { });
         }
