@@ -38,13 +38,14 @@ internal sealed partial class UpstreamStream
     private Activity? _activity;
     private long _messages;
     private IMessage? _last;
+    private Metadata _headers;
     private bool _closed;
 
     public UpstreamStream(StreamingMethod method, IMessage request, Metadata headers, string? sharingKey, Action<UpstreamStream>? onClosed, ILogger logger)
     {
         Method = method;
         Request = request;
-        Headers = headers;
+        _headers = headers;
         SharingKey = sharingKey;
         _onClosed = onClosed;
         _logger = logger;
@@ -54,7 +55,8 @@ internal sealed partial class UpstreamStream
 
     public IMessage Request { get; }
 
-    public Metadata Headers { get; }
+    /// <summary>The metadata the call is opened (and re-opened) with.</summary>
+    public Metadata Headers => Volatile.Read(ref _headers);
 
     /// <summary>Identifies identical subscriptions of a shared method; null for per-caller calls.</summary>
     public string? SharingKey { get; }
@@ -63,6 +65,30 @@ internal sealed partial class UpstreamStream
 
     /// <summary>What the call is charged to against the upstream-call caps; given back when the call ends.</summary>
     public UpstreamCallBudget.Charge? Charge { get; set; }
+
+    /// <summary>
+    /// The caller refreshed its token (an <c>auth</c> frame): a call re-opened after a failover carries the new one.
+    /// The running call keeps the token it was opened with; the backend checked it then. Per-caller calls only.
+    /// </summary>
+    public void Reauthorize(string token)
+    {
+        if (SharingKey is not null)
+        {
+            return;
+        }
+
+        var headers = new Metadata();
+        foreach (var entry in Headers)
+        {
+            if (!string.Equals(entry.Key, "authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Add(entry);
+            }
+        }
+
+        headers.Add("authorization", "Bearer " + token);
+        Volatile.Write(ref _headers, headers);
+    }
 
     /// <summary>Adds a subscriber; false once the stream is closing (the caller then starts a new one).</summary>
     public bool TryAdd(StreamSink subscription)

@@ -187,6 +187,16 @@ internal sealed partial class WebSocketSession
 
             _token = token;
             _subject = check.Subject;
+
+            // Calls that carry the token are re-opened with the fresh one if their replica fails over.
+            foreach (var subscription in _subscriptions.Values)
+            {
+                if (subscription.UsesToken)
+                {
+                    subscription.Upstream?.Reauthorize(token);
+                }
+            }
+
             _expiryTimer?.Dispose();
             _expiryTimer = null;
             if (check.Expires != DateTimeOffset.MaxValue)

@@ -158,6 +158,32 @@ public sealed class UpstreamStreamTests
     }
 
     [Fact]
+    public async Task TokenRefreshedMidStream_ReopenedCallCarriesTheFreshToken()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var (first, second) = (new ScriptedCall(), new ScriptedCall());
+        var stream = new UpstreamStream(Method("PrivateFeed"), new FeedRequest { Topic = "t" }, [new Metadata.Entry("authorization", "Bearer old")],
+            sharingKey: null, onClosed: null, NullLogger<UpstreamStream>.Instance);
+        stream.TryAdd(new TestSink(Method("PrivateFeed"), MessageEncoding.Json));
+        var failover = new UpstreamFailover(() => second, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+
+        var run = stream.RunAsync(first, s_catalog.Json, new StreamCounters(), failover);
+        stream.Reauthorize("fresh");
+        first.Fail(new RpcException(new Status(StatusCode.Unavailable, "replica gone")));
+        while (second.Headers is null)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(1);
+        }
+
+        second.Complete();
+        await run;
+
+        Assert.Equal("Bearer old", first.Headers!.GetValue("authorization"));
+        Assert.Equal("Bearer fresh", Assert.Single(second.Headers, e => e.Key == "authorization").Value);
+    }
+
+    [Fact]
     public async Task NoReplicaAnswers_SinksGetUnavailable_OnceTheGracePeriodIsOver()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
@@ -291,6 +317,9 @@ public sealed class UpstreamStreamTests
         /// <summary>The request of the call, once opened.</summary>
         public IMessage? Request { get; private set; }
 
+        /// <summary>The metadata of the call, once opened.</summary>
+        public Metadata? Headers { get; private set; }
+
         public void Send(IMessage message) => _messages.Writer.TryWrite(message);
 
         public void Complete() => _messages.Writer.TryComplete();
@@ -302,6 +331,7 @@ public sealed class UpstreamStreamTests
         {
             options.CancellationToken.Register(() => Cancelled = true);
             Request = request as IMessage;
+            Headers = options.Headers;
             return new AsyncServerStreamingCall<TResponse>(new Reader<TResponse>(_messages.Reader), Task.FromResult(new Metadata()),
                 () => Status.DefaultSuccess, () => [], () => { });
         }
