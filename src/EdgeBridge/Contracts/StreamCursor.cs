@@ -20,6 +20,12 @@ internal sealed class StreamCursor
         _responsePath = responsePath;
     }
 
+    /// <summary>The request field's proto name, e.g. <c>after_sequence</c>.</summary>
+    public string RequestField => _requestField.Name;
+
+    /// <summary>The response field's path of proto names, e.g. <c>update.sequence</c>.</summary>
+    public string ResponseField => string.Join('.', _responsePath.Select(f => f.Name));
+
     /// <summary>The cursor <paramref name="resume"/> names on <paramref name="method"/>; null when it names none.</summary>
     public static StreamCursor? For(MethodDescriptor method, Resume? resume)
     {

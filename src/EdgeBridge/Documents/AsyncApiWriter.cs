@@ -125,6 +125,15 @@ internal static class AsyncApiWriter
                     ["auth"] = policy.RequiresToken ? "required" : policy.ForwardsToken ? "forwarded-when-present" : "none",
                 },
             };
+            if (method.Cursor is { } cursor)
+            {
+                // Where the edge continues the stream after a failover, and where a client resumes after a reconnect.
+                operations[key]!["x-edgebridge-policy"]!["resume"] = new JsonObject
+                {
+                    ["requestField"] = cursor.RequestField,
+                    ["responseField"] = cursor.ResponseField,
+                };
+            }
         }
 
         var components = new JsonObject();

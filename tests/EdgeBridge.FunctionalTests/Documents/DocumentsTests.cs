@@ -47,6 +47,10 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
         Assert.Equal("shared", (string)policy["sharing"]!);
         Assert.Equal("drop-oldest", (string)policy["slowConsumer"]!);
         Assert.Equal(64, (int)policy["queueLimit"]!);
+        Assert.Null(policy["resume"]);
+        var resume = asyncApi["operations"]!["trading.v1.TradingService.StreamOrderUpdates"]!["x-edgebridge-policy"]!["resume"]!;
+        Assert.Equal("after_sequence", (string)resume["requestField"]!);
+        Assert.Equal("update.sequence", (string)resume["responseField"]!);
     }
 
     /// <summary>Sample requests for every REST operation; a new operation fails this test until it has one.</summary>
