@@ -27,6 +27,9 @@ internal interface IEdgeBridgeGauges
     long MessagesDropped { get; }
 
     long SlowConsumersEnded { get; }
+
+    /// <summary>Upstream calls re-opened on another replica after they broke.</summary>
+    long UpstreamCallsReopened { get; }
 }
 
 /// <summary>
@@ -54,6 +57,8 @@ internal sealed class EdgeBridgeMetrics : IDisposable
         _meter.CreateObservableUpDownCounter("edgebridge.upstream.calls.active", () => gauges.UpstreamCallsActive, description: "Upstream calls running now.");
         _meter.CreateObservableCounter("edgebridge.upstream.calls", () => gauges.UpstreamCallsStarted()
             .Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("method", p.Key))), description: "Upstream calls started, per method.");
+        _meter.CreateObservableCounter("edgebridge.upstream.calls.reopened", () => gauges.UpstreamCallsReopened,
+            description: "Upstream calls re-opened on the next replica after they broke with UNAVAILABLE.");
         _meter.CreateObservableGauge("edgebridge.fanout.ratio", () =>
         {
             var calls = gauges.UpstreamCallsActive;

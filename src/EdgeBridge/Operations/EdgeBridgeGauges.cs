@@ -25,4 +25,6 @@ internal sealed class EdgeBridgeGauges(ConnectionRegistry connections, UpstreamS
     public long MessagesDropped => upstreams.Counters.MessagesDropped;
 
     public long SlowConsumersEnded => upstreams.Counters.SlowConsumersEnded;
+
+    public long UpstreamCallsReopened => upstreams.Counters.CallsReopened;
 }

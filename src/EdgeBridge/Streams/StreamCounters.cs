@@ -6,6 +6,7 @@ internal sealed class StreamCounters
     private long _messages;
     private long _dropped;
     private long _slowConsumersEnded;
+    private long _reopened;
 
     /// <summary>Messages read from upstream calls.</summary>
     public long MessagesRead => Interlocked.Read(ref _messages);
@@ -16,7 +17,12 @@ internal sealed class StreamCounters
     /// <summary>Sinks ended for falling behind.</summary>
     public long SlowConsumersEnded => Interlocked.Read(ref _slowConsumersEnded);
 
+    /// <summary>Upstream calls re-opened after they broke (failover to another replica).</summary>
+    public long CallsReopened => Interlocked.Read(ref _reopened);
+
     public void MessageRead() => Interlocked.Increment(ref _messages);
+
+    public void CallReopened() => Interlocked.Increment(ref _reopened);
 
     public void Count(Delivery delivery)
     {

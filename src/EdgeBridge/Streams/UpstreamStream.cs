@@ -207,6 +207,7 @@ internal sealed partial class UpstreamStream
                 {
                     // The replica died or drains: the next available one continues after the last message read.
                     reopened++;
+                    counters.CallReopened();
                     WakeAll();
                     Log.Reopening(_logger, Method.FullName, reopened, ex.Status.Detail);
                     await Task.Delay(backoff, failover.Time, token);

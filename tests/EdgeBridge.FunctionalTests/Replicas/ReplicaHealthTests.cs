@@ -78,6 +78,9 @@ public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFix
         // The calls that streamed from B are re-opened on A: every subscription goes on, without an error frame.
         var startedBeforeFailover = stack.Backend.Calls.Started(StreamQuotes);
         await Wait.UntilAsync(() => stack.Backend.Calls.Started(StreamQuotes) - startedBeforeFailover == onB, "the broken calls are re-opened on A");
+        // Operators see the failovers.
+        await Wait.UntilAsync(async () => Reopened(await stack.Rest.GetStringAsync("/metrics")) >= onB, "the re-opens are counted");
+
         var waiting = live.ToHashSet();
         while (waiting.Count > 0)
         {
@@ -140,6 +143,12 @@ public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFix
 
         Assert.Equal(symbols.Length, stack.Backend.Calls.Started(StreamQuotes) - streamsBefore);
     }
+
+    private static double Reopened(string metrics) => metrics.Split('\n')
+        .Where(line => line.StartsWith("edgebridge_upstream_calls_reopened_total", StringComparison.Ordinal))
+        .Select(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture))
+        .DefaultIfEmpty(0)
+        .Sum();
 }
 
 /// <summary>Its own pair of replicas: one of them hangs and comes back.</summary>
