@@ -51,24 +51,18 @@ internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authent
         // request, docs/benchmarks.md). Under another default, the policies ask for it themselves.
         var options = authentication.Value;
         var isDefault = (options.DefaultAuthenticateScheme ?? options.DefaultScheme) == EdgeBridgeDefaults.AuthenticationScheme;
-        authorization.AddPolicy(EdgeBridgeDefaults.CallerPolicy, policy =>
+        void Add(string name, Action<AuthorizationPolicyBuilder> require) => authorization.AddPolicy(name, policy =>
         {
             if (!isDefault)
             {
                 policy.AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme);
             }
 
-            policy.AddRequirements(new CallerRequirement());
+            require(policy);
         });
-        authorization.AddPolicy(EdgeBridgeDefaults.AuthenticatedPolicy, policy =>
-        {
-            if (!isDefault)
-            {
-                policy.AddAuthenticationSchemes(EdgeBridgeDefaults.AuthenticationScheme);
-            }
 
-            policy.RequireAuthenticatedUser();
-        });
+        Add(EdgeBridgeDefaults.CallerPolicy, static policy => policy.AddRequirements(new CallerRequirement()));
+        Add(EdgeBridgeDefaults.AuthenticatedPolicy, static policy => policy.RequireAuthenticatedUser());
     }
 }
 

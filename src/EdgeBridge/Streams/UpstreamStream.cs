@@ -66,28 +66,19 @@ internal sealed partial class UpstreamStream
     /// <summary>What the call is charged to against the upstream-call caps; given back when the call ends.</summary>
     public UpstreamCallBudget.Charge? Charge { get; set; }
 
+    /// <summary>The metadata of a per-caller call: the caller's token, when the method forwards one.</summary>
+    public static Metadata CallerHeaders(string? token) => token is null ? [] : new Metadata { { "authorization", "Bearer " + token } };
+
     /// <summary>
     /// The caller refreshed its token (an <c>auth</c> frame): a call re-opened after a failover carries the new one.
     /// The running call keeps the token it was opened with; the backend checked it then. Per-caller calls only.
     /// </summary>
     public void Reauthorize(string token)
     {
-        if (SharingKey is not null)
+        if (SharingKey is null)
         {
-            return;
+            Volatile.Write(ref _headers, CallerHeaders(token));
         }
-
-        var headers = new Metadata();
-        foreach (var entry in Headers)
-        {
-            if (!string.Equals(entry.Key, "authorization", StringComparison.OrdinalIgnoreCase))
-            {
-                headers.Add(entry);
-            }
-        }
-
-        headers.Add("authorization", "Bearer " + token);
-        Volatile.Write(ref _headers, headers);
     }
 
     /// <summary>Adds a subscriber; false once the stream is closing (the caller then starts a new one).</summary>

@@ -23,6 +23,7 @@ internal sealed class UpstreamStreams(
 {
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
+    private readonly Func<CallInvoker> _nextInvoker = () => channels.Next().CreateCallInvoker();
     private long _active;
 
     /// <summary>Upstream calls started since the edge started, per method.</summary>
@@ -47,12 +48,7 @@ internal sealed class UpstreamStreams(
         var method = sink.Method;
         if (!method.Policy.Shared)
         {
-            var headers = new Metadata();
-            if (caller.Token is not null && method.Policy.ForwardsToken)
-            {
-                headers.Add("authorization", "Bearer " + caller.Token);
-            }
-
+            var headers = UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null);
             return TryStart(new UpstreamStream(method, request, headers, sharingKey: null, onClosed: null, logger), sink, caller);
         }
 
@@ -114,7 +110,7 @@ internal sealed class UpstreamStreams(
         CallInvoker invoker;
         try
         {
-            invoker = channels.Next().CreateCallInvoker();
+            invoker = _nextInvoker();
         }
         catch (RpcException ex)
         {
@@ -129,7 +125,7 @@ internal sealed class UpstreamStreams(
         Interlocked.Increment(ref _active);
         var upstream = options.CurrentValue.Upstream;
         var failover = upstream.FailoverGracePeriod > TimeSpan.Zero
-            ? new UpstreamFailover(() => channels.Next().CreateCallInvoker(), upstream.FailoverGracePeriod, upstream.FailoverBackoff, upstream.FailoverMaxBackoff, time)
+            ? new UpstreamFailover(_nextInvoker, upstream.FailoverGracePeriod, upstream.FailoverBackoff, upstream.FailoverMaxBackoff, time)
             : null;
         _ = Task.Run(async () =>
         {
