@@ -23,6 +23,8 @@ internal sealed partial class LastGoodOptionsMonitor<TOptions> : IOptionsMonitor
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, TOptions> _current = new(StringComparer.Ordinal);
     private readonly List<IDisposable> _registrations = [];
+    private readonly Func<string, TOptions> _create;
+    private TOptions? _default;
     private event Action<TOptions, string?>? Changed;
 
     public LastGoodOptionsMonitor(
@@ -31,6 +33,7 @@ internal sealed partial class LastGoodOptionsMonitor<TOptions> : IOptionsMonitor
         ILogger<LastGoodOptionsMonitor<TOptions>> logger)
     {
         _factory = factory;
+        _create = factory.Create;
         _logger = logger;
         foreach (var source in sources)
         {
@@ -38,10 +41,22 @@ internal sealed partial class LastGoodOptionsMonitor<TOptions> : IOptionsMonitor
         }
     }
 
-    public TOptions CurrentValue => Get(Options.DefaultName);
+    // Read on every request: a field, not a lookup and a delegate per read.
+    public TOptions CurrentValue => Volatile.Read(ref _default) ?? Get(Options.DefaultName);
 
     // The first build of a name is not caught: at start an invalid configuration must stop the host.
-    public TOptions Get(string? name) => _current.GetOrAdd(name ?? Options.DefaultName, _factory.Create);
+    public TOptions Get(string? name)
+    {
+        name ??= Options.DefaultName;
+        var options = _current.GetOrAdd(name, _create);
+        if (name == Options.DefaultName)
+        {
+            // Only the first build: a reload racing this read must not be overwritten with what it replaced.
+            Interlocked.CompareExchange(ref _default, options, null);
+        }
+
+        return options;
+    }
 
     public IDisposable OnChange(Action<TOptions, string?> listener)
     {
@@ -78,6 +93,11 @@ internal sealed partial class LastGoodOptionsMonitor<TOptions> : IOptionsMonitor
         }
 
         _current[name] = options;
+        if (name == Options.DefaultName)
+        {
+            Volatile.Write(ref _default, options);
+        }
+
         Changed?.Invoke(options, name);
     }
 
