@@ -6,6 +6,7 @@ using Trading.Backend.Hosting;
 using Trading.Backend.Identity;
 using Trading.Backend.Market;
 using Trading.Backend.Storage;
+using Trading.Backend.Storage.PostgreSql;
 using Trading.Backend.Trading;
 
 namespace Trading.Backend;
@@ -25,9 +26,9 @@ public static class BackendApplication
         builder.AddBackendTelemetry();
         builder.Services.AddOptions<BackendOptions>().Bind(builder.Configuration.GetSection(BackendOptions.SectionName));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<SqliteDatabase>();
-        builder.Services.AddSingleton<SqliteEventFeed>();
-        builder.Services.AddSingleton<IEventFeed>(sp => sp.GetRequiredService<SqliteEventFeed>());
+        AddDatabase(builder);
+        builder.Services.AddSingleton<DatabaseEventFeed>();
+        builder.Services.AddSingleton<IEventFeed>(sp => sp.GetRequiredService<DatabaseEventFeed>());
         builder.Services.AddSingleton<SigningKeySource>();
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<UserStore>();
@@ -39,6 +40,11 @@ public static class BackendApplication
 
         builder.Services
             .AddGrpc(grpc => grpc.EnableDetailedErrors = builder.Environment.IsDevelopment())
+            // Our services answer UNAVAILABLE while the database is away; health and reflection keep answering.
+            .AddServiceOptions<AuthGrpcService>(o => o.Interceptors.Add<DatabaseUnavailableInterceptor>())
+            .AddServiceOptions<MarketDataGrpcService>(o => o.Interceptors.Add<DatabaseUnavailableInterceptor>())
+            .AddServiceOptions<TradingGrpcService>(o => o.Interceptors.Add<DatabaseUnavailableInterceptor>())
+            .AddServiceOptions<ChatGrpcService>(o => o.Interceptors.Add<DatabaseUnavailableInterceptor>())
             .AddJsonTranscoding(transcoding =>
             {
                 // Canonical proto3 JSON: 64-bit integers as strings, as every other EdgeBridge transport writes them.
@@ -53,15 +59,6 @@ public static class BackendApplication
             .AddCheck<DatabaseHealthCheck>("database");
 
         var app = builder.Build();
-
-        var database = app.Services.GetRequiredService<SqliteDatabase>();
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Trading.Backend");
-        BackendLog.DatabaseOpened(logger, database.FilePath);
-        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BackendOptions>>().Value.SeedDemoData)
-        {
-            DemoData.SeedAsync(database, CancellationToken.None).GetAwaiter().GetResult();
-            BackendLog.DemoDataSeeded(logger);
-        }
 
         // Fail at startup, not on the first login, when no signing key can be had.
         app.Services.GetRequiredService<TokenService>();
@@ -92,5 +89,33 @@ public static class BackendApplication
         });
 
         return app;
+    }
+
+    // The store, and what several replicas on one engine need besides: the market lease, quote replication and
+    // the commit notifications. The schema is created, and demo data seeded, by DatabaseStartup before Kestrel listens.
+    private static void AddDatabase(WebApplicationBuilder builder)
+    {
+        var provider = builder.Configuration.GetSection(BackendOptions.SectionName).GetValue<DatabaseProvider?>("Database:Provider") ?? DatabaseProvider.Sqlite;
+        switch (provider)
+        {
+            case DatabaseProvider.Sqlite:
+                builder.Services.AddSingleton<Database, SqliteDatabase>();
+                builder.Services.AddSingleton<IMarketLease, ProcessMarketLease>();
+                builder.Services.AddSingleton<IQuoteReplication, NoQuoteReplication>();
+                break;
+            case DatabaseProvider.PostgreSql:
+                builder.Services.AddSingleton<PostgresDatabase>();
+                builder.Services.AddSingleton<Database>(sp => sp.GetRequiredService<PostgresDatabase>());
+                builder.Services.AddSingleton<IMarketLease, PostgresMarketLease>();
+                builder.Services.AddSingleton<PostgresQuoteReplication>();
+                builder.Services.AddSingleton<IQuoteReplication>(sp => sp.GetRequiredService<PostgresQuoteReplication>());
+                builder.Services.AddHostedService<PostgresNotificationListener>();
+                break;
+            default:
+                throw new InvalidOperationException($"Backend:Database:Provider must be Sqlite or PostgreSql; got '{provider}'.");
+        }
+
+        builder.Services.AddSingleton<DatabaseUnavailableInterceptor>();
+        builder.Services.AddHostedService<DatabaseStartup>();
     }
 }

@@ -15,10 +15,30 @@ public sealed class BackendOptions
     public MarketOptions Market { get; set; } = new();
 }
 
+public enum DatabaseProvider
+{
+    /// <summary>One embedded SQLite file: one backend process on one machine.</summary>
+    Sqlite,
+
+    /// <summary>A PostgreSQL database shared by several backend replicas.</summary>
+    PostgreSql,
+}
+
 public sealed class DatabaseOptions
 {
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
     /// <summary>Path of the SQLite file, relative to the content root unless absolute.</summary>
     public string Path { get; set; } = "data/trading.db";
+
+    /// <summary>Npgsql connection string of the PostgreSQL database (<c>Host=...;Port=...;Database=...;Username=...</c>).</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>How often a backend whose database is unreachable tries again, and how soon a broken notification connection is re-opened.</summary>
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a stream follower waits for a commit notification before it reads again anyway; bounds the delay a lost notification can cause.</summary>
+    public TimeSpan FeedPollInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class AuthOptions
@@ -49,6 +69,12 @@ public sealed class MarketOptions
 
     /// <summary>Seed of the random walk; zero picks a random seed.</summary>
     public int Seed { get; set; }
+
+    /// <summary>
+    /// With several replicas: how often a replica tries to take the market lease, and how often its holder checks
+    /// that it still holds it. A dead holder's lease is free at once; another replica takes it within this interval.
+    /// </summary>
+    public TimeSpan LeaseInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Tradable symbols and their opening prices; empty uses the built-in list.</summary>
     public List<ListedSymbol> Symbols { get; set; } = [];

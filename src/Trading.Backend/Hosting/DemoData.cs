@@ -12,11 +12,11 @@ internal static class DemoData
         ("bob", "builder", "acc-bob", 50_000_00, [("STRK", 5, 5 * 640_00)]),
     ];
 
-    public static async Task SeedAsync(SqliteDatabase database, CancellationToken cancellationToken)
+    public static async Task SeedAsync(Database database, CancellationToken cancellationToken)
     {
         var missing = Users.Where(u => database.Read(connection =>
         {
-            using var command = SqliteDatabase.Command(connection, null, "SELECT 1 FROM users WHERE username = $u", ("$u", u.Username));
+            using var command = Database.Command(connection, null, "SELECT 1 FROM users WHERE username = @u", ("@u", u.Username));
             return command.ExecuteScalar() is null;
         })).ToList();
         if (missing.Count == 0)
@@ -30,15 +30,15 @@ internal static class DemoData
         {
             foreach (var user in missing)
             {
-                SqliteDatabase.Execute(connection, transaction, "INSERT OR IGNORE INTO accounts (account_id, cash_cents) VALUES ($a, $c)",
-                    ("$a", user.AccountId), ("$c", user.CashCents));
-                SqliteDatabase.Execute(connection, transaction, "INSERT OR IGNORE INTO users (username, password_hash, account_id) VALUES ($u, $h, $a)",
-                    ("$u", user.Username), ("$h", hashes[user.Username]), ("$a", user.AccountId));
+                Database.Execute(connection, transaction, "INSERT INTO accounts (account_id, cash_cents) VALUES (@a, @c) ON CONFLICT DO NOTHING",
+                    ("@a", user.AccountId), ("@c", user.CashCents));
+                Database.Execute(connection, transaction, "INSERT INTO users (username, password_hash, account_id) VALUES (@u, @h, @a) ON CONFLICT DO NOTHING",
+                    ("@u", user.Username), ("@h", hashes[user.Username]), ("@a", user.AccountId));
                 foreach (var (symbol, quantity, cost) in user.Positions)
                 {
-                    SqliteDatabase.Execute(connection, transaction,
-                        "INSERT OR IGNORE INTO positions (account_id, symbol, quantity, cost_cents) VALUES ($a, $s, $q, $c)",
-                        ("$a", user.AccountId), ("$s", symbol), ("$q", quantity), ("$c", cost));
+                    Database.Execute(connection, transaction,
+                        "INSERT INTO positions (account_id, symbol, quantity, cost_cents) VALUES (@a, @s, @q, @c) ON CONFLICT DO NOTHING",
+                        ("@a", user.AccountId), ("@s", symbol), ("@q", quantity), ("@c", cost));
                 }
             }
 

@@ -124,7 +124,7 @@ internal sealed class TokenService
 /// Where the signing key comes from: configuration, a key file, or, in Development and Demo only, a key
 /// generated once and kept beside the database.
 /// </summary>
-internal sealed class SigningKeySource(IOptions<BackendOptions> options, IHostEnvironment environment, Storage.SqliteDatabase database)
+internal sealed class SigningKeySource(IOptions<BackendOptions> options, IHostEnvironment environment, Storage.Database database)
 {
     private const int MinimumKeyBytes = 32;
 
@@ -145,7 +145,7 @@ internal sealed class SigningKeySource(IOptions<BackendOptions> options, IHostEn
                     "Backend:Auth:SigningKey (base64, at least 32 bytes) or Backend:Auth:SigningKeyFile must be configured outside Development and Demo.");
             }
 
-            file = Path.Combine(Path.GetDirectoryName(database.FilePath)!, "signing.key");
+            file = Path.Combine(database.KeyDirectory, "signing.key");
         }
 
         if (!Path.IsPathRooted(file))

@@ -33,6 +33,7 @@ internal sealed class QuoteBook
     private readonly ConcurrentDictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, double> _openPrices = new(StringComparer.Ordinal);
     private readonly Lock _watchersLock = new();
+    private readonly Lock _publishLock = new();
     private ImmutableArray<Channel<Quote>> _watchers = [];
 
     public QuoteBook(IOptions<BackendOptions> options, TimeProvider time)
@@ -51,18 +52,43 @@ internal sealed class QuoteBook
 
     public bool TryGet(string symbol, out Quote quote) => _quotes.TryGetValue(symbol, out quote!);
 
-    /// <summary>Sets a new price; called by the simulator only, one symbol at a time.</summary>
+    /// <summary>Sets a new price; called by the simulator of the market leader.</summary>
     public Quote Publish(string symbol, double price, Timestamp time)
     {
-        var previous = _quotes[symbol];
-        var quote = NewQuote(symbol, price, _openPrices[symbol], time, previous.Sequence + 1);
-        _quotes[symbol] = quote;
+        lock (_publishLock)
+        {
+            var previous = _quotes[symbol];
+            var quote = NewQuote(symbol, price, _openPrices[symbol], time, previous.Sequence + 1);
+            Set(quote);
+            return quote;
+        }
+    }
+
+    /// <summary>
+    /// Takes a quote the market leader published, on another replica or before this one led; a quote of an
+    /// unlisted symbol, or one not newer than the current, is ignored.
+    /// </summary>
+    public bool Apply(Quote quote)
+    {
+        lock (_publishLock)
+        {
+            if (!_quotes.TryGetValue(quote.Symbol, out var current) || quote.Sequence <= current.Sequence)
+            {
+                return false;
+            }
+
+            Set(quote);
+            return true;
+        }
+    }
+
+    private void Set(Quote quote)
+    {
+        _quotes[quote.Symbol] = quote;
         foreach (var watcher in _watchers)
         {
             watcher.Writer.TryWrite(quote);
         }
-
-        return quote;
     }
 
     /// <summary>A live feed of every quote change, until the returned watcher is disposed.</summary>
@@ -72,6 +98,7 @@ internal sealed class QuoteBook
         {
             FullMode = BoundedChannelFullMode.DropOldest,
             SingleReader = true,
+            // Every write happens under the publish lock.
             SingleWriter = true,
         });
         lock (_watchersLock)

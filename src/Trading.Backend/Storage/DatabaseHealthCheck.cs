@@ -2,23 +2,28 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Trading.Backend.Storage;
 
-/// <summary>Reports the backend unhealthy when its database cannot answer a query.</summary>
-internal sealed class DatabaseHealthCheck(SqliteDatabase database) : IHealthCheck
+/// <summary>Reports the backend unhealthy until its schema is in place and whenever its database cannot answer a query.</summary>
+internal sealed class DatabaseHealthCheck(Database database) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (!database.IsReady)
+        {
+            return HealthCheckResult.Unhealthy($"The database ({database.Description}) is not ready yet.");
+        }
+
         try
         {
-            database.Read(connection =>
+            await database.ReadAsync(static async (connection, ct) =>
             {
-                using var command = SqliteDatabase.Command(connection, null, "SELECT 1");
-                return command.ExecuteScalar();
-            });
-            return Task.FromResult(HealthCheckResult.Healthy());
+                await using var command = Database.Command(connection, null, "SELECT 1");
+                return await command.ExecuteScalarAsync(ct);
+            }, cancellationToken);
+            return HealthCheckResult.Healthy();
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return Task.FromResult(HealthCheckResult.Unhealthy("The database does not answer.", ex));
+            return HealthCheckResult.Unhealthy("The database does not answer.", ex);
         }
     }
 }

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Trading.Backend.Feed;
 using Trading.Backend.Market;
 using Trading.Backend.Storage;
@@ -14,7 +14,7 @@ namespace Trading.Backend.Trading;
 /// commit in one transaction, so an accepted order is never missing from its account's update stream and a
 /// rejected one leaves nothing behind.
 /// </summary>
-internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, QuoteBook quotes, TimeProvider time)
+internal sealed class OrderBook(Database database, DatabaseEventFeed feed, QuoteBook quotes, TimeProvider time)
 {
     public const long MaxQuantity = 1_000_000;
     public const int MaxClientOrderIdLength = 64;
@@ -32,9 +32,9 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
             Cash = cash / 100.0,
             AsOf = Timestamp.FromDateTimeOffset(Now()),
         };
-        using var command = SqliteDatabase.Command(connection, null,
-            "SELECT symbol, quantity, cost_cents FROM positions WHERE account_id = $account AND quantity > 0 ORDER BY symbol",
-            ("$account", accountId));
+        using var command = Database.Command(connection, null,
+            "SELECT symbol, quantity, cost_cents FROM positions WHERE account_id = @account AND quantity > 0 ORDER BY symbol",
+            ("@account", accountId));
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -74,6 +74,7 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
 
         var order = await database.WriteAsync((connection, transaction) =>
         {
+            database.LockAccount(connection, transaction, request.AccountId);
             if (request.ClientOrderId.Length > 0 && FindByClientOrderId(connection, transaction, request.AccountId, request.ClientOrderId) is { } existing)
             {
                 return SameOrder(existing, request, type)
@@ -118,6 +119,7 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
     {
         var order = await database.WriteAsync((connection, transaction) =>
         {
+            database.LockAccount(connection, transaction, accountId);
             var order = ReadOrder(connection, transaction, accountId, orderId)
                 ?? throw new RpcException(new Status(StatusCode.NotFound, $"Order '{orderId}' does not exist in account '{accountId}'."));
             if (order.Status != OrderStatus.Accepted)
@@ -141,8 +143,10 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
     public async Task FillRestingOrdersAsync(CancellationToken cancellationToken)
     {
         var resting = database.Read(connection => ReadOrders(connection, null,
-            "WHERE status = $status AND type = $type", ("$status", (int)OrderStatus.Accepted), ("$type", (int)OrderType.Limit)));
-        var crossing = resting.Where(o => ExecutionPrice(o) is not null).Select(o => (o.AccountId, o.OrderId)).ToList();
+            "WHERE status = @status AND type = @type", ("@status", (int)OrderStatus.Accepted), ("@type", (int)OrderType.Limit)));
+        // In account order, so that two transactions locking several accounts can never wait on each other.
+        var crossing = resting.Where(o => ExecutionPrice(o) is not null).Select(o => (o.AccountId, o.OrderId))
+            .OrderBy(o => o.AccountId, StringComparer.Ordinal).ThenBy(o => o.OrderId, StringComparer.Ordinal).ToList();
         if (crossing.Count == 0)
         {
             return;
@@ -154,6 +158,7 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
             foreach (var (accountId, orderId) in crossing)
             {
                 // Re-read inside the transaction: the order may have been cancelled since.
+                database.LockAccount(connection, transaction, accountId);
                 if (ReadOrder(connection, transaction, accountId, orderId) is not { Status: OrderStatus.Accepted } order
                     || ExecutionPrice(order) is not { } price)
                 {
@@ -242,7 +247,7 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
         };
     }
 
-    private static void CheckAffordable(SqliteConnection connection, SqliteTransaction transaction, Order order, double price)
+    private static void CheckAffordable(DbConnection connection, DbTransaction transaction, Order order, double price)
     {
         if (order.Side == OrderSide.Buy)
         {
@@ -266,7 +271,7 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
         }
     }
 
-    private void Fill(SqliteConnection connection, SqliteTransaction transaction, Order order, double price)
+    private void Fill(DbConnection connection, DbTransaction transaction, Order order, double price)
     {
         var priceCents = Cents(price);
         var amount = priceCents * order.Quantity;
@@ -275,24 +280,24 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
         {
             held += order.Quantity;
             cost += amount;
-            SqliteDatabase.Execute(connection, transaction, "UPDATE accounts SET cash_cents = cash_cents - $amount WHERE account_id = $account",
-                ("$amount", amount), ("$account", order.AccountId));
+            Database.Execute(connection, transaction, "UPDATE accounts SET cash_cents = cash_cents - @amount WHERE account_id = @account",
+                ("@amount", amount), ("@account", order.AccountId));
         }
         else
         {
             // Selling keeps the average price of the remaining shares.
             cost -= held == 0 ? 0 : (long)Math.Round((double)cost * order.Quantity / held);
             held -= order.Quantity;
-            SqliteDatabase.Execute(connection, transaction, "UPDATE accounts SET cash_cents = cash_cents + $amount WHERE account_id = $account",
-                ("$amount", amount), ("$account", order.AccountId));
+            Database.Execute(connection, transaction, "UPDATE accounts SET cash_cents = cash_cents + @amount WHERE account_id = @account",
+                ("@amount", amount), ("@account", order.AccountId));
         }
 
-        SqliteDatabase.Execute(connection, transaction,
+        Database.Execute(connection, transaction,
             """
-            INSERT INTO positions (account_id, symbol, quantity, cost_cents) VALUES ($account, $symbol, $quantity, $cost)
+            INSERT INTO positions (account_id, symbol, quantity, cost_cents) VALUES (@account, @symbol, @quantity, @cost)
             ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = excluded.quantity, cost_cents = excluded.cost_cents
             """,
-            ("$account", order.AccountId), ("$symbol", order.Symbol), ("$quantity", held), ("$cost", held == 0 ? 0 : cost));
+            ("@account", order.AccountId), ("@symbol", order.Symbol), ("@quantity", held), ("@cost", held == 0 ? 0 : cost));
 
         order.Status = OrderStatus.Filled;
         order.FilledQuantity = order.Quantity;
@@ -302,7 +307,7 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
         Publish(connection, transaction, order);
     }
 
-    private void Publish(SqliteConnection connection, SqliteTransaction transaction, Order order) =>
+    private void Publish(DbConnection connection, DbTransaction transaction, Order order) =>
         feed.Append(connection, transaction, StreamOf(order.AccountId), order.ToByteArray());
 
     // Times are stored with millisecond precision; truncating up front makes a placed order read back identically.
@@ -318,33 +323,33 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
         _ => status.ToString(),
     };
 
-    private static long? ReadCash(SqliteConnection connection, SqliteTransaction? transaction, string accountId)
+    private static long? ReadCash(DbConnection connection, DbTransaction? transaction, string accountId)
     {
-        using var command = SqliteDatabase.Command(connection, transaction,
-            "SELECT cash_cents FROM accounts WHERE account_id = $account", ("$account", accountId));
+        using var command = Database.Command(connection, transaction,
+            "SELECT cash_cents FROM accounts WHERE account_id = @account", ("@account", accountId));
         return command.ExecuteScalar() is long cash ? cash : null;
     }
 
-    private static (long Quantity, long CostCents) ReadPosition(SqliteConnection connection, SqliteTransaction transaction, string accountId, string symbol)
+    private static (long Quantity, long CostCents) ReadPosition(DbConnection connection, DbTransaction transaction, string accountId, string symbol)
     {
-        using var command = SqliteDatabase.Command(connection, transaction,
-            "SELECT quantity, cost_cents FROM positions WHERE account_id = $account AND symbol = $symbol",
-            ("$account", accountId), ("$symbol", symbol));
+        using var command = Database.Command(connection, transaction,
+            "SELECT quantity, cost_cents FROM positions WHERE account_id = @account AND symbol = @symbol",
+            ("@account", accountId), ("@symbol", symbol));
         using var reader = command.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
     }
 
-    private static Order? ReadOrder(SqliteConnection connection, SqliteTransaction? transaction, string accountId, string orderId) =>
-        ReadOrders(connection, transaction, "WHERE account_id = $account AND order_id = $order", ("$account", accountId), ("$order", orderId))
+    private static Order? ReadOrder(DbConnection connection, DbTransaction? transaction, string accountId, string orderId) =>
+        ReadOrders(connection, transaction, "WHERE account_id = @account AND order_id = @order", ("@account", accountId), ("@order", orderId))
             .SingleOrDefault();
 
-    private static Order? FindByClientOrderId(SqliteConnection connection, SqliteTransaction transaction, string accountId, string clientOrderId) =>
-        ReadOrders(connection, transaction, "WHERE account_id = $account AND client_order_id = $client", ("$account", accountId), ("$client", clientOrderId))
+    private static Order? FindByClientOrderId(DbConnection connection, DbTransaction transaction, string accountId, string clientOrderId) =>
+        ReadOrders(connection, transaction, "WHERE account_id = @account AND client_order_id = @client", ("@account", accountId), ("@client", clientOrderId))
             .SingleOrDefault();
 
-    private static List<Order> ReadOrders(SqliteConnection connection, SqliteTransaction? transaction, string where, params (string, object?)[] parameters)
+    private static List<Order> ReadOrders(DbConnection connection, DbTransaction? transaction, string where, params (string, object?)[] parameters)
     {
-        using var command = SqliteDatabase.Command(connection, transaction,
+        using var command = Database.Command(connection, transaction,
             $"""
             SELECT order_id, account_id, client_order_id, symbol, side, type, quantity, limit_price_cents, status,
                    filled_quantity, average_fill_price, reject_reason, create_time_ms, update_time_ms
@@ -376,24 +381,24 @@ internal sealed class OrderBook(SqliteDatabase database, SqliteEventFeed feed, Q
         return orders;
     }
 
-    private static void WriteOrder(SqliteConnection connection, SqliteTransaction transaction, Order order, bool insert)
+    private static void WriteOrder(DbConnection connection, DbTransaction transaction, Order order, bool insert)
     {
         var sql = insert
             ? """
               INSERT INTO orders (order_id, account_id, client_order_id, symbol, side, type, quantity, limit_price_cents, status,
                                   filled_quantity, average_fill_price, reject_reason, create_time_ms, update_time_ms)
-              VALUES ($id, $account, $client, $symbol, $side, $type, $quantity, $limit, $status, $filled, $average, $reason, $created, $updated)
+              VALUES (@id, @account, @client, @symbol, @side, @type, @quantity, @limit, @status, @filled, @average, @reason, @created, @updated)
               """
             : """
-              UPDATE orders SET status = $status, filled_quantity = $filled, average_fill_price = $average,
-                                reject_reason = $reason, update_time_ms = $updated
-              WHERE order_id = $id
+              UPDATE orders SET status = @status, filled_quantity = @filled, average_fill_price = @average,
+                                reject_reason = @reason, update_time_ms = @updated
+              WHERE order_id = @id
               """;
-        SqliteDatabase.Execute(connection, transaction, sql,
-            ("$id", order.OrderId), ("$account", order.AccountId), ("$client", order.ClientOrderId), ("$symbol", order.Symbol),
-            ("$side", (int)order.Side), ("$type", (int)order.Type), ("$quantity", order.Quantity), ("$limit", Cents(order.LimitPrice)),
-            ("$status", (int)order.Status), ("$filled", order.FilledQuantity), ("$average", order.AverageFillPrice),
-            ("$reason", order.RejectReason), ("$created", order.CreateTime.ToDateTimeOffset().ToUnixTimeMilliseconds()),
-            ("$updated", order.UpdateTime.ToDateTimeOffset().ToUnixTimeMilliseconds()));
+        Database.Execute(connection, transaction, sql,
+            ("@id", order.OrderId), ("@account", order.AccountId), ("@client", order.ClientOrderId), ("@symbol", order.Symbol),
+            ("@side", (int)order.Side), ("@type", (int)order.Type), ("@quantity", order.Quantity), ("@limit", Cents(order.LimitPrice)),
+            ("@status", (int)order.Status), ("@filled", order.FilledQuantity), ("@average", order.AverageFillPrice),
+            ("@reason", order.RejectReason), ("@created", order.CreateTime.ToDateTimeOffset().ToUnixTimeMilliseconds()),
+            ("@updated", order.UpdateTime.ToDateTimeOffset().ToUnixTimeMilliseconds()));
     }
 }

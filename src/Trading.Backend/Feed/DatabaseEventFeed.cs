@@ -1,23 +1,28 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Microsoft.Extensions.Options;
+using Trading.Backend.Hosting;
 using Trading.Backend.Storage;
 
 namespace Trading.Backend.Feed;
 
 /// <summary>
-/// The embedded <see cref="IEventFeed"/>: events live in the <c>events</c> table of the backend's database,
-/// and followers in this process are woken after each commit.
+/// The <see cref="IEventFeed"/> kept in the backend's database: events live in its <c>events</c> table, and
+/// followers are woken after each commit — in this process directly, from other replicas by the provider's
+/// commit notifications (PostgreSQL <c>LISTEN/NOTIFY</c>).
 /// </summary>
 /// <remarks>
 /// Stores that change state and publish events together (orders and their updates) append inside their own
 /// transaction through <see cref="Append"/> and call <see cref="Published"/> after commit, so an accepted
-/// order can never lack its update. With a broker, the same table becomes a transactional outbox.
+/// order can never lack its update and a rolled-back one is never announced. The table is the log itself:
+/// a notification only says "read again", so a lost one delays a follower, never loses or repeats an event.
 /// </remarks>
-internal sealed class SqliteEventFeed(SqliteDatabase database, TimeProvider time) : IEventFeed
+internal sealed class DatabaseEventFeed(Database database, TimeProvider time, IOptions<BackendOptions> options) : IEventFeed
 {
     private const int BatchSize = 256;
     private readonly ConcurrentDictionary<string, StreamSignal> _signals = new(StringComparer.Ordinal);
+    private readonly TimeSpan _pollInterval = options.Value.Database.FeedPollInterval;
 
     public async ValueTask<FeedEvent> AppendAsync(string stream, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
@@ -26,12 +31,8 @@ internal sealed class SqliteEventFeed(SqliteDatabase database, TimeProvider time
         return appended;
     }
 
-    public ValueTask<IReadOnlyList<FeedEvent>> ReadAsync(string stream, long afterSequence, int limit, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        IReadOnlyList<FeedEvent> events = database.Read(connection => ReadBatch(connection, stream, afterSequence, limit));
-        return ValueTask.FromResult(events);
-    }
+    public async ValueTask<IReadOnlyList<FeedEvent>> ReadAsync(string stream, long afterSequence, int limit, CancellationToken cancellationToken) =>
+        await database.ReadAsync((connection, ct) => ReadBatchAsync(connection, stream, afterSequence, limit, ct), cancellationToken);
 
     public async IAsyncEnumerable<FeedEvent> FollowAsync(string stream, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -44,7 +45,7 @@ internal sealed class SqliteEventFeed(SqliteDatabase database, TimeProvider time
                 // Take the wake-up task before reading so that an append committed between the read and the
                 // wait still wakes this follower.
                 var appended = signal.NextAppend;
-                var batch = database.Read(connection => ReadBatch(connection, stream, cursor, BatchSize));
+                var batch = await database.ReadAsync((connection, ct) => ReadBatchAsync(connection, stream, cursor, BatchSize, ct), cancellationToken);
                 foreach (var item in batch)
                 {
                     cursor = item.Sequence;
@@ -53,7 +54,8 @@ internal sealed class SqliteEventFeed(SqliteDatabase database, TimeProvider time
 
                 if (batch.Count < BatchSize)
                 {
-                    await appended.WaitAsync(cancellationToken);
+                    // The poll bounds how long a missed notification can delay a follower.
+                    await WaitAsync(appended, cancellationToken);
                 }
             }
         }
@@ -64,16 +66,15 @@ internal sealed class SqliteEventFeed(SqliteDatabase database, TimeProvider time
     }
 
     /// <summary>Appends inside the caller's write transaction; call <see cref="Published"/> after it commits.</summary>
-    public FeedEvent Append(SqliteConnection connection, SqliteTransaction transaction, string stream, ReadOnlySpan<byte> payload)
+    public FeedEvent Append(DbConnection connection, DbTransaction transaction, string stream, ReadOnlySpan<byte> payload)
     {
-        using var next = SqliteDatabase.Command(connection, transaction,
-            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE stream = $stream", ("$stream", stream));
-        var sequence = (long)next.ExecuteScalar()!;
+        var sequence = database.NextSequence(connection, transaction, stream);
         var now = time.GetUtcNow();
         var bytes = payload.ToArray();
-        SqliteDatabase.Execute(connection, transaction,
-            "INSERT INTO events (stream, sequence, create_time_ms, payload) VALUES ($stream, $sequence, $time, $payload)",
-            ("$stream", stream), ("$sequence", sequence), ("$time", now.ToUnixTimeMilliseconds()), ("$payload", bytes));
+        Database.Execute(connection, transaction,
+            "INSERT INTO events (stream, sequence, create_time_ms, payload) VALUES (@stream, @sequence, @time, @payload)",
+            ("@stream", stream), ("@sequence", sequence), ("@time", now.ToUnixTimeMilliseconds()), ("@payload", bytes));
+        database.Appended(connection, transaction, stream);
         return new FeedEvent(stream, sequence, DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()), bytes);
     }
 
@@ -86,14 +87,41 @@ internal sealed class SqliteEventFeed(SqliteDatabase database, TimeProvider time
         }
     }
 
-    private static List<FeedEvent> ReadBatch(SqliteConnection connection, string stream, long afterSequence, int limit)
+    /// <summary>Wakes every follower: after the notifications were interrupted, any stream may have moved on.</summary>
+    public void PublishedAll()
     {
-        using var command = SqliteDatabase.Command(connection, null,
-            "SELECT sequence, create_time_ms, payload FROM events WHERE stream = $stream AND sequence > $after ORDER BY sequence LIMIT $limit",
-            ("$stream", stream), ("$after", afterSequence), ("$limit", limit));
-        using var reader = command.ExecuteReader();
+        foreach (var signal in _signals.Values)
+        {
+            signal.Pulse();
+        }
+    }
+
+    private async Task WaitAsync(Task appended, CancellationToken cancellationToken)
+    {
+        if (_pollInterval <= TimeSpan.Zero)
+        {
+            await appended.WaitAsync(cancellationToken);
+            return;
+        }
+
+        try
+        {
+            await appended.WaitAsync(_pollInterval, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Read again.
+        }
+    }
+
+    private static async Task<List<FeedEvent>> ReadBatchAsync(DbConnection connection, string stream, long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = Database.Command(connection, null,
+            "SELECT sequence, create_time_ms, payload FROM events WHERE stream = @stream AND sequence > @after ORDER BY sequence LIMIT @limit",
+            ("@stream", stream), ("@after", afterSequence), ("@limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<FeedEvent>();
-        while (reader.Read())
+        while (await reader.ReadAsync(cancellationToken))
         {
             events.Add(new FeedEvent(stream, reader.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), (byte[])reader.GetValue(2)));
         }
