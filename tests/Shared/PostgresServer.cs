@@ -53,16 +53,31 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
-    /// <summary>Starts the server (again) on the same port and data.</summary>
-    public Task StartAsync() => RunAsPostgresAsync("pg_ctl",
-    [
-        "-D", DataDirectory, "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60",
-        "-o", $"-p {Port} -k {_directory} -c listen_addresses=127.0.0.1 -c max_connections=500",
-        "start",
-    ]);
+    public bool Running { get; private set; }
+
+    /// <summary>Starts the server (again) on the same port and data; nothing to do while it runs.</summary>
+    public async Task StartAsync()
+    {
+        if (Running)
+        {
+            return;
+        }
+
+        await RunAsPostgresAsync("pg_ctl",
+        [
+            "-D", DataDirectory, "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60",
+            "-o", $"-p {Port} -k {_directory} -c listen_addresses=127.0.0.1 -c max_connections=500",
+            "start",
+        ]);
+        Running = true;
+    }
 
     /// <summary>Stops the server the way an operator's restart does: sessions are ended, then it shuts down.</summary>
-    public Task StopAsync() => RunAsPostgresAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"]);
+    public async Task StopAsync()
+    {
+        await RunAsPostgresAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"]);
+        Running = false;
+    }
 
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync()

@@ -25,7 +25,10 @@ public sealed class BackendProcess : IAsyncDisposable
 
     public string GrpcAddress { get; }
 
-    public static async Task<BackendProcess> StartAsync()
+    public int ProcessId => _process.Id;
+
+    /// <summary>Starts a replica; <paramref name="settings"/> are added to its command line (e.g. a PostgreSQL store).</summary>
+    public static async Task<BackendProcess> StartAsync(IDictionary<string, string?>? settings = null)
     {
         // The same configuration as the test assembly (Debug under ./build.sh test).
         var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
@@ -51,6 +54,11 @@ public sealed class BackendProcess : IAsyncDisposable
         })
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            start.ArgumentList.Add($"--{key}={value}");
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the backend.");
