@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# EdgeBridge's two commands:
-#   ./build.sh start   build, then run the backend and the edge until Ctrl+C
-#   ./build.sh test    install what the tests need, build, run every test, print "N passed, N failed"
+# EdgeBridge's commands:
+#   ./build.sh start     build, then run the backend and the edge until Ctrl+C
+#   ./build.sh test      install what the tests need, build, run every test, print "N passed, N failed"
+#   ./build.sh cluster   build, then run PostgreSQL, two backend replicas and the edge until Ctrl+C
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -28,6 +29,31 @@ install_browser() {
   else
     echo "chromium is missing and this is not root: the browser tests will fail (apt-get install chromium)." >&2
   fi
+}
+
+# Debian's PostgreSQL for the replica tests and ./build.sh cluster (its servers are started by them, not by the package).
+pg_bin() {
+  local bin
+  for bin in "${PG_BIN:-}" $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -n "$bin" ] && [ -x "$bin/initdb" ]; then echo "$bin"; return 0; fi
+  done
+  return 1
+}
+
+install_postgres() {
+  if pg_bin >/dev/null; then return 0; fi
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "Installing PostgreSQL for the replica tests..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL is missing and this is not root: the replica tests will fail (apt-get install postgresql)." >&2
+  fi
+}
+
+# PostgreSQL refuses to run as root: as root, its tools run as the postgres user the Debian package creates.
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
 wait_ready() {
@@ -79,6 +105,90 @@ MSG
   wait -n "$backend" "$edge"
 }
 
+# PostgreSQL in data/postgres, two backend replicas on it, and the edge in front of both; data/cluster.json says
+# what runs where. Ports: PostgreSQL $EDGEBRIDGE_PG_PORT (5433), replicas 5080/5081 and 5082/5083, edge 8080/8081.
+cluster() {
+  need dotnet ".NET 10 SDK"
+  need curl "curl"
+  install_postgres
+  local bin pg_port=${EDGEBRIDGE_PG_PORT:-5433} pgdata="$root/data/postgres"
+  bin=$(pg_bin) || { echo "EdgeBridge needs PostgreSQL (apt-get install postgresql) or PG_BIN." >&2; exit 1; }
+  build_clients
+  dotnet build EdgeBridge.sln -c Release -nologo -v quiet
+  mkdir -p data
+  if [ ! -s data/signing.key ]; then
+    head -c 32 /dev/urandom | base64 > data/signing.key
+  fi
+  if [ ! -s "$pgdata/PG_VERSION" ]; then
+    mkdir -p "$pgdata"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$pgdata"; fi
+    as_postgres "$bin/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C >/dev/null
+  fi
+  as_postgres "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
+    -o "-p $pg_port -k $pgdata -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+  local engine_pid
+  engine_pid=$(head -n 1 "$pgdata/postmaster.pid")
+  if ! as_postgres "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'edgebridge'" | grep -q 1; then
+    as_postgres "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE edgebridge" >/dev/null
+  fi
+  local connection="Host=127.0.0.1;Port=$pg_port;Database=edgebridge;Username=postgres;Maximum Pool Size=50"
+  local pids=() replica_pids=()
+  local i
+  for i in 1 2; do
+    local rest=$((5078 + 2 * i)) grpc=$((5079 + 2 * i))
+    dotnet src/Trading.Backend/bin/Release/net10.0/Trading.Backend.dll \
+      --contentRoot "$root/src/Trading.Backend" --environment Demo \
+      --Backend:Database:Provider=PostgreSql \
+      "--Backend:Database:ConnectionString=$connection;Application Name=replica-$i" \
+      --Kestrel:Endpoints:Rest:Url="http://127.0.0.1:$rest" --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$grpc" &
+    replica_pids+=($!)
+  done
+  pids+=("${replica_pids[@]}")
+  dotnet src/EdgeBridge.Host/bin/Release/net10.0/EdgeBridge.Host.dll \
+    --contentRoot "$root/src/EdgeBridge.Host" --environment Demo \
+    --ReverseProxy:Clusters:backend-rest:Destinations:backend:Address=http://127.0.0.1:5080 \
+    --ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address=http://127.0.0.1:5081 \
+    --ReverseProxy:Clusters:backend-rest:Destinations:replica-2:Address=http://127.0.0.1:5082 \
+    --ReverseProxy:Clusters:backend-grpc:Destinations:replica-2:Address=http://127.0.0.1:5083 &
+  local edge=$!
+  pids+=("$edge")
+  stop_cluster() {
+    trap - INT TERM EXIT
+    echo "Stopping the EdgeBridge cluster..."
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    as_postgres "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
+    rm -f data/cluster.json
+  }
+  trap stop_cluster INT TERM EXIT
+  wait_ready http://127.0.0.1:5080/readyz "Replica 1"
+  wait_ready http://127.0.0.1:5082/readyz "Replica 2"
+  wait_ready http://127.0.0.1:8080/readyz "The edge"
+  cat > data/cluster.json <<JSON
+{
+  "processes": [
+    { "role": "engine", "name": "postgresql", "pid": $engine_pid, "url": "postgresql://127.0.0.1:$pg_port/edgebridge", "data": "$pgdata" },
+    { "role": "backend", "name": "replica-1", "pid": ${replica_pids[0]}, "http": "http://127.0.0.1:5080", "grpc": "http://127.0.0.1:5081" },
+    { "role": "backend", "name": "replica-2", "pid": ${replica_pids[1]}, "http": "http://127.0.0.1:5082", "grpc": "http://127.0.0.1:5083" },
+    { "role": "edge", "name": "edge", "pid": $edge, "http": "http://127.0.0.1:8080", "grpc": "http://127.0.0.1:8081" }
+  ]
+}
+JSON
+  cat <<MSG
+
+The EdgeBridge cluster is running (Ctrl+C stops all of it; data/cluster.json lists every process):
+  Dashboard               http://127.0.0.1:8080/
+  REST, WebSocket         http://127.0.0.1:8080
+  gRPC (h2c)              http://127.0.0.1:8081
+  Backend replicas        pids ${replica_pids[0]} (5080/5081) and ${replica_pids[1]} (5082/5083); try kill -9 on one
+  PostgreSQL              127.0.0.1:$pg_port, database edgebridge, data in data/postgres
+  Demo users              alice / wonderland, bob / builder
+
+MSG
+  # A replica killed on purpose leaves the rest running; the cluster stops when the edge does (or on Ctrl+C).
+  wait "$edge"
+}
+
 # Sums one counter (passed, failed) over the trx files of a test run.
 count() {
   cat "$2"/*.trx 2>/dev/null | grep -o '<Counters [^>]*' | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" | awk '{s+=$1} END {print s+0}'
@@ -87,6 +197,7 @@ count() {
 run_tests() {
   need dotnet ".NET 10 SDK"
   install_browser
+  install_postgres
   build_clients
   if ! dotnet build EdgeBridge.sln -c Debug -nologo -v quiet; then
     echo "0 passed, 1 failed"
@@ -109,5 +220,6 @@ run_tests() {
 case "${1:-}" in
   start) start ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh start | test" >&2; exit 2 ;;
+  cluster) cluster ;;
+  *) echo "usage: ./build.sh start | test | cluster" >&2; exit 2 ;;
 esac

@@ -5,7 +5,7 @@ using EdgeBridge.Benchmarks.Scenarios;
 using EdgeBridge.Benchmarks.Servers;
 
 // EdgeBridge benchmark harness (docs/benchmarks.md).
-//   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling] [--systems edgebridge,raw,signalr]
+//   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling,cluster] [--systems edgebridge,raw,signalr]
 //         [--subscribers 1000,5000,15000] [--latency-subscribers 5000] [--seconds 10] [--rounds 3] [--latency-rounds 5]
 //         [--idle-connections 10000]
 //         [--pollers 1000] [--rest-concurrency 32] [--report docs/benchmarks.md]
@@ -71,6 +71,13 @@ if (options.Scenarios.Contains("polling"))
     failures.AddRange(polling.Where(r => r.Updates == 0).Select(r => $"polling {r.Mode}"));
 }
 
+if (options.Scenarios.Contains("cluster"))
+{
+    var cluster = await Cluster.RunAsync(options);
+    report.Append(Cluster.Markdown(cluster));
+    failures.AddRange(cluster.Where(r => r.CrossReplica.Messages == 0 || double.IsNaN(r.FailoverMaxMs)).Select(r => $"cluster round {r.Round}"));
+}
+
 Console.WriteLine(report);
 if (options.ReportPath is not null)
 {
@@ -102,7 +109,7 @@ internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         var smoke = args.Contains("--smoke");
-        var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling").Split(',');
+        var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling,cluster").Split(',');
         var subscribers = (Value("--subscribers") ?? (smoke ? "20" : "1000,5000,15000")).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var latencySubscribers = int.Parse(Value("--latency-subscribers") ?? (smoke ? "20" : "5000"), CultureInfo.InvariantCulture);
         var seconds = double.Parse(Value("--seconds") ?? (smoke ? "2" : "10"), CultureInfo.InvariantCulture);

@@ -13,7 +13,7 @@ namespace EdgeBridge.Testing;
 /// PostgreSQL refuses to run as root; as root (CI) the server runs as the <c>postgres</c> user Debian's package creates.
 /// The binaries are Debian's (<c>/usr/lib/postgresql/N/bin</c>), or those in <c>PG_BIN</c>.
 /// </remarks>
-public sealed class PostgresServer : IAsyncLifetime
+public sealed partial class PostgresServer : IAsyncDisposable
 {
     private string _directory = "";
     private string _bin = "";
@@ -36,7 +36,7 @@ public sealed class PostgresServer : IAsyncLifetime
         await StartAsync();
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (Directory.Exists(DataDirectory))
         {
@@ -140,11 +140,4 @@ public sealed class PostgresServer : IAsyncLifetime
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-}
-
-/// <summary>One PostgreSQL server for every test class of the collection.</summary>
-[CollectionDefinition(Name)]
-public sealed class PostgresGroup : ICollectionFixture<PostgresServer>
-{
-    public const string Name = "PostgreSQL";
 }

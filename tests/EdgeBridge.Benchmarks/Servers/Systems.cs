@@ -27,9 +27,10 @@ internal static class Systems
         {
             "backend" => Backend(int.Parse(Setting("grpc"), CultureInfo.InvariantCulture), int.Parse(Setting("rest"), CultureInfo.InvariantCulture),
                 TimeSpan.Parse(Setting("tick"), CultureInfo.InvariantCulture), int.Parse(Setting("symbols"), CultureInfo.InvariantCulture)),
+            "backend-pg" => Replica(int.Parse(Setting("grpc"), CultureInfo.InvariantCulture), int.Parse(Setting("rest"), CultureInfo.InvariantCulture), Setting("db")),
             "edgebridge" => EdgeBridge.Host.EdgeHost.Create(
                 new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "edge"), EnvironmentName = "Benchmark" },
-                builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(SecondReplica(settings))
                 {
                     ["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{Setting("port")}",
                     ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{Setting("grpc")}",
@@ -51,6 +52,8 @@ internal static class Systems
                     ["EdgeBridge:Grpc:PerAddress:Burst"] = "1000000",
                     ["EdgeBridge:Grpc:PerUser:PermitsPerSecond"] = "1000000",
                     ["EdgeBridge:Grpc:PerUser:Burst"] = "1000000",
+                    ["EdgeBridge:Upstream:MaxCallsPerAddress"] = "100000",
+                    ["EdgeBridge:Upstream:MaxCallsPerUser"] = "100000",
                     ["Logging:LogLevel:Default"] = "Warning",
                 })),
             "raw" => Raw(Setting("port"), Setting("upstream")),
@@ -74,6 +77,30 @@ internal static class Systems
     }
 
     private static readonly string[] s_symbols = ["AAA", "BBB", "CCC", "DDD"];
+
+    // The cluster scenario's edge fronts two replicas: the second one's addresses, when given.
+    private static Dictionary<string, string?> SecondReplica(IReadOnlyDictionary<string, string> settings) =>
+        settings.TryGetValue("upstream2", out var grpc) && settings.TryGetValue("rest2", out var rest)
+            ? new()
+            {
+                ["ReverseProxy:Clusters:backend-rest:Destinations:replica-2:Address"] = rest,
+                ["ReverseProxy:Clusters:backend-grpc:Destinations:replica-2:Address"] = grpc,
+            }
+            : [];
+
+    /// <summary>A trading backend replica on the PostgreSQL database <paramref name="connectionString"/>, with the shipped defaults.</summary>
+    private static WebApplication Replica(int grpcPort, int restPort, string connectionString) => Trading.Backend.BackendApplication.Create(
+        new WebApplicationOptions { ContentRootPath = Path.Combine(AppContext.BaseDirectory, "hosts", "backend"), EnvironmentName = "Benchmark" },
+        builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Rest:Url"] = $"http://127.0.0.1:{restPort}",
+            ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{grpcPort}",
+            ["Backend:Database:Provider"] = "PostgreSql",
+            ["Backend:Database:ConnectionString"] = connectionString,
+            ["Backend:Auth:SigningKey"] = SigningKey,
+            ["Backend:SeedDemoData"] = "true",
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
 
     private static WebApplication Backend(int grpcPort, int restPort, TimeSpan tick, int symbols)
     {

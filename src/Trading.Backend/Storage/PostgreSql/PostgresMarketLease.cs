@@ -22,6 +22,13 @@ internal sealed class PostgresMarketLease(PostgresDatabase database, IOptions<Ba
             NpgsqlConnection? connection = null;
             try
             {
+                // A replica that is not ready does not lead: its quotes could not reach the others.
+                if (!database.IsReady)
+                {
+                    await Task.Delay(interval, time, cancellationToken);
+                    continue;
+                }
+
                 connection = await database.DataSource.OpenConnectionAsync(cancellationToken);
                 await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection);
                 command.Parameters.AddWithValue("key", LockKey);

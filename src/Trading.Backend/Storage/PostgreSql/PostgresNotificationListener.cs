@@ -34,6 +34,12 @@ internal sealed class PostgresNotificationListener(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var retry = options.Value.Database.RetryInterval;
+        // Until the schema is in place there is nothing to read (and no replica commits anything).
+        while (!database.IsReady)
+        {
+            await Task.Delay(retry, time, stoppingToken);
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             try
