@@ -180,6 +180,7 @@ internal sealed partial class UpstreamStream
         try
         {
             CallInvoker? current = invoker;
+            CallInvoker? broken = null;
             var request = Request;
             var backoff = failover?.Backoff ?? TimeSpan.Zero;
             long brokenSince = 0;
@@ -189,7 +190,7 @@ internal sealed partial class UpstreamStream
                 var read = Interlocked.Read(ref _messages);
                 try
                 {
-                    current ??= failover!.Next();
+                    current ??= failover!.Next(broken);
                     await ReadAsync(current, request, json, counters, token);
                     break;
                 }
@@ -203,7 +204,7 @@ internal sealed partial class UpstreamStream
                     Log.Reopening(_logger, Method.FullName, reopened, ex.Status.Detail);
                     await Task.Delay(backoff, failover.Time, token);
                     backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, failover.MaxBackoff.Ticks));
-                    current = null;
+                    (broken, current) = (current, null);
                     request = Method.Cursor is { } cursor && _last is { } last ? cursor.After(Request, last) : request;
                 }
             }
@@ -387,4 +388,5 @@ internal sealed partial class UpstreamStream
 }
 
 /// <summary>How a subscription's upstream call that broke is re-opened: on the next available replica, with backoff, for a while.</summary>
-internal sealed record UpstreamFailover(Func<CallInvoker> Next, TimeSpan GracePeriod, TimeSpan Backoff, TimeSpan MaxBackoff, TimeProvider Time);
+/// <summary>How a broken call is re-opened: <see cref="Next"/> takes the invoker whose call broke, to pick another replica.</summary>
+internal sealed record UpstreamFailover(Func<CallInvoker?, CallInvoker> Next, TimeSpan GracePeriod, TimeSpan Backoff, TimeSpan MaxBackoff, TimeProvider Time);

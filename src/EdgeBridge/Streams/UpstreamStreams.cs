@@ -23,7 +23,7 @@ internal sealed class UpstreamStreams(
 {
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
-    private readonly Func<CallInvoker> _nextInvoker = () => channels.Next().CreateCallInvoker();
+    private readonly Func<CallInvoker?, CallInvoker> _nextInvoker = channels.Next;
     private long _active;
 
     /// <summary>Upstream calls started since the edge started, per method.</summary>
@@ -110,7 +110,7 @@ internal sealed class UpstreamStreams(
         CallInvoker invoker;
         try
         {
-            invoker = _nextInvoker();
+            invoker = _nextInvoker(null);
         }
         catch (RpcException ex)
         {

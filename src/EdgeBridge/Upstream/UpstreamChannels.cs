@@ -13,12 +13,22 @@ namespace EdgeBridge.Upstream;
 internal sealed class UpstreamChannels(IProxyStateLookup proxyState, IOptionsMonitor<EdgeBridgeOptions> options) : IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, CallInvoker> _invokers = new(StringComparer.OrdinalIgnoreCase);
     private int _next;
 
-    /// <summary>The channel for the next destination (round robin), or UNAVAILABLE when the cluster has none.</summary>
-    public GrpcChannel Next()
+    /// <summary>
+    /// The call invoker of the next destination (round robin), or UNAVAILABLE when the cluster has none. A call
+    /// re-opened after <paramref name="avoid"/>'s replica broke goes to another one while there is another: the
+    /// proxy's health checks may not have noticed the dead one yet.
+    /// </summary>
+    public CallInvoker Next(CallInvoker? avoid = null)
     {
         var addresses = Addresses();
+        if (avoid is not null && addresses.Count > 1)
+        {
+            addresses = addresses.Where(address => !ReferenceEquals(Invoker(address), avoid)).ToList();
+        }
+
         if (addresses.Count == 0)
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable,
@@ -26,7 +36,7 @@ internal sealed class UpstreamChannels(IProxyStateLookup proxyState, IOptionsMon
         }
 
         var index = (int)((uint)Interlocked.Increment(ref _next) % (uint)addresses.Count);
-        return For(addresses[index]);
+        return Invoker(addresses[index]);
     }
 
     /// <summary>Every destination address of the upstream cluster that the proxy considers available.</summary>
@@ -39,6 +49,8 @@ internal sealed class UpstreamChannels(IProxyStateLookup proxyState, IOptionsMon
 
         return cluster.DestinationsState.AvailableDestinations.Select(d => d.Model.Config.Address).ToList();
     }
+
+    private CallInvoker Invoker(string address) => _invokers.GetOrAdd(address, static (address, channels) => channels.For(address).CreateCallInvoker(), this);
 
     public GrpcChannel For(string address) => _channels.GetOrAdd(address, static address => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {

@@ -212,3 +212,120 @@ public sealed class HangingReplicaTests(HangingReplicaStackFixture stack) : ICla
         }, "the replica is back in rotation", TimeSpan.FromSeconds(60));
     }
 }
+
+/// <summary>
+/// A "replica" that accepts connections and answers garbage — not HTTP, then a reset — as a process on a port
+/// reused by something else would.
+/// </summary>
+public sealed class GarbageReplicaStackFixture : StackFixture
+{
+    private readonly System.Net.Sockets.TcpListener _garbage = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private Task _serving = Task.CompletedTask;
+
+    public string GarbageAddress => $"http://127.0.0.1:{((IPEndPoint)_garbage.LocalEndpoint).Port}";
+
+    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
+    {
+        ["ReverseProxy:Clusters:backend-rest:Destinations:garbage:Address"] = GarbageAddress,
+        ["ReverseProxy:Clusters:backend-grpc:Destinations:garbage:Address"] = GarbageAddress,
+        ["ReverseProxy:Clusters:backend-rest:HealthCheck:Active:Interval"] = "00:00:01",
+        ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Interval"] = "00:00:01",
+    };
+
+    public override async Task InitializeAsync()
+    {
+        _garbage.Start();
+        _serving = ServeGarbageAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _stop.CancelAsync();
+        _garbage.Stop();
+        await _serving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private async Task ServeGarbageAsync()
+    {
+        var junk = "\u0015\u0003\u0001garbage, not HTTP\r\n\r\n"u8.ToArray();
+        while (!_stop.IsCancellationRequested)
+        {
+            using var client = await _garbage.AcceptTcpClientAsync(_stop.Token);
+            try
+            {
+                await client.GetStream().WriteAsync(junk, _stop.Token);
+            }
+            catch (IOException)
+            {
+                // The edge hung up first.
+            }
+
+            client.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+        }
+    }
+}
+
+/// <summary>A destination that answers garbage is taken out by the health checks: REST, gRPC and subscriptions go to the working replica, and are not retried on it forever.</summary>
+public sealed class GarbageReplicaTests(GarbageReplicaStackFixture stack) : IClassFixture<GarbageReplicaStackFixture>
+{
+    private const string GetQuote = "/trading.v1.MarketDataService/GetQuote";
+    private const string StreamQuotes = "/trading.v1.MarketDataService/StreamQuotes";
+
+    [Fact]
+    public async Task ReplicaAnswersGarbage_TakenOutByHealthChecks_EverythingServedByTheWorkingOne()
+    {
+        var client = new MarketDataService.MarketDataServiceClient(stack.Grpc);
+        await Wait.UntilAsync(async () =>
+        {
+            try
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" }, deadline: DateTime.UtcNow.AddSeconds(5));
+                    using var response = await stack.Rest.GetAsync("/v1/quotes/ACME");
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+            catch (RpcException)
+            {
+                return false;
+            }
+        }, "the garbage destination is out of rotation", TimeSpan.FromSeconds(60));
+
+        var before = stack.Backend.Calls.UnaryCount(GetQuote);
+        for (var i = 0; i < 20; i++)
+        {
+            await client.GetQuoteAsync(new GetQuoteRequest { Symbol = "ACME" });
+        }
+
+        Assert.Equal(20, stack.Backend.Calls.UnaryCount(GetQuote) - before);
+
+        // New subscriptions open on the working replica, every one of them, with no error frame.
+        string[] symbols = ["GLBX", "INIT", "OSCP", "PIED"];
+        var streamsBefore = stack.Backend.Calls.Started(StreamQuotes);
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
+        await using var _1 = socket;
+        foreach (var symbol in symbols)
+        {
+            await socket.SubscribeAsync(symbol, "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { symbol } });
+        }
+
+        foreach (var symbol in symbols)
+        {
+            var (frame, before2) = await socket.ReceiveUntilAsync(f => f.Id() == symbol);
+            Assert.Equal("next", frame.Type());
+            Assert.DoesNotContain(before2, f => f.Type() == "error");
+        }
+
+        Assert.Equal(symbols.Length, stack.Backend.Calls.Started(StreamQuotes) - streamsBefore);
+    }
+}

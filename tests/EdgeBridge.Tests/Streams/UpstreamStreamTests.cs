@@ -136,7 +136,8 @@ public sealed class UpstreamStreamTests
         var stream = new UpstreamStream(Method("PrivateFeed"), new FeedRequest { Topic = "t" }, [], sharingKey: null, onClosed: null, NullLogger<UpstreamStream>.Instance);
         var sink = new TestSink(Method("PrivateFeed"), MessageEncoding.Json);
         stream.TryAdd(sink);
-        var failover = new UpstreamFailover(() => second, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+        CallInvoker? broken = null;
+        var failover = new UpstreamFailover(b => { broken = b; return second; }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
 
         var run = stream.RunAsync(first, s_catalog.Json, new StreamCounters(), failover);
         first.Send(new FeedResponse { Sequence = 5 });
@@ -153,6 +154,8 @@ public sealed class UpstreamStreamTests
         await run;
 
         Assert.Equal(new FeedRequest { Topic = "t", AfterSequence = 5 }, second.Request);
+        // The replica whose call broke is named, so the next one can be another.
+        Assert.Same(first, broken);
         Assert.Equal(2, sink.Messages.Count);
         Assert.Equal(0, sink.Terminal!.Code);
     }
@@ -165,7 +168,7 @@ public sealed class UpstreamStreamTests
         var stream = new UpstreamStream(Method("PrivateFeed"), new FeedRequest { Topic = "t" }, [new Metadata.Entry("authorization", "Bearer old")],
             sharingKey: null, onClosed: null, NullLogger<UpstreamStream>.Instance);
         stream.TryAdd(new TestSink(Method("PrivateFeed"), MessageEncoding.Json));
-        var failover = new UpstreamFailover(() => second, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+        var failover = new UpstreamFailover(_ => second, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
 
         var run = stream.RunAsync(first, s_catalog.Json, new StreamCounters(), failover);
         stream.Reauthorize("fresh");
@@ -191,7 +194,7 @@ public sealed class UpstreamStreamTests
         var sink = new TestSink(Method("PrivateFeed"), MessageEncoding.Json);
         stream.TryAdd(sink);
         var attempts = 0;
-        var failover = new UpstreamFailover(() =>
+        var failover = new UpstreamFailover(_ =>
         {
             Interlocked.Increment(ref attempts);
             var down = new ScriptedCall();
@@ -231,7 +234,7 @@ public sealed class UpstreamStreamTests
         var stream = Stream("PrivateFeed");
         var sink = new TestSink(Method("PrivateFeed"), MessageEncoding.Json);
         stream.TryAdd(sink);
-        var failover = new UpstreamFailover(() => throw new InvalidOperationException("must not re-open"), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
+        var failover = new UpstreamFailover(_ => throw new InvalidOperationException("must not re-open"), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
         var call = new ScriptedCall();
         call.Fail(new RpcException(new Status(StatusCode.PermissionDenied, "not yours")));
 
