@@ -33,6 +33,22 @@ public sealed class Browser : IAsyncDisposable
         return new Browser(playwright, browser);
     }
 
+    /// <summary>Opens the dashboard at <paramref name="edge"/> in a fresh browser context and logs in; a script error fails the test.</summary>
+    public async Task<IPage> OpenLoggedInAsync(string edge, string username, string password)
+    {
+        var context = await Instance.NewContextAsync();
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync(edge + "/");
+        await page.FillAsync("#username", username);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("#login-form button");
+        await Assertions.Expect(page.Locator("#app")).ToBeVisibleAsync(new() { Timeout = (float)Wait.Deadline.TotalMilliseconds });
+        Assert.Empty(errors);
+        return page;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Instance.DisposeAsync();

@@ -127,22 +127,9 @@ public sealed partial class DashboardTests : IAsyncLifetime
         Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
     }
 
-    private async Task<IPage> OpenLoggedInAsync(string username, string password)
-    {
-        var context = await _browser.Instance.NewContextAsync();
-        var page = await context.NewPageAsync();
-        var errors = new List<string>();
-        page.PageError += (_, error) => errors.Add(error);
-        await page.GotoAsync(_stack.Edge.HttpAddress + "/");
-        await page.FillAsync("#username", username);
-        await page.FillAsync("#password", password);
-        await page.ClickAsync("#login-form button");
-        await Expect(page.Locator("#app")).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
-        Assert.Empty(errors);
-        return page;
-    }
+    private Task<IPage> OpenLoggedInAsync(string username, string password) => _browser.OpenLoggedInAsync(_stack.Edge.HttpAddress, username, password);
 
-    private static async Task AssertUniqueSequencesAsync(IPage page, string selector)
+    internal static async Task AssertUniqueSequencesAsync(IPage page, string selector)
     {
         var sequences = await page.Locator(selector).EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.sequence)");
         Assert.Equal(sequences.Length, sequences.Distinct().Count());

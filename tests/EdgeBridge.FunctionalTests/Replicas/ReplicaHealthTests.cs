@@ -144,7 +144,8 @@ public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFix
         Assert.Equal(symbols.Length, stack.Backend.Calls.Started(StreamQuotes) - streamsBefore);
     }
 
-    private static double Reopened(string metrics) => metrics.Split('\n')
+    /// <summary>The edge's <c>edgebridge_upstream_calls_reopened_total</c>, summed over its labels.</summary>
+    internal static double Reopened(string metrics) => metrics.Split('\n')
         .Where(line => line.StartsWith("edgebridge_upstream_calls_reopened_total", StringComparison.Ordinal))
         .Select(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture))
         .DefaultIfEmpty(0)
