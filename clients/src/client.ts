@@ -1,8 +1,11 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { callRest } from "./rest.js";
-import type { UnaryMethod } from "./rest.js";
+import type { CallOptions, UnaryMethod } from "./rest.js";
 import { EdgeSocket } from "./socket.js";
-import type { BackoffOptions, ConnectionState, StreamingMethod, Subscription, SubscriptionHandlers, WebSocketFactory } from "./socket.js";
+import type { ConnectionState, SocketEvents, StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers, WebSocketFactory } from "./socket.js";
+import type { RetryOptions } from "./retry.js";
+import { fetchToken } from "./tokens.js";
+import type { TokenSource } from "./tokens.js";
 
 /** Options of {@link createEdgeClient}. */
 export interface EdgeClientOptions {
@@ -10,12 +13,17 @@ export interface EdgeClientOptions {
   baseUrl: string;
   /** Path of the WebSocket endpoint (default "/ws"). */
   webSocketPath?: string;
-  /** Creates the WebSocket; defaults to the global one. In Node 20 pass a factory based on the `ws` package. */
+  /**
+   * Supplies the access token, possibly async (a refresh with the sample's `POST /v1/auth/refresh`): asked for every
+   * REST call, at every connect, and before the socket's token expires. Without it, {@link EdgeClient.setToken} sets one.
+   */
+  getToken?: TokenSource;
+  /** Creates the WebSocket; defaults to the global one. In Node 20 pass `webSocketFromWs(WebSocket)` (the `ws` package). */
   webSocket?: WebSocketFactory;
   /** The fetch implementation for REST calls (defaults to the global one). */
   fetch?: typeof fetch;
-  /** Reconnect timing of the WebSocket. */
-  backoff?: BackoffOptions;
+  /** When and how often the socket reconnects. */
+  retry?: RetryOptions;
   /** How subscriptions receive messages: "json" (default) or "proto" (binary frames, a third of the bytes). */
   encoding?: "json" | "proto";
 }
@@ -23,63 +31,84 @@ export interface EdgeClientOptions {
 /** One client per edge: REST calls and one multiplexed WebSocket for every subscription. */
 export interface EdgeClient {
   /** Calls a unary method over REST, mapped by its `google.api.http` rule. */
-  call<I extends DescMessage, O extends DescMessage>(method: UnaryMethod<I, O>, request: MessageInitShape<I>, signal?: AbortSignal): Promise<MessageShape<O>>;
+  call<I extends DescMessage, O extends DescMessage>(method: UnaryMethod<I, O>, request: MessageInitShape<I>, options?: CallOptions | AbortSignal): Promise<MessageShape<O>>;
   /** Subscribes to a server-streaming method over the shared WebSocket (opened on first use). */
-  subscribe<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>, handlers: SubscriptionHandlers<O>): Subscription;
+  subscribe<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>, handlers: SubscriptionHandlers<O>, options?: SubscribeOptions): Subscription;
   /** The same as an async iterable; leaving the loop unsubscribes. */
-  stream<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>): AsyncIterable<MessageShape<O>>;
-  /** Sets the access token for REST calls and the socket; an open socket gets it at once (an `auth` frame). */
+  stream<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>, options?: SubscribeOptions & { limit?: number }): AsyncIterable<MessageShape<O>> & { readonly dropped: number };
+  /** Sets the token used when no `getToken` was given; an open socket gets it at once (an `auth` frame, or a reconnect for another user). */
   setToken(token: string | undefined): void;
   /** The socket's state ("closed" until the first subscription opens it). */
   readonly connectionState: ConnectionState;
   /** Observes the socket's state; returns a function that stops observing. */
   onConnectionStateChange(listener: (state: ConnectionState) => void): () => void;
-  /** Closes the socket. */
+  /** Observes the socket's events (connecting, connected, reconnecting, reconnected, closed, signedOut, tokenError). */
+  on<K extends keyof SocketEvents>(event: K, listener: (event: SocketEvents[K]) => void): () => void;
+  /** Closes the socket: every subscription completes, every loop over `stream()` ends. */
   close(): void;
 }
 
 /** Creates a client for one edge. */
 export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   let token: string | undefined;
+  const getToken: TokenSource = options.getToken ?? (() => token);
   let socket: EdgeSocket | undefined;
-  const listeners = new Set<(state: ConnectionState) => void>();
+  const stateListeners = new Set<(state: ConnectionState) => void>();
+  const eventListeners: { event: keyof SocketEvents; listener: (event: never) => void }[] = [];
+  // Listeners registered before the socket exists (or across a new one after close()) are attached to each socket.
+  const attach = (target: EdgeSocket, event: keyof SocketEvents, listener: (event: never) => void) => target.on(event, listener as never);
   const wsUrl = new URL(options.webSocketPath ?? "/ws", options.baseUrl);
   wsUrl.protocol = wsUrl.protocol === "https:" ? "wss:" : "ws:";
 
   const ensureSocket = (): EdgeSocket => {
-    if (!socket) {
+    if (!socket || socket.state === "closed") {
       socket = new EdgeSocket({
         url: wsUrl.toString(),
-        token: () => token,
+        getToken,
         ...(options.webSocket ? { webSocket: options.webSocket } : {}),
-        ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.retry ? { retry: options.retry } : {}),
         ...(options.encoding ? { encoding: options.encoding } : {}),
       });
-      socket.onStateChange((state) => listeners.forEach((listener) => listener(state)));
+      socket.onStateChange((state) => stateListeners.forEach((listener) => listener(state)));
+      for (const { event, listener } of eventListeners) {
+        attach(socket, event, listener);
+      }
     }
     return socket;
   };
 
   return {
-    call: (method, request, signal) => callRest(method, request, {
-      baseUrl: options.baseUrl,
-      token,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(signal ? { signal } : {}),
-    }),
-    subscribe: (method, request, handlers) => ensureSocket().subscribe(method, request, handlers),
-    stream: (method, request) => ensureSocket().stream(method, request),
+    async call(method, request, callOptions) {
+      const perCall: CallOptions = callOptions instanceof AbortSignal ? { signal: callOptions } : (callOptions ?? {});
+      return callRest(method, request, {
+        ...perCall,
+        baseUrl: options.baseUrl,
+        token: await fetchToken(getToken),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
+    },
+    subscribe: (method, request, handlers, subscribeOptions) => ensureSocket().subscribe(method, request, handlers, subscribeOptions),
+    stream: (method, request, streamOptions) => ensureSocket().stream(method, request, streamOptions),
     setToken(value) {
       token = value;
-      socket?.refreshToken();
+      void socket?.refreshToken();
     },
     get connectionState() {
       return socket?.state ?? "closed";
     },
     onConnectionStateChange(listener) {
-      listeners.add(listener);
+      stateListeners.add(listener);
       listener(socket?.state ?? "closed");
-      return () => listeners.delete(listener);
+      return () => stateListeners.delete(listener);
+    },
+    on(event, listener) {
+      const entry = { event, listener: listener as (event: never) => void };
+      eventListeners.push(entry);
+      const off = socket ? attach(socket, event, entry.listener) : undefined;
+      return () => {
+        eventListeners.splice(eventListeners.indexOf(entry), 1);
+        off?.();
+      };
     },
     close() {
       socket?.close();

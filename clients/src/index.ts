@@ -1,21 +1,25 @@
-// Everything that users need to access is exported here.
+// The package's public API: generic over any contract. Generated code of a contract (the sample's trading and chat
+// services, or yours) lives with the application that uses it.
 export { createEdgeClient } from "./client.js";
 export type { EdgeClient, EdgeClientOptions } from "./client.js";
-export { EdgeSocket, findSequence } from "./socket.js";
+export { EdgeSocket, webSocketFromWs } from "./socket.js";
 export type {
-  BackoffOptions,
   ConnectionState,
+  NextInfo,
+  SocketEvents,
   SocketOptions,
   StreamingMethod,
+  SubscribeOptions,
   Subscription,
   SubscriptionHandlers,
   WebSocketFactory,
   WebSocketLike,
 } from "./socket.js";
+export { RetryPolicy, fullJitter, isTerminal } from "./retry.js";
+export type { CloseReason, RetryOptions } from "./retry.js";
+export type { TokenSource } from "./tokens.js";
+export { streamContract } from "./contract.js";
+export type { StreamContract } from "./contract.js";
 export { buildRestRequest, callRest, isRestMethod } from "./rest.js";
-export type { RestCallOptions, RestRequest, UnaryMethod } from "./rest.js";
+export type { CallOptions, RestCallOptions, RestRequest, UnaryMethod } from "./rest.js";
 export { Code, EdgeError } from "./errors.js";
-export * as trading from "./gen/trading/v1/trading_pb.js";
-export * as marketData from "./gen/trading/v1/market_data_pb.js";
-export * as auth from "./gen/trading/v1/auth_pb.js";
-export * as chat from "./gen/chat/v1/chat_pb.js";

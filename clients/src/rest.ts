@@ -1,7 +1,7 @@
 import { create, fromJson, getOption, hasOption, toJson } from "@bufbuild/protobuf";
 import type { DescField, DescMethod, DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { http } from "./gen/google/api/annotations_pb.js";
-import { EdgeError } from "./errors.js";
+import { Code, EdgeError, codeOfHttpStatus, parseRetryAfter } from "./errors.js";
 
 /** A unary method of the contract that has a `google.api.http` rule. */
 export type UnaryMethod<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> = DescMethod & {
@@ -10,16 +10,24 @@ export type UnaryMethod<I extends DescMessage = DescMessage, O extends DescMessa
   output: O;
 };
 
+/** Per-call options: cancellation, a deadline, extra headers. */
+export interface CallOptions {
+  /** Cancels the call: it fails with 1 CANCELLED. */
+  signal?: AbortSignal;
+  /** Fails the call with 4 DEADLINE_EXCEEDED after this long. */
+  timeoutMs?: number;
+  /** Extra request headers (e.g. an idempotency or tracing header). */
+  headers?: Record<string, string>;
+}
+
 /** Options of a REST call. */
-export interface RestCallOptions {
+export interface RestCallOptions extends CallOptions {
   /** Base URL of the edge, e.g. "https://edge.example.com". */
   baseUrl: string;
   /** Bearer token sent as `Authorization`, if any. */
   token?: string | undefined;
   /** The fetch implementation (defaults to the global one). */
   fetch?: typeof fetch;
-  /** Cancels the call. */
-  signal?: AbortSignal;
 }
 
 /** An HTTP request built from a method's http rule: verb, path with bound variables, query, body. */
@@ -79,7 +87,7 @@ export async function callRest<I extends DescMessage, O extends DescMessage>(
   options: RestCallOptions,
 ): Promise<MessageShape<O>> {
   const built = buildRestRequest(method, create(method.input, request));
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { ...options.headers, accept: "application/json" };
   if (built.body !== undefined) {
     headers["content-type"] = "application/json";
   }
@@ -87,25 +95,69 @@ export async function callRest<I extends DescMessage, O extends DescMessage>(
     headers["authorization"] = `Bearer ${options.token}`;
   }
 
-  const doFetch = options.fetch ?? globalThis.fetch;
-  let response: Response;
-  try {
-    response = await doFetch(new URL(built.path, options.baseUrl), {
-      method: built.method,
-      headers,
-      ...(built.body !== undefined ? { body: built.body } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  } catch (error) {
-    throw new EdgeError(14, `The edge cannot be reached: ${(error as Error).message}`);
+  // One signal for the caller's abort and the deadline; which of them fired decides the code.
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) {
+    throw new EdgeError(Code.Cancelled, "Cancelled.");
   }
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  let timedOut = false;
+  const deadline = options.timeoutMs !== undefined ? setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs) : undefined;
+  const failure = (error: unknown) => timedOut
+    ? new EdgeError(Code.DeadlineExceeded, `${method.name} did not answer within ${options.timeoutMs} ms.`)
+    : options.signal?.aborted
+      ? new EdgeError(Code.Cancelled, "Cancelled.")
+      : new EdgeError(Code.Unavailable, `The edge cannot be reached: ${(error as Error).message}`);
 
-  const text = await response.text();
-  const body: unknown = text.length > 0 ? JSON.parse(text) : {};
-  if (!response.ok) {
-    throw EdgeError.fromStatus(body, response.status);
+  try {
+    const doFetch = options.fetch ?? globalThis.fetch;
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(new URL(built.path, options.baseUrl), {
+        method: built.method,
+        headers,
+        ...(built.body !== undefined ? { body: built.body } : {}),
+        signal: controller.signal,
+      });
+      text = await response.text();
+    } catch (error) {
+      throw failure(error);
+    }
+
+    const body = parseJson(text);
+    if (!response.ok) {
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      // A google.rpc.Status from the edge or the backend; anything else (a proxy's HTML page) keeps its HTTP meaning.
+      if (body !== undefined && typeof body === "object" && body !== null && typeof (body as { code?: unknown }).code === "number") {
+        throw EdgeError.fromStatus(body, response.status, retryAfterMs);
+      }
+      const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+      throw new EdgeError(codeOfHttpStatus(response.status), `HTTP ${response.status} without a status body${excerpt ? `: ${excerpt}` : ""}`, [], response.status, retryAfterMs);
+    }
+    if (body === undefined) {
+      throw new EdgeError(Code.Internal, `${method.name} answered ${response.status} with a body that is not JSON.`, [], response.status);
+    }
+    return fromJson(method.output, body as never, { ignoreUnknownFields: true });
+  } finally {
+    clearTimeout(deadline);
+    options.signal?.removeEventListener("abort", onAbort);
   }
-  return fromJson(method.output, body as never, { ignoreUnknownFields: true });
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) {
+    return {};
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function fieldByProtoName(message: DescMessage, name: string): DescField {

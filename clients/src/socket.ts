@@ -1,7 +1,13 @@
 import { create, fromBinary, fromJson, toJson } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { cursorOf, isReplay, streamContract } from "./contract.js";
+import type { StreamContract } from "./contract.js";
 import { Code, EdgeError } from "./errors.js";
 import { NextFrameSchema } from "./gen/edgebridge/v1/frames_pb.js";
+import { RetryPolicy, closeError } from "./retry.js";
+import type { CloseReason, RetryOptions } from "./retry.js";
+import { fetchToken, refreshDelay, tokenSubject } from "./tokens.js";
+import type { TokenSource } from "./tokens.js";
 
 /** Where the client's WebSocket is in its life. */
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
@@ -13,20 +19,38 @@ export type StreamingMethod<I extends DescMessage = DescMessage, O extends DescM
   output: O;
 };
 
+/** What came with a message besides the message. */
+export interface NextInfo {
+  /** Messages the edge discarded for this subscriber before this one (drop-oldest streams whose reader fell behind). */
+  dropped: number;
+}
+
 /** What to do with a subscription's messages. */
 export interface SubscriptionHandlers<O extends DescMessage> {
-  /** Called with each message, in order; after a reconnect, only with messages not seen before. */
-  next: (message: MessageShape<O>) => void;
-  /** Called once when the subscription ends with an error; the error carries the gRPC code. */
+  /** Called with each message, in order; after a reconnect or resume, only with messages not seen before. */
+  next: (message: MessageShape<O>, info: NextInfo) => void;
+  /** Called once when the subscription ends with an error; the error carries the gRPC code (1 CANCELLED after an abort). */
   error?: (error: EdgeError) => void;
-  /** Called once when the stream completes normally. */
+  /** Called once when the stream completes normally, or when the client is closed. */
   complete?: () => void;
+  /** Called when the subscription is asked for again from its cursor (after a reconnect, UNAVAILABLE, RESOURCE_EXHAUSTED or an expired token). */
+  resumed?: (cursor: unknown) => void;
+}
+
+/** Per-call options of `subscribe` and `stream`. */
+export interface SubscribeOptions {
+  /** Ends the subscription with 1 CANCELLED when aborted. */
+  signal?: AbortSignal;
+  /** Ends the subscription with 4 DEADLINE_EXCEEDED after this long. */
+  timeoutMs?: number;
 }
 
 /** A running subscription. */
 export interface Subscription {
   /** Its id on the socket. */
   readonly id: string;
+  /** The position of the last message delivered, by the contract's `resume` cursor; undefined before the first or without one. */
+  readonly cursor: unknown;
   /** Stops it; the edge cancels the upstream call. */
   unsubscribe(): void;
 }
@@ -35,6 +59,10 @@ export interface Subscription {
 export interface WebSocketLike {
   readonly readyState: number;
   binaryType?: string;
+  /** The HTTP status of a refused handshake, when the implementation can tell (browsers cannot; see {@link webSocketFromWs}). */
+  handshakeStatus?: number;
+  /** The refusal's `Retry-After` in milliseconds, when the implementation can tell. */
+  retryAfterMs?: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: unknown) => void) | null;
@@ -46,24 +74,37 @@ export interface WebSocketLike {
 /** Creates a WebSocket for a URL and subprotocols. */
 export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
-/** Reconnect timing: exponential backoff with full jitter. */
-export interface BackoffOptions {
-  /** First delay in milliseconds (default 250). */
-  initialDelayMs?: number;
-  /** Largest delay in milliseconds (default 10000). */
-  maxDelayMs?: number;
+/** What the socket reports as it lives. */
+export interface SocketEvents {
+  /** An attempt to connect starts (0 for the first, then counting failed attempts in a row). */
+  connecting: { attempt: number };
+  /** The first `ack`. */
+  connected: { connectionId: string };
+  /** The socket closed and will be opened again after `delayMs`. */
+  reconnecting: { attempt: number; delayMs: number; code: number; reason: string };
+  /** An `ack` after a reconnect; subscriptions are being resumed. */
+  reconnected: { connectionId: string };
+  /** The socket is closed for good: by `close()`, or after a close the retry policy does not retry. */
+  closed: { code: number; reason: string; error: EdgeError | undefined };
+  /** The token was refused and `getToken()` had no other: subscriptions that need it ended with 16; public ones go on without it. */
+  signedOut: { error: EdgeError };
+  /** `getToken()` threw, hung or the edge refused its token; it is asked again after a backoff delay. */
+  tokenError: { error: unknown };
 }
 
 /** Options of the socket connection. */
 export interface SocketOptions {
   /** The edge's WebSocket URL, e.g. "wss://edge.example.com/ws". */
   url: string;
-  /** Returns the current access token (called at every connect); undefined for anonymous use. */
-  token?: () => string | undefined;
-  /** Creates the WebSocket; defaults to the global WebSocket (browsers, Node 22+). Pass one based on `ws` in Node 20. */
+  /**
+   * Supplies the access token (may be async, like SignalR's `accessTokenFactory`): called at every connect and
+   * before the current token expires, whose replacement goes to the edge in an `auth` frame. Undefined: anonymous.
+   */
+  getToken?: TokenSource;
+  /** Creates the WebSocket; defaults to the global WebSocket (browsers, Node 22+). In Node 20 use {@link webSocketFromWs}. */
   webSocket?: WebSocketFactory;
-  /** Reconnect timing. */
-  backoff?: BackoffOptions;
+  /** When and how often to reconnect, and to resume subscriptions. */
+  retry?: RetryOptions;
   /**
    * How subscriptions receive their messages: "json" (default) as proto3 JSON text frames, or "proto" as binary
    * frames of protobuf — about 40 % of the bytes for the same messages, decoded with the generated schemas.
@@ -72,38 +113,51 @@ export interface SocketOptions {
 }
 
 interface ActiveSubscription {
+  id: string;
   method: StreamingMethod;
+  contract: StreamContract;
   request: MessageShape<DescMessage>;
   handlers: SubscriptionHandlers<DescMessage>;
-  /** The highest sequence seen, when the stream's messages carry one. */
-  lastSequence: bigint | undefined;
-  /** The request field that resumes the stream (after_sequence), when the request has one. */
-  resumeField: string | undefined;
+  cursor: unknown;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   retries: number;
+  cleanup: () => void;
 }
 
 const OPEN = 1;
 
 /**
- * One multiplexed `edgebridge.v1` WebSocket. Subscriptions survive reconnects: the socket reconnects with backoff
- * and jitter, sends the current token, and resubscribes each stream — from its last sequence where the request has
- * `after_sequence`, so no update is lost or delivered twice.
+ * One multiplexed `edgebridge.v1` WebSocket. Subscriptions survive reconnects, replicas and tokens: the socket
+ * reconnects under its retry policy, keeps the token fresh with `auth` frames, and resubscribes each stream from the
+ * cursor its contract declares (`edgebridge.v1.stream` `resume`), so no message is lost or delivered twice.
  */
 export class EdgeSocket {
   private readonly options: SocketOptions;
+  private readonly policy: RetryPolicy;
   private readonly subscriptions = new Map<string, ActiveSubscription>();
-  private readonly listeners = new Set<(state: ConnectionState) => void>();
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private readonly eventListeners = new Map<keyof SocketEvents, Set<(event: never) => void>>();
   private socket: WebSocketLike | undefined;
   private current: ConnectionState = "connecting";
   private attempt = 0;
   private nextId = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private acked = false;
+  private everConnected = false;
+  /** The token the open connection runs with (sent in `init` or the last accepted `auth`). */
+  private token: string | undefined;
+  /** After a refused token with no replacement: connect without one until `refreshToken()` finds one. */
+  private signedOut = false;
+  /** A refused token gets one more attempt with whatever getToken() gives then. */
+  private retriedToken = false;
+  private tokenFailures = 0;
 
   constructor(options: SocketOptions) {
     this.options = options;
-    this.connect();
+    this.policy = new RetryPolicy(options.retry);
+    // On the next microtask, so that listeners attached right after construction see the first `connecting`.
+    queueMicrotask(() => void this.connect());
   }
 
   /** The current state. */
@@ -113,9 +167,20 @@ export class EdgeSocket {
 
   /** Calls `listener` on every state change (and once now); returns a function that stops it. */
   onStateChange(listener: (state: ConnectionState) => void): () => void {
-    this.listeners.add(listener);
+    this.stateListeners.add(listener);
     listener(this.current);
-    return () => this.listeners.delete(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Observes one kind of event; returns a function that stops it. */
+  on<K extends keyof SocketEvents>(event: K, listener: (event: SocketEvents[K]) => void): () => void {
+    let listeners = this.eventListeners.get(event);
+    if (!listeners) {
+      listeners = new Set();
+      this.eventListeners.set(event, listeners);
+    }
+    listeners.add(listener as (event: never) => void);
+    return () => listeners.delete(listener as (event: never) => void);
   }
 
   /** Subscribes to a server-streaming method. */
@@ -123,48 +188,100 @@ export class EdgeSocket {
     method: StreamingMethod<I, O>,
     request: MessageInitShape<I>,
     handlers: SubscriptionHandlers<O>,
+    options: SubscribeOptions = {},
   ): Subscription {
     const id = `s${++this.nextId}`;
-    const resume = method.input.fields.find((f) => f.name === "after_sequence");
     const active: ActiveSubscription = {
+      id,
       method: method as StreamingMethod,
+      contract: streamContract(method),
       request: create(method.input, request) as MessageShape<DescMessage>,
       handlers: handlers as unknown as SubscriptionHandlers<DescMessage>,
-      lastSequence: undefined,
-      resumeField: resume?.localName,
+      cursor: undefined,
       retryTimer: undefined,
       retries: 0,
+      cleanup: () => {},
+    };
+    const subscription: Subscription = {
+      id,
+      get cursor() {
+        return active.cursor;
+      },
+      unsubscribe: () => this.unsubscribe(id),
+    };
+    if (this.current === "closed") {
+      queueMicrotask(() => active.handlers.error?.(new EdgeError(Code.Unavailable, "The client is closed.")));
+      return subscription;
+    }
+    if (options.signal?.aborted) {
+      queueMicrotask(() => active.handlers.error?.(cancelled(options.signal)));
+      return subscription;
+    }
+
+    const onAbort = () => this.end(id, cancelled(options.signal));
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const deadline = options.timeoutMs !== undefined
+      ? setTimeout(() => this.end(id, new EdgeError(Code.DeadlineExceeded, `The subscription's ${options.timeoutMs} ms deadline passed.`)), options.timeoutMs)
+      : undefined;
+    active.cleanup = () => {
+      options.signal?.removeEventListener("abort", onAbort);
+      clearTimeout(deadline);
+      clearTimeout(active.retryTimer);
     };
     this.subscriptions.set(id, active);
-    this.sendSubscribe(id, active);
-    return { id, unsubscribe: () => this.unsubscribe(id) };
+    this.sendSubscribe(active);
+    return subscription;
   }
 
-  /** Subscribes and returns the messages as an async iterable; breaking out of the loop unsubscribes. */
+  /**
+   * Subscribes and returns the messages as an async iterable; leaving the loop unsubscribes. Messages the loop has
+   * not taken yet wait in a buffer bounded by the method's queue limit (`limit`, default the contract's or 1024) under
+   * the method's slow-consumer policy: drop-oldest streams drop (and count, in `dropped`), others end with 8.
+   */
   stream<I extends DescMessage, O extends DescMessage>(
     method: StreamingMethod<I, O>,
     request: MessageInitShape<I>,
-  ): AsyncIterable<MessageShape<O>> {
+    options: SubscribeOptions & { limit?: number } = {},
+  ): AsyncIterable<MessageShape<O>> & { readonly dropped: number } {
+    const contract = streamContract(method);
+    const limit = Math.max(1, options.limit ?? (contract.queueLimit > 0 ? contract.queueLimit : 1024));
+    let dropped = 0;
+    const socket = this;
     return {
+      get dropped() {
+        return dropped;
+      },
       [Symbol.asyncIterator]: () => {
         const queue: MessageShape<O>[] = [];
         let wake: (() => void) | undefined;
         let failure: EdgeError | undefined;
         let done = false;
-        const subscription = this.subscribe(method, request, {
-          next: (message) => {
+        const stop = () => wake?.();
+        const subscription = socket.subscribe(method, request, {
+          next: (message, info) => {
+            dropped += info.dropped;
+            if (queue.length >= limit) {
+              if (!contract.dropOldest) {
+                subscription.unsubscribe();
+                failure = new EdgeError(Code.ResourceExhausted, `The loop fell ${limit} messages behind the stream.`);
+                stop();
+                return;
+              }
+              queue.shift();
+              dropped++;
+            }
             queue.push(message);
-            wake?.();
+            stop();
           },
           error: (error) => {
             failure = error;
-            wake?.();
+            stop();
           },
           complete: () => {
             done = true;
-            wake?.();
+            stop();
           },
-        });
+        }, options);
         return {
           next: async (): Promise<IteratorResult<MessageShape<O>>> => {
             while (queue.length === 0 && failure === undefined && !done) {
@@ -182,6 +299,7 @@ export class EdgeSocket {
           },
           return: async (): Promise<IteratorResult<MessageShape<O>>> => {
             subscription.unsubscribe();
+            done = true;
             return { value: undefined, done: true };
           },
         };
@@ -189,35 +307,86 @@ export class EdgeSocket {
     };
   }
 
-  /** Sends a fresh token on the open socket (an `auth` frame); it is also used for every later reconnect. */
-  refreshToken(): void {
-    const token = this.options.token?.();
-    if (token && this.acked) {
-      this.send({ type: "auth", token });
+  /**
+   * Asks `getToken()` again now and, when it gives another token, sends it on the open socket (an `auth` frame) —
+   * or, for another user, reconnects with it. Called by itself before each token expires.
+   */
+  async refreshToken(): Promise<void> {
+    clearTimeout(this.refreshTimer);
+    if (this.current === "closed") {
+      return;
     }
+    let token: string | undefined;
+    try {
+      token = await fetchToken(this.options.getToken);
+    } catch (error) {
+      this.tokenFailed(error);
+      return;
+    }
+    this.tokenFailures = 0;
+    if (token === undefined || token === this.token) {
+      this.scheduleRefresh();
+      return;
+    }
+    if (this.signedOut) {
+      // Signed in again: reconnect with the token, and the streams that need it can be subscribed again.
+      this.signedOut = false;
+      this.restart();
+      return;
+    }
+    if (!this.acked) {
+      return; // The connection being opened asks getToken() itself.
+    }
+    if (tokenSubject(token) !== tokenSubject(this.token)) {
+      // Another user: a connection's identity changes only by reconnecting.
+      this.restart();
+      return;
+    }
+    this.token = token;
+    this.send({ type: "auth", token });
+    this.scheduleRefresh();
   }
 
-  /** Closes the socket for good; subscriptions end without callbacks. */
+  /** Closes the socket for good: every open subscription completes, every open iterator ends. */
   close(): void {
+    if (this.current === "closed") {
+      return;
+    }
     this.setState("closed");
     clearTimeout(this.reconnectTimer);
-    for (const active of this.subscriptions.values()) {
-      clearTimeout(active.retryTimer);
-    }
+    clearTimeout(this.refreshTimer);
+    const open = [...this.subscriptions.values()];
     this.subscriptions.clear();
+    for (const active of open) {
+      active.cleanup();
+      active.handlers.complete?.();
+    }
     this.socket?.close(1000, "");
+    this.emit("closed", { code: 1000, reason: "closed by the client", error: undefined });
   }
 
-  private connect(): void {
+  private async connect(): Promise<void> {
     this.acked = false;
+    this.emit("connecting", { attempt: this.attempt });
+    let token: string | undefined;
+    if (!this.signedOut) {
+      try {
+        token = await fetchToken(this.options.getToken);
+      } catch (error) {
+        this.emit("tokenError", { error });
+        this.closed({ code: 1006, reason: `getToken() failed: ${(error as Error).message ?? error}`, wasOpen: false });
+        return;
+      }
+    }
+    if (this.current === "closed") {
+      return;
+    }
+    this.token = token;
     const factory = this.options.webSocket ?? defaultFactory();
     const socket = factory(this.options.url, ["edgebridge.v1"]);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
-    socket.onopen = () => {
-      const token = this.options.token?.();
-      this.send(token ? { type: "init", token } : { type: "init" });
-    };
+    socket.onopen = () => this.send(token ? { type: "init", token } : { type: "init" });
     socket.onmessage = (event) => {
       const bytes = binaryData(event.data);
       if (bytes === undefined) {
@@ -226,25 +395,74 @@ export class EdgeSocket {
         this.receiveBinary(bytes);
       }
     };
-    socket.onerror = () => {
-      // onclose follows and decides what to do.
+    socket.onerror = (event) => {
+      // A refused handshake: `ws` says "Unexpected server response: 403"; onclose follows and decides.
+      const status = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown })?.message ?? ""))?.[1];
+      if (status !== undefined && socket.handshakeStatus === undefined) {
+        socket.handshakeStatus = Number(status);
+      }
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) {
         return;
       }
       this.socket = undefined;
+      const wasOpen = this.acked;
       this.acked = false;
-      if (this.current === "closed") {
-        return;
-      }
-      this.setState("reconnecting");
-      this.reconnectTimer = setTimeout(() => this.connect(), this.delay(this.attempt++));
+      clearTimeout(this.refreshTimer);
+      this.closed({
+        code: event.code,
+        reason: event.reason,
+        wasOpen,
+        ...(socket.handshakeStatus !== undefined ? { handshakeStatus: socket.handshakeStatus } : {}),
+        ...(socket.retryAfterMs !== undefined ? { retryAfterMs: socket.retryAfterMs } : {}),
+      });
     };
   }
 
+  /** The connection ended (or never started): reconnect under the policy, sign out, or stop. */
+  private closed(reason: CloseReason): void {
+    if (this.current === "closed") {
+      return;
+    }
+    if (reason.code === 4401 && this.token !== undefined) {
+      // The edge refused the token: one more attempt with whatever getToken() gives now; if that is refused too,
+      // the user is signed out and public subscriptions go on without a token.
+      if (!this.retriedToken) {
+        this.retriedToken = true;
+        void this.connect();
+        return;
+      }
+      this.retriedToken = false;
+      this.signOut(new EdgeError(Code.Unauthenticated, `The edge refused the token: ${reason.reason || "4401"}`));
+      if (this.subscriptions.size > 0) {
+        this.attempt = 0;
+        void this.connect();
+        return;
+      }
+    }
+    const attempt = this.attempt++;
+    if (!this.policy.shouldRetry(reason, attempt)) {
+      const error = closeError(reason);
+      this.setState("closed");
+      clearTimeout(this.refreshTimer);
+      const open = [...this.subscriptions.values()];
+      this.subscriptions.clear();
+      for (const active of open) {
+        active.cleanup();
+        active.handlers.error?.(error);
+      }
+      this.emit("closed", { code: reason.code, reason: reason.reason, error });
+      return;
+    }
+    const delayMs = this.policy.delay(attempt, reason.retryAfterMs);
+    this.setState("reconnecting");
+    this.emit("reconnecting", { attempt, delayMs, code: reason.code, reason: reason.reason });
+    this.reconnectTimer = setTimeout(() => void this.connect(), delayMs);
+  }
+
   private receive(data: string): void {
-    let frame: { type?: string; id?: string; message?: unknown; status?: unknown };
+    let frame: { type?: string; id?: string; message?: unknown; status?: unknown; dropped?: unknown; connectionId?: unknown };
     try {
       frame = JSON.parse(data);
     } catch {
@@ -256,10 +474,15 @@ export class EdgeSocket {
         if (!this.acked) {
           this.acked = true;
           this.attempt = 0;
+          this.retriedToken = false;
           this.setState("open");
-          for (const [id, active] of this.subscriptions) {
-            this.sendSubscribe(id, active);
+          const connectionId = String(frame.connectionId ?? "");
+          this.emit(this.everConnected ? "reconnected" : "connected", { connectionId });
+          this.everConnected = true;
+          for (const active of this.subscriptions.values()) {
+            this.sendSubscribe(active);
           }
+          this.scheduleRefresh();
         }
         return;
       case "ping":
@@ -268,20 +491,25 @@ export class EdgeSocket {
       case "next": {
         const active = frame.id === undefined ? undefined : this.subscriptions.get(frame.id);
         if (active) {
-          this.deliver(active, fromJson(active.method.output, frame.message as never, { ignoreUnknownFields: true }));
+          this.deliver(active, fromJson(active.method.output, frame.message as never, { ignoreUnknownFields: true }), Number(frame.dropped ?? 0));
         }
         return;
       }
       case "complete": {
         const active = frame.id === undefined ? undefined : this.subscriptions.get(frame.id);
-        if (active && frame.id !== undefined) {
-          this.subscriptions.delete(frame.id);
+        if (active) {
+          this.subscriptions.delete(active.id);
+          active.cleanup();
           active.handlers.complete?.();
         }
         return;
       }
       case "error":
-        this.fail(frame.id, EdgeError.fromStatus(frame.status));
+        if (frame.id === undefined) {
+          this.connectionError(EdgeError.fromStatus(frame.status));
+        } else {
+          this.subscriptionError(frame.id, EdgeError.fromStatus(frame.status));
+        }
         return;
     }
   }
@@ -290,60 +518,85 @@ export class EdgeSocket {
   private receiveBinary(bytes: Uint8Array): void {
     let message: MessageShape<DescMessage>;
     let active: ActiveSubscription | undefined;
+    let dropped = 0;
     try {
       const frame = fromBinary(NextFrameSchema, bytes);
       active = this.subscriptions.get(frame.id);
       if (!active) {
         return;
       }
+      dropped = Number(frame.dropped);
       message = fromBinary(active.method.output, frame.message);
     } catch {
       return;
     }
-    this.deliver(active, message);
+    this.deliver(active, message, dropped);
   }
 
-  private deliver(active: ActiveSubscription, message: MessageShape<DescMessage>): void {
-    const sequence = findSequence(message);
-    if (sequence !== undefined && active.resumeField !== undefined) {
-      if (active.lastSequence !== undefined && sequence <= active.lastSequence) {
-        return; // Already delivered before a reconnect.
+  private deliver(active: ActiveSubscription, message: MessageShape<DescMessage>, dropped: number): void {
+    const cursor = cursorOf(active.contract, message);
+    if (cursor !== undefined) {
+      if (isReplay(active.cursor, cursor)) {
+        return; // Already delivered before a resume.
       }
-      active.lastSequence = sequence;
+      active.cursor = cursor;
     }
     active.retries = 0;
-    active.handlers.next(message);
+    active.handlers.next(message, { dropped });
   }
 
-  private fail(id: string | undefined, error: EdgeError): void {
-    const active = id === undefined ? undefined : this.subscriptions.get(id);
-    if (!active || id === undefined) {
+  /** An error frame without an id: about the connection's token (or a frame of ours the edge rejected). */
+  private connectionError(error: EdgeError): void {
+    if (error.code === Code.Unauthenticated) {
+      // The `auth` frame's token was refused; the previous one stays in use until it expires.
+      this.tokenFailed(error);
+    } else if (error.code === Code.PermissionDenied) {
+      // A token for another user: a connection changes identity only by reconnecting.
+      this.restart();
+    }
+  }
+
+  private subscriptionError(id: string, error: EdgeError): void {
+    const active = this.subscriptions.get(id);
+    if (!active) {
       return;
     }
-    // The backend restarting is not the subscriber's problem: resubscribe (from the last sequence) with backoff.
-    if (error.code === Code.Unavailable && this.current !== "closed") {
-      active.retryTimer = setTimeout(() => {
-        if (this.subscriptions.get(id) === active) {
-          this.sendSubscribe(id, active);
+    const resumable = error.code === Code.Unavailable || error.code === Code.ResourceExhausted
+      || (error.code === Code.Unauthenticated && active.contract.authRequired && !this.signedOut);
+    if (resumable && this.current !== "closed" && active.retries < 10) {
+      // The backend restarting, the subscriber falling behind or its token expiring is not the subscriber's problem:
+      // subscribe again from the cursor, with backoff, after a fresh token when that was the reason.
+      const delayMs = this.policy.delay(active.retries++, error.retryAfterMs);
+      active.retryTimer = setTimeout(async () => {
+        if (error.code === Code.Unauthenticated) {
+          await this.refreshToken();
         }
-      }, this.delay(active.retries++));
+        if (this.subscriptions.get(id) === active) {
+          this.sendSubscribe(active);
+        }
+      }, delayMs);
       return;
     }
-    this.subscriptions.delete(id);
-    active.handlers.error?.(error);
+    this.end(id, error);
   }
 
-  private sendSubscribe(id: string, active: ActiveSubscription): void {
+  private sendSubscribe(active: ActiveSubscription): void {
     if (!this.acked) {
       return; // Sent when the ack arrives.
     }
+    if (active.contract.authRequired && this.signedOut) {
+      this.end(active.id, new EdgeError(Code.Unauthenticated, "Signed out: this stream needs a token."));
+      return;
+    }
     const request = create(active.method.input, active.request);
-    if (active.resumeField !== undefined && active.lastSequence !== undefined) {
-      (request as Record<string, unknown>)[active.resumeField] = active.lastSequence;
+    const resume = active.contract.resume;
+    if (resume && active.cursor !== undefined) {
+      (request as Record<string, unknown>)[resume.requestField.localName] = active.cursor;
+      active.handlers.resumed?.(active.cursor);
     }
     this.send({
       type: "subscribe",
-      id,
+      id: active.id,
       method: `${active.method.parent.typeName}/${active.method.name}`,
       request: toJson(active.method.input, request),
       ...(this.options.encoding === "proto" ? { encoding: "proto" } : {}),
@@ -355,9 +608,58 @@ export class EdgeSocket {
     if (!active) {
       return;
     }
-    clearTimeout(active.retryTimer);
+    active.cleanup();
     this.subscriptions.delete(id);
     this.send({ type: "unsubscribe", id });
+  }
+
+  /** Ends one subscription with `error`, telling the edge when it still runs there. */
+  private end(id: string, error: EdgeError): void {
+    const active = this.subscriptions.get(id);
+    if (!active) {
+      return;
+    }
+    this.unsubscribe(id);
+    active.handlers.error?.(error);
+  }
+
+  private signOut(error: EdgeError): void {
+    this.signedOut = true;
+    this.token = undefined;
+    for (const active of [...this.subscriptions.values()]) {
+      if (active.contract.authRequired) {
+        this.subscriptions.delete(active.id);
+        active.cleanup();
+        active.handlers.error?.(error);
+      }
+    }
+    this.emit("signedOut", { error });
+  }
+
+  private tokenFailed(error: unknown): void {
+    this.emit("tokenError", { error });
+    // Never a tight loop: ask again after the policy's delay, growing with each failure in a row.
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refreshToken(), this.policy.delay(this.tokenFailures++));
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    const delay = refreshDelay(this.token);
+    if (delay !== undefined && this.current !== "closed" && this.options.getToken) {
+      this.refreshTimer = setTimeout(() => void this.refreshToken(), delay);
+    }
+  }
+
+  /** Drops the connection and opens a new one at once (a new identity); subscriptions resume from their cursors. */
+  private restart(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.acked = false;
+    socket?.close(1000, "");
+    this.attempt = 0;
+    this.setState("reconnecting");
+    void this.connect();
   }
 
   private send(frame: object): void {
@@ -369,36 +671,47 @@ export class EdgeSocket {
   private setState(state: ConnectionState): void {
     if (this.current !== state) {
       this.current = state;
-      for (const listener of this.listeners) {
+      for (const listener of this.stateListeners) {
         listener(state);
       }
     }
   }
 
-  private delay(attempt: number): number {
-    const initial = this.options.backoff?.initialDelayMs ?? 250;
-    const max = this.options.backoff?.maxDelayMs ?? 10_000;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 16));
-    // Full jitter: a fleet of clients reconnecting after an edge restart spreads out instead of stampeding.
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  private emit<K extends keyof SocketEvents>(event: K, value: SocketEvents[K]): void {
+    for (const listener of this.eventListeners.get(event) ?? []) {
+      (listener as (event: SocketEvents[K]) => void)(value);
+    }
   }
 }
 
-/** The `sequence` of a message (its own field or one of its direct children's), as generated by protobuf-es. */
-export function findSequence(message: object): bigint | undefined {
-  const record = message as Record<string, unknown>;
-  if (typeof record["sequence"] === "bigint") {
-    return record["sequence"];
-  }
-  for (const value of Object.values(record)) {
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Uint8Array)) {
-      const inner = (value as Record<string, unknown>)["sequence"];
-      if (typeof inner === "bigint") {
-        return inner;
+/**
+ * A {@link WebSocketFactory} over the `ws` package (Node 20) that also reports a refused handshake's HTTP status and
+ * `Retry-After`, which browsers hide: `webSocket: webSocketFromWs(WebSocket)` with `import { WebSocket } from "ws"`.
+ */
+export function webSocketFromWs(ctor: new (url: string, protocols: string[]) => unknown): WebSocketFactory {
+  return (url, protocols) => {
+    const socket = new ctor(url, protocols) as WebSocketLike & {
+      on(event: "unexpected-response", listener: (request: unknown, response: { statusCode?: number; headers: Record<string, unknown> }) => void): void;
+      terminate(): void;
+    };
+    socket.on("unexpected-response", (_, response) => {
+      if (response.statusCode !== undefined) {
+        socket.handshakeStatus = response.statusCode;
       }
-    }
-  }
-  return undefined;
+      const retryAfter = Number(response.headers["retry-after"]);
+      if (Number.isFinite(retryAfter) && retryAfter >= 0) {
+        socket.retryAfterMs = retryAfter * 1000;
+      }
+      // With this listener `ws` leaves the refused request to us: abort it, which closes the socket (1006).
+      socket.terminate();
+    });
+    return socket;
+  };
+}
+
+function cancelled(signal: AbortSignal | undefined): EdgeError {
+  const reason = signal?.reason;
+  return new EdgeError(Code.Cancelled, reason instanceof Error ? `Cancelled: ${reason.message}` : "Cancelled.");
 }
 
 /** The bytes of a binary WebSocket message: an ArrayBuffer in browsers, a Buffer (or Buffer[]) from `ws`. */
@@ -415,7 +728,7 @@ function binaryData(data: unknown): Uint8Array | undefined {
 function defaultFactory(): WebSocketFactory {
   const ctor = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => WebSocketLike }).WebSocket;
   if (!ctor) {
-    throw new Error("No global WebSocket: pass options.webSocket (e.g. based on the 'ws' package in Node 20).");
+    throw new Error("No global WebSocket: pass options.webSocket (e.g. webSocketFromWs(WebSocket) with the 'ws' package in Node 20).");
   }
   return (url, protocols) => new ctor(url, protocols);
 }

@@ -17,7 +17,7 @@ if (!baseUrl) {
 const client = (encoding: "json" | "proto" = "json") => createEdgeClient({
   baseUrl,
   webSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
-  backoff: { initialDelayMs: 50, maxDelayMs: 500 },
+  retry: { initialDelayMs: 50, maxDelayMs: 500 },
   encoding,
 });
 

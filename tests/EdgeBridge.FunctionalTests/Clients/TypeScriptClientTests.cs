@@ -48,4 +48,79 @@ public sealed class TypeScriptClientTests(StackFixture stack) : IClassFixture<St
             Directory.Delete(scratch, recursive: true);
         }
     }
+
+    /// <summary>
+    /// What a new user does: `npm pack` the client, install the tarball into an empty project, generate JavaScript for
+    /// the contract with buf (as the README says), and call the running stack over REST and the WebSocket.
+    /// </summary>
+    [Fact]
+    public async Task PackedPackage_InstallsIntoAnEmptyProject_AndWorksAgainstTheStack()
+    {
+        var project = Directory.CreateTempSubdirectory("edgebridge-npm-").FullName;
+        try
+        {
+            var (packCode, packed) = await Repository.RunInAsync(Clients, "npm", "pack", "--pack-destination", project, "--silent");
+            Assert.True(packCode == 0, packed);
+            var tarball = Path.Combine(project, packed.Trim().Split('\n')[^1].Trim());
+            Assert.True(File.Exists(tarball), packed);
+
+            await File.WriteAllTextAsync(Path.Combine(project, "package.json"), """{ "name": "empty", "private": true, "type": "module" }""");
+            // ws: Node 20 has no global WebSocket. Both come from the npm cache `./build.sh test` filled.
+            var (installCode, installed) = await Repository.RunInAsync(project, "npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
+                tarball, "ws@8.23.0", "@bufbuild/protobuf@2.17.0");
+            Assert.True(installCode == 0, installed);
+
+            // The user's own code from the contract: JavaScript this time, no TypeScript compiler needed.
+            var template = Path.Combine(project, "buf.gen.yaml");
+            await File.WriteAllTextAsync(template, $"""
+                version: v2
+                inputs:
+                  - directory: {Path.Combine(Repository.Root, "protos")}
+                plugins:
+                  - local: {Path.Combine(Clients, "node_modules", ".bin", "protoc-gen-es")}
+                    out: {Path.Combine(project, "gen")}
+                    include_imports: true
+                    opt: [target=js, import_extension=js]
+                """);
+            var (generateCode, generated) = await Repository.RunInAsync(Repository.Root, Repository.Buf, "generate", "--template", template);
+            Assert.True(generateCode == 0, generated);
+
+            await File.WriteAllTextAsync(Path.Combine(project, "main.mjs"), """
+                import { createEdgeClient, webSocketFromWs, EdgeError } from "@edgebridge/client";
+                import { WebSocket } from "ws";
+                import { AuthService } from "./gen/trading/v1/auth_pb.js";
+                import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
+                import { TradingService } from "./gen/trading/v1/trading_pb.js";
+
+                const client = createEdgeClient({ baseUrl: process.env.EDGEBRIDGE_URL, webSocket: webSocketFromWs(WebSocket) });
+                const login = await client.call(AuthService.method.login, { username: "alice", password: "wonderland" });
+                client.setToken(login.accessToken);
+                const portfolio = await client.call(TradingService.method.getPortfolio, { accountId: login.accountId });
+                for await (const message of client.stream(MarketDataService.method.streamQuotes, { symbols: ["ACME"] })) {
+                  console.log(`quote ${message.quote.symbol} ${message.quote.price} cash ${portfolio.portfolio.cash}`);
+                  break;
+                }
+                try {
+                  await client.call(MarketDataService.method.getQuote, { symbol: "NOPE" });
+                } catch (error) {
+                  console.log(`error ${error instanceof EdgeError} ${error.code}`);
+                }
+                client.close();
+                """);
+            var (runCode, output) = await Repository.RunInAsync(project, "env", $"EDGEBRIDGE_URL={stack.Edge.HttpAddress}", "node", "main.mjs");
+
+            Assert.True(runCode == 0, output);
+            Assert.Matches(@"quote ACME \d+(\.\d+)? cash \d+", output);
+            Assert.Contains("error true 5", output);
+
+            // Only the generic API is the package's: its internals and the sample's generated code are not importable.
+            var (deepCode, deep) = await Repository.RunInAsync(project, "node", "-e", "import('@edgebridge/client/dist/src/socket.js').then(() => process.exit(0), e => { console.log(e.code); process.exit(3); })");
+            Assert.True(deepCode == 3, deep);
+            Assert.Contains("ERR_PACKAGE_PATH_NOT_EXPORTED", deep);
+        }
+        finally
+        {
+            Directory.Delete(project, recursive: true);
+        }
+    }
 }
