@@ -32,6 +32,7 @@ public static class BackendApplication
         builder.Services.AddSingleton<SigningKeySource>();
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<UserStore>();
+        builder.Services.AddSingleton<RefreshTokens>();
         builder.Services.AddSingleton<QuoteBook>();
         builder.Services.AddSingleton<OrderBook>();
         builder.Services.AddSingleton<ChatRooms>();

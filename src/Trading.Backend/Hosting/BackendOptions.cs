@@ -57,6 +57,9 @@ public sealed class AuthOptions
     public string SigningKeyFile { get; set; } = "";
 
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a refresh token stays valid; each refresh issues a new one with this lifetime.</summary>
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromHours(12);
 }
 
 public sealed class MarketOptions

@@ -4,11 +4,11 @@ using Trading.V1;
 
 namespace Trading.Backend.Identity;
 
-internal sealed class AuthGrpcService(UserStore users, TokenService tokens) : AuthService.AuthServiceBase
+internal sealed class AuthGrpcService(UserStore users, TokenService tokens, RefreshTokens refreshTokens) : AuthService.AuthServiceBase
 {
     private const int MaxCredentialLength = 256;
 
-    public override Task<LoginResponse> Login(LoginRequest request, ServerCallContext context)
+    public override async Task<LoginResponse> Login(LoginRequest request, ServerCallContext context)
     {
         if (request.Username.Length is 0 or > MaxCredentialLength || request.Password.Length is 0 or > MaxCredentialLength)
         {
@@ -23,14 +23,42 @@ internal sealed class AuthGrpcService(UserStore users, TokenService tokens) : Au
             throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown username or wrong password."));
         }
 
-        var (token, expires) = tokens.Issue(request.Username, user!.Value.AccountId);
-        return Task.FromResult(new LoginResponse
+        var refresh = await refreshTokens.IssueAsync(request.Username, user!.Value.AccountId, context.CancellationToken);
+        return Respond(request.Username, user.Value.AccountId, refresh);
+    }
+
+    public override async Task<RefreshResponse> Refresh(RefreshRequest request, ServerCallContext context)
+    {
+        if (request.RefreshToken.Length is 0 or > MaxCredentialLength)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"refresh_token is required (at most {MaxCredentialLength} characters)."));
+        }
+
+        var (username, accountId, token, expires) = await refreshTokens.RotateAsync(request.RefreshToken, context.CancellationToken);
+        var issued = Respond(username, accountId, (token, expires));
+        return new RefreshResponse
+        {
+            AccessToken = issued.AccessToken,
+            ExpiresAt = issued.ExpiresAt,
+            AccountId = issued.AccountId,
+            TokenType = issued.TokenType,
+            RefreshToken = issued.RefreshToken,
+            RefreshExpiresAt = issued.RefreshExpiresAt,
+        };
+    }
+
+    private LoginResponse Respond(string username, string accountId, (string Token, DateTimeOffset ExpiresAt) refresh)
+    {
+        var (token, expires) = tokens.Issue(username, accountId);
+        return new LoginResponse
         {
             AccessToken = token,
             ExpiresAt = Timestamp.FromDateTimeOffset(expires),
-            AccountId = user.Value.AccountId,
+            AccountId = accountId,
             TokenType = "Bearer",
-        });
+            RefreshToken = refresh.Token,
+            RefreshExpiresAt = Timestamp.FromDateTimeOffset(refresh.ExpiresAt),
+        };
     }
 
     private static readonly string s_decoyHash = PasswordHasher.Hash(Guid.NewGuid().ToString());

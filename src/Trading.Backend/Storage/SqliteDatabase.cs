@@ -134,5 +134,16 @@ internal sealed class SqliteDatabase : Database
             payload        BLOB NOT NULL,
             PRIMARY KEY (stream, sequence)
         ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS refresh_tokens (
+            token_hash TEXT PRIMARY KEY,
+            family_id  TEXT NOT NULL,
+            username   TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            expires_ms INTEGER NOT NULL,
+            used_ms    INTEGER,
+            revoked    INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id);
+        CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (username, expires_ms);
         """;
 }

@@ -64,6 +64,11 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
         var requests = new Dictionary<string, Func<Task<(HttpResponseMessage, JsonElement)>>>
         {
             ["AuthService_Login"] = () => stack.SendAsync(HttpMethod.Post, "/v1/auth/login", body: new { username = "bob", password = "builder" }),
+            ["AuthService_Refresh"] = async () =>
+            {
+                var (_, login) = await stack.SendAsync(HttpMethod.Post, "/v1/auth/login", body: new { username = "bob", password = "builder" });
+                return await stack.SendAsync(HttpMethod.Post, "/v1/auth/refresh", body: new { refreshToken = login.GetProperty("refreshToken").GetString() });
+            },
             ["MarketDataService_GetQuote"] = () => stack.SendAsync(HttpMethod.Get, "/v1/quotes/ACME"),
             ["MarketDataService_ListSymbols"] = () => stack.SendAsync(HttpMethod.Get, "/v1/symbols"),
             ["TradingService_GetPortfolio"] = () => stack.SendAsync(HttpMethod.Get, "/v1/accounts/acc-alice/portfolio", alice),

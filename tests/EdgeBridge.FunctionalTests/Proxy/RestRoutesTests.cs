@@ -22,6 +22,32 @@ public sealed class RestRoutesTests(StackFixture stack) : IClassFixture<StackFix
     }
 
     [Fact]
+    public async Task Refresh_RotatesTheRefreshToken_ReuseRevokesTheSignIn_Unauthenticated401()
+    {
+        var (_, login) = await stack.SendAsync(HttpMethod.Post, "/v1/auth/login", body: new { username = "bob", password = "builder" });
+        var first = login.GetProperty("refreshToken").GetString()!;
+
+        var (refreshed, next) = await stack.SendAsync(HttpMethod.Post, "/v1/auth/refresh", body: new { refreshToken = first });
+        Assert.Equal(HttpStatusCode.OK, refreshed.StatusCode);
+        Assert.Equal("acc-bob", next.GetProperty("accountId").GetString());
+        var second = next.GetProperty("refreshToken").GetString()!;
+        Assert.NotEqual(first, second);
+        // The new access token works.
+        var (portfolio, _) = await stack.SendAsync(HttpMethod.Get, "/v1/accounts/acc-bob/portfolio", new Session(next.GetProperty("accessToken").GetString()!, "acc-bob"));
+        Assert.Equal(HttpStatusCode.OK, portfolio.StatusCode);
+
+        // The first one again: a copy is in use somewhere. Both it and the current one stop working.
+        var (reused, reuseBody) = await stack.SendAsync(HttpMethod.Post, "/v1/auth/refresh", body: new { refreshToken = first });
+        StatusAssert.IsRpcStatus(reused, reuseBody, HttpStatusCode.Unauthorized, 16);
+        var (revoked, revokedBody) = await stack.SendAsync(HttpMethod.Post, "/v1/auth/refresh", body: new { refreshToken = second });
+        StatusAssert.IsRpcStatus(revoked, revokedBody, HttpStatusCode.Unauthorized, 16);
+        Assert.Contains("revoked", revokedBody.GetProperty("message").GetString());
+
+        var (missing, missingBody) = await stack.SendAsync(HttpMethod.Post, "/v1/auth/refresh", body: new { });
+        StatusAssert.IsRpcStatus(missing, missingBody, HttpStatusCode.BadRequest, 3);
+    }
+
+    [Fact]
     public async Task GetQuote_ListedSymbol_ReturnsCanonicalProto3Json()
     {
         var (response, json) = await stack.SendAsync(HttpMethod.Get, "/v1/quotes/ACME");

@@ -193,6 +193,19 @@ internal sealed class PostgresDatabase : Database
                 quote    BYTEA NOT NULL
             );
             """,
+            """
+            CREATE TABLE refresh_tokens (
+                token_hash TEXT PRIMARY KEY,
+                family_id  TEXT NOT NULL,
+                username   TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                expires_ms BIGINT NOT NULL,
+                used_ms    BIGINT,
+                revoked    INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+            CREATE INDEX refresh_tokens_user ON refresh_tokens (username, expires_ms);
+            """,
         ];
     }
 }

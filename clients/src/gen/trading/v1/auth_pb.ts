@@ -14,7 +14,28 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/auth.proto.
  */
 export const file_trading_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChV0cmFkaW5nL3YxL2F1dGgucHJvdG8SCnRyYWRpbmcudjEiMgoMTG9naW5SZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIn0KDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY291bnRfaWQYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCTJ4CgtBdXRoU2VydmljZRJpCgVMb2dpbhIYLnRyYWRpbmcudjEuTG9naW5SZXF1ZXN0GhkudHJhZGluZy52MS5Mb2dpblJlc3BvbnNlIivw4BgC+uAYCgoIdXNlcm5hbWWC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luQg2qAgpUcmFkaW5nLlYxYgZwcm90bzM", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChV0cmFkaW5nL3YxL2F1dGgucHJvdG8SCnRyYWRpbmcudjEiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSIyCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkizAEKDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY291bnRfaWQYAyABKAkSEgoKdG9rZW5fdHlwZRgEIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAUgASgJEjYKEnJlZnJlc2hfZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizgEKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYWNjb3VudF9pZBgDIAEoCRISCgp0b2tlbl90eXBlGAQgASgJEhUKDXJlZnJlc2hfdG9rZW4YBSABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDLdAQoLQXV0aFNlcnZpY2USaQoFTG9naW4SGC50cmFkaW5nLnYxLkxvZ2luUmVxdWVzdBoZLnRyYWRpbmcudjEuTG9naW5SZXNwb25zZSIr8OAYAvrgGAoKCHVzZXJuYW1lgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbhJjCgdSZWZyZXNoEhoudHJhZGluZy52MS5SZWZyZXNoUmVxdWVzdBobLnRyYWRpbmcudjEuUmVmcmVzaFJlc3BvbnNlIh/w4BgCgtPkkwIVOgEqIhAvdjEvYXV0aC9yZWZyZXNoQg2qAgpUcmFkaW5nLlYxYgZwcm90bzM", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
+
+/**
+ * A refresh token to exchange.
+ *
+ * @generated from message trading.v1.RefreshRequest
+ */
+export type RefreshRequest = Message<"trading.v1.RefreshRequest"> & {
+  /**
+   * The refresh token from the last Login or Refresh response.
+   *
+   * @generated from field: string refresh_token = 1;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message trading.v1.RefreshRequest.
+ * Use `create(RefreshRequestSchema)` to create a new message.
+ */
+export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
+  messageDesc(file_trading_v1_auth, 0);
 
 /**
  * Credentials of a user.
@@ -42,7 +63,7 @@ export type LoginRequest = Message<"trading.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_trading_v1_auth, 0);
+  messageDesc(file_trading_v1_auth, 1);
 
 /**
  * A signed access token and what it grants.
@@ -77,6 +98,20 @@ export type LoginResponse = Message<"trading.v1.LoginResponse"> & {
    * @generated from field: string token_type = 4;
    */
   tokenType: string;
+
+  /**
+   * Exchanges for the next access token once (Refresh); keep it secret, like a password.
+   *
+   * @generated from field: string refresh_token = 5;
+   */
+  refreshToken: string;
+
+  /**
+   * When the refresh token stops being accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 6;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -84,7 +119,63 @@ export type LoginResponse = Message<"trading.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_trading_v1_auth, 1);
+  messageDesc(file_trading_v1_auth, 2);
+
+/**
+ * The next access token and the next refresh token; the presented refresh token no longer works.
+ *
+ * @generated from message trading.v1.RefreshResponse
+ */
+export type RefreshResponse = Message<"trading.v1.RefreshResponse"> & {
+  /**
+   * The bearer token to present on every authenticated call.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * When the token stops being accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The trading account the token grants access to.
+   *
+   * @generated from field: string account_id = 3;
+   */
+  accountId: string;
+
+  /**
+   * Always "Bearer".
+   *
+   * @generated from field: string token_type = 4;
+   */
+  tokenType: string;
+
+  /**
+   * Exchanges for the next access token once.
+   *
+   * @generated from field: string refresh_token = 5;
+   */
+  refreshToken: string;
+
+  /**
+   * When the refresh token stops being accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 6;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message trading.v1.RefreshResponse.
+ * Use `create(RefreshResponseSchema)` to create a new message.
+ */
+export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
+  messageDesc(file_trading_v1_auth, 3);
 
 /**
  * Issues access tokens to the users of the trading platform.
@@ -106,6 +197,20 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * Exchanges a refresh token for a new access token and a new refresh token (rotation).
+   *
+   * Each refresh token works once. Presenting one that was already exchanged means it leaked: every token of
+   * that sign-in is revoked and the call answers UNAUTHENTICATED, as it does for an unknown, expired or revoked
+   * one. Clients refresh shortly before the access token's `expires_at`.
+   *
+   * @generated from rpc trading.v1.AuthService.Refresh
+   */
+  refresh: {
+    methodKind: "unary";
+    input: typeof RefreshRequestSchema;
+    output: typeof RefreshResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_trading_v1_auth, 0);
