@@ -1,6 +1,6 @@
 // The live trading dashboard served by the edge at "/": REST for login, reads and orders; one WebSocket for
 // quotes, order updates and chat. Built into src/EdgeBridge.Host/wwwroot/app.js by `npm run build`.
-import { createEdgeClient, EdgeError } from "../src/index.js";
+import { callRest, Code, createEdgeClient, EdgeError } from "../src/index.js";
 import type { ConnectionState } from "../src/index.js";
 import { AuthService } from "../src/gen/trading/v1/auth_pb.js";
 import { MarketDataService } from "../src/gen/trading/v1/market_data_pb.js";
@@ -12,8 +12,51 @@ import type { ChatMessage } from "../src/gen/chat/v1/chat_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 
 const ROOM = "lobby";
+
+/** The signed-in user's tokens; undefined before login and after an unrecoverable refresh failure. */
+let session: { accessToken: string; expiresAtMs: number; lifetimeMs: number; refreshToken: string } | undefined;
+let refreshing: Promise<string | undefined> | undefined;
+
+// Asked before every REST call, at every connect and before the socket's token expires: the access token while it
+// has a quarter of its life left (the socket asks at a fifth), else the next one from POST /v1/auth/refresh.
+async function getToken(): Promise<string | undefined> {
+  if (!session) return undefined;
+  if (session.expiresAtMs - Date.now() > Math.min(75_000, session.lifetimeMs / 4)) return session.accessToken;
+  refreshing ??= refresh().finally(() => (refreshing = undefined));
+  return refreshing;
+}
+
+async function refresh(): Promise<string | undefined> {
+  const current = session;
+  if (!current) return undefined;
+  try {
+    // Straight over REST without a bearer: the refresh token is the credential.
+    const next = await callRest(AuthService.method.refresh, { refreshToken: current.refreshToken }, { baseUrl: location.origin, timeoutMs: 10_000 });
+    keep(next.accessToken, next.expiresAt ? timestampMs(next.expiresAt) : Date.now() + 60_000, next.refreshToken);
+    return next.accessToken;
+  } catch (error) {
+    if (error instanceof EdgeError && error.code === Code.Unauthenticated) {
+      signedOut(error.message);
+      return undefined;
+    }
+    throw error; // The client reports it and asks again after a backoff.
+  }
+}
+
+function keep(accessToken: string, expiresAtMs: number, refreshToken: string): void {
+  session = { accessToken, expiresAtMs, lifetimeMs: Math.max(1_000, expiresAtMs - Date.now()), refreshToken };
+}
+
+function signedOut(reason: string): void {
+  session = undefined;
+  const banner = $("session");
+  banner.textContent = `Signed out: ${reason} Log in again to trade; prices and chat stay live.`;
+  banner.hidden = false;
+  $("order-form").hidden = true;
+}
+
 // Binary frames: the quotes of a busy page in about 40 % of the bytes, decoded with the generated schemas.
-const client = createEdgeClient({ baseUrl: location.origin, encoding: "proto" });
+const client = createEdgeClient({ baseUrl: location.origin, encoding: "proto", getToken });
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const money = (n: number) => n.toLocaleString("en-US", { style: "currency", currency: "USD" });
 let accountId = "";
@@ -23,6 +66,11 @@ client.onConnectionStateChange((state: ConnectionState) => {
   $("connection").dataset["state"] = state;
   $("connection-state").textContent = state;
 });
+// A close the client will not retry (the edge refused the page, or the page broke a limit): say why, once.
+client.on("closed", ({ code, error }) => {
+  if (error) $("connection-state").textContent = `closed (${code}): ${error.message}`;
+});
+client.on("signedOut", ({ error }) => signedOut(error.message));
 
 $<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -30,7 +78,7 @@ $<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
   const password = $<HTMLInputElement>("password").value;
   try {
     const login = await client.call(AuthService.method.login, { username, password });
-    client.setToken(login.accessToken);
+    keep(login.accessToken, login.expiresAt ? timestampMs(login.expiresAt) : Date.now() + 60_000, login.refreshToken);
     accountId = login.accountId;
     $("user").textContent = `${username} · ${accountId}`;
     $("login").hidden = true;

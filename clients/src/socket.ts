@@ -325,7 +325,8 @@ export class EdgeSocket {
     }
     this.tokenFailures = 0;
     if (token === undefined || token === this.token) {
-      this.scheduleRefresh();
+      // Not renewed yet: ask again in a second, not in a loop, until the token source has the next one.
+      this.scheduleRefresh(1_000);
       return;
     }
     if (this.signedOut) {
@@ -643,11 +644,11 @@ export class EdgeSocket {
     this.refreshTimer = setTimeout(() => void this.refreshToken(), this.policy.delay(this.tokenFailures++));
   }
 
-  private scheduleRefresh(): void {
+  private scheduleRefresh(floorMs = 0): void {
     clearTimeout(this.refreshTimer);
     const delay = refreshDelay(this.token);
     if (delay !== undefined && this.current !== "closed" && this.options.getToken) {
-      this.refreshTimer = setTimeout(() => void this.refreshToken(), delay);
+      this.refreshTimer = setTimeout(() => void this.refreshToken(), Math.max(floorMs, delay));
     }
   }
 
