@@ -1,6 +1,6 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import { callRest } from "./rest.js";
-import type { CallOptions, UnaryMethod } from "./rest.js";
+import { callRest, createEtagCache } from "./rest.js";
+import type { CallOptions, EtagCache, UnaryMethod } from "./rest.js";
 import { EdgeSocket } from "./socket.js";
 import type { ConnectionState, SocketEvents, StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers, WebSocketFactory } from "./socket.js";
 import type { RetryOptions } from "./retry.js";
@@ -26,6 +26,8 @@ export interface EdgeClientOptions {
   retry?: RetryOptions;
   /** How subscriptions receive messages: "json" (default) or "proto" (binary frames, a third of the bytes). */
   encoding?: "json" | "proto";
+  /** Revalidate GET calls with `If-None-Match` and answer 304s from memory: true (256 responses), a size, or a cache. */
+  etagCache?: boolean | number | EtagCache;
 }
 
 /** One client per edge: REST calls and one multiplexed WebSocket for every subscription. */
@@ -57,6 +59,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const eventListeners: { event: keyof SocketEvents; listener: (event: never) => void }[] = [];
   // Listeners registered before the socket exists (or across a new one after close()) are attached to each socket.
   const attach = (target: EdgeSocket, event: keyof SocketEvents, listener: (event: never) => void) => target.on(event, listener as never);
+  const etags = options.etagCache === true ? createEtagCache() : typeof options.etagCache === "number" ? createEtagCache(options.etagCache) : options.etagCache || undefined;
   const wsUrl = new URL(options.webSocketPath ?? "/ws", options.baseUrl);
   wsUrl.protocol = wsUrl.protocol === "https:" ? "wss:" : "ws:";
 
@@ -85,6 +88,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         baseUrl: options.baseUrl,
         token: await fetchToken(getToken),
         ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(etags ? { etags } : {}),
       });
     },
     subscribe: (method, request, handlers, subscribeOptions) => ensureSocket().subscribe(method, request, handlers, subscribeOptions),

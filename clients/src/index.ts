@@ -20,6 +20,6 @@ export type { CloseReason, RetryOptions } from "./retry.js";
 export type { TokenSource } from "./tokens.js";
 export { streamContract } from "./contract.js";
 export type { StreamContract } from "./contract.js";
-export { buildRestRequest, callRest, isRestMethod } from "./rest.js";
-export type { CallOptions, RestCallOptions, RestRequest, UnaryMethod } from "./rest.js";
+export { buildRestRequest, callRest, createEtagCache, isRestMethod } from "./rest.js";
+export type { CallOptions, EtagCache, RestCallOptions, RestRequest, UnaryMethod } from "./rest.js";
 export { Code, EdgeError } from "./errors.js";

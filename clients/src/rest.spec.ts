@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import { buildRestRequest, callRest, isRestMethod } from "./rest.js";
+import { create, createFileRegistry, setExtension } from "@bufbuild/protobuf";
+import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema, MethodOptionsSchema } from "@bufbuild/protobuf/wkt";
+import { file_google_api_annotations, http } from "./gen/google/api/annotations_pb.js";
+import { HttpRuleSchema } from "./gen/google/api/http_pb.js";
+import { buildRestRequest, callRest, createEtagCache, isRestMethod } from "./rest.js";
 import type { EdgeError } from "./errors.js";
 import { TradingService, PlaceOrderRequestSchema, GetPortfolioRequestSchema, OrderSide } from "./gen/trading/v1/trading_pb.js";
 import { ChatService, ListMessagesRequestSchema } from "./gen/chat/v1/chat_pb.js";
@@ -87,4 +90,91 @@ test("an error body that is not a status (a proxy's HTML page) becomes a clear e
 test("a 200 whose body is not JSON is an INTERNAL error, not a crash", async () => {
   const fetch = fakeFetch(() => new Response("not json", { status: 200 }));
   await assert.rejects(callRest(MarketDataService.method.getQuote, { symbol: "ACME" }, { ...base, fetch }), { code: 13 });
+});
+
+// A contract with the http rules the sample does not use, built as protoc would describe it.
+const library = (() => {
+  const options = (rule: Parameters<typeof create<typeof HttpRuleSchema>>[1]) => {
+    const value = create(MethodOptionsSchema);
+    setExtension(value, http, create(HttpRuleSchema, rule));
+    return value;
+  };
+  const field = (name: string, number: number, type: FieldDescriptorProto_Type, extra: object = {}) =>
+    ({ name, number, type, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), ...extra });
+  const file = create(FileDescriptorProtoSchema, {
+    name: "test/library.proto",
+    package: "test",
+    syntax: "proto3",
+    dependency: ["google/api/annotations.proto"],
+    messageType: [
+      { name: "Book", field: [field("name", 1, FieldDescriptorProto_Type.STRING), field("title", 2, FieldDescriptorProto_Type.STRING)] },
+      { name: "Page", field: [field("size", 1, FieldDescriptorProto_Type.INT32), field("token", 2, FieldDescriptorProto_Type.STRING)] },
+      {
+        name: "UpdateBookRequest",
+        field: [
+          field("book", 1, FieldDescriptorProto_Type.MESSAGE, { typeName: ".test.Book" }),
+          field("update_paths", 2, FieldDescriptorProto_Type.STRING, { label: FieldDescriptorProto_Label.REPEATED }),
+          field("page", 3, FieldDescriptorProto_Type.MESSAGE, { typeName: ".test.Page" }),
+        ],
+      },
+      { name: "GetBookRequest", field: [field("name", 1, FieldDescriptorProto_Type.STRING), field("shelf", 2, FieldDescriptorProto_Type.STRING)] },
+      { name: "GetBookResponse", field: [field("book", 1, FieldDescriptorProto_Type.MESSAGE, { typeName: ".test.Book" })] },
+    ],
+    service: [{
+      name: "Library",
+      method: [
+        { name: "UpdateBook", inputType: ".test.UpdateBookRequest", outputType: ".test.Book", options: options({ pattern: { case: "patch", value: "/v1/{book.name=shelves/*/books/*}" }, body: "book" }) },
+        {
+          name: "GetBook",
+          inputType: ".test.GetBookRequest",
+          outputType: ".test.GetBookResponse",
+          options: options({ pattern: { case: "get", value: "/v1/{name=shelves/*/books/*}" }, responseBody: "book", additionalBindings: [{ pattern: { case: "get", value: "/v1/shelves/{shelf}:first" } }] }),
+        },
+      ],
+    }],
+  });
+  const registry = createFileRegistry(file, (name) => (name === "google/api/annotations.proto" ? file_google_api_annotations : undefined));
+  const service = registry.getService("test.Library")!;
+  return { update: service.methods[0]!, get: service.methods[1]! };
+})();
+
+test("body: \"field\" sends that field less what the path carries; nested path variables and the rest as dotted query parameters", () => {
+  const request = buildRestRequest(library.update, create(library.update.input, {
+    book: { name: "shelves/1/books/2", title: "Dune" }, updatePaths: ["title"], page: { size: 5 },
+  } as never));
+  assert.equal(request.method, "PATCH");
+  assert.equal(request.path, "/v1/shelves/1/books/2?updatePaths=title&page.size=5");
+  assert.deepEqual(JSON.parse(request.body ?? ""), { title: "Dune" });
+});
+
+test("a multi-segment path variable keeps its slashes and escapes each segment", () => {
+  const request = buildRestRequest(library.get, create(library.get.input, { name: "shelves/a b/books/c?d" } as never));
+  assert.equal(request.path, "/v1/shelves/a%20b/books/c%3Fd");
+});
+
+test("additional_bindings: the first binding whose path variables the request fills", () => {
+  const request = buildRestRequest(library.get, create(library.get.input, { shelf: "s1" } as never));
+  assert.equal(request.path, "/v1/shelves/s1:first");
+  assert.throws(() => buildRestRequest(library.get, create(library.get.input, {} as never)), { code: 3 });
+});
+
+test("response_body: the HTTP body is that field of the response", async () => {
+  const fetch = fakeFetch(() => new Response(JSON.stringify({ name: "shelves/1/books/2", title: "Dune" }), { status: 200 }));
+  const response = await callRest(library.get, { name: "shelves/1/books/2" } as never, { ...base, fetch }) as { book?: { title: string } };
+  assert.equal(response.book?.title, "Dune");
+});
+
+test("an ETag cache revalidates with If-None-Match and answers a 304 from memory", async () => {
+  let calls = 0;
+  const fetch = fakeFetch(() => ++calls === 1
+    ? new Response(JSON.stringify({ quote: { symbol: "ACME", price: 1.5 } }), { status: 200, headers: { etag: "\"v1\"" } })
+    : new Response(null, { status: 304, headers: { etag: "\"v1\"" } }));
+  const etags = createEtagCache(8);
+
+  const first = await callRest(MarketDataService.method.getQuote, { symbol: "ACME" }, { ...base, fetch, etags });
+  const second = await callRest(MarketDataService.method.getQuote, { symbol: "ACME" }, { ...base, fetch, etags });
+
+  assert.equal((fetch.requests[1]?.init.headers as Record<string, string>)["if-none-match"], "\"v1\"");
+  assert.equal(second.quote?.price, 1.5);
+  assert.deepEqual(second, first);
 });

@@ -1,6 +1,7 @@
 import { create, fromJson, getOption, hasOption, toJson } from "@bufbuild/protobuf";
 import type { DescField, DescMethod, DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { http } from "./gen/google/api/annotations_pb.js";
+import type { HttpRule } from "./gen/google/api/http_pb.js";
 import { Code, EdgeError, codeOfHttpStatus, parseRetryAfter } from "./errors.js";
 
 /** A unary method of the contract that has a `google.api.http` rule. */
@@ -20,8 +21,39 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** Bodies of GET responses by URL with their `ETag`, for `If-None-Match`. */
+export interface EtagCache {
+  get(url: string): { etag: string; text: string } | undefined;
+  set(url: string, entry: { etag: string; text: string }): void;
+}
+
+/** An {@link EtagCache} in memory that keeps the `maxEntries` most recently used responses. */
+export function createEtagCache(maxEntries = 256): EtagCache {
+  const entries = new Map<string, { etag: string; text: string }>();
+  return {
+    get(url) {
+      const entry = entries.get(url);
+      if (entry) {
+        // Map order is insertion order: re-inserting marks it the most recently used.
+        entries.delete(url);
+        entries.set(url, entry);
+      }
+      return entry;
+    },
+    set(url, entry) {
+      entries.delete(url);
+      entries.set(url, entry);
+      if (entries.size > maxEntries) {
+        entries.delete(entries.keys().next().value as string);
+      }
+    },
+  };
+}
+
 /** Options of a REST call. */
 export interface RestCallOptions extends CallOptions {
+  /** Revalidates GET responses with `If-None-Match` and serves a 304 from here. */
+  etags?: EtagCache;
   /** Base URL of the edge, e.g. "https://edge.example.com". */
   baseUrl: string;
   /** Bearer token sent as `Authorization`, if any. */
@@ -35,6 +67,8 @@ export interface RestRequest {
   method: string;
   path: string;
   body: string | undefined;
+  /** The rule's `response_body`: the response field the HTTP body is, when not the whole response. */
+  responseBody?: string;
 }
 
 /** Whether the method can be called over REST (it has an http rule). */
@@ -44,40 +78,121 @@ export function isRestMethod(method: DescMethod): boolean {
 
 /**
  * Builds the HTTP request for a unary call from the method's `google.api.http` rule, as grpc-gateway and
- * JSON transcoding map it: path variables from fields, `body: "*"` for the rest, query parameters otherwise.
+ * JSON transcoding map it: path variables from (nested) fields — multi-segment ones (`{name=shelves/*}`) keep their
+ * slashes — the `body` field or `*`, and query parameters (nested fields dotted) for the rest. Of the rule and its
+ * `additional_bindings`, the first whose path variables the request fills is used.
  */
 export function buildRestRequest<I extends DescMessage>(method: DescMethod & { input: I }, request: MessageShape<I>): RestRequest {
   const rule = getOption(method, http);
+  const json = toJson(method.input, request, { alwaysEmitImplicit: false }) as Record<string, unknown>;
+  let unbound: EdgeError | undefined;
+  for (const binding of [rule, ...rule.additionalBindings]) {
+    const built = fromRule(method, binding, json);
+    if (built instanceof EdgeError) {
+      unbound ??= built;
+      continue;
+    }
+    return built;
+  }
+  throw unbound ?? new Error(`${method.parent.typeName}/${method.name} has no REST mapping`);
+}
+
+function fromRule(method: DescMethod, rule: HttpRule, json: Record<string, unknown>): RestRequest | EdgeError {
   const pattern = rule.pattern;
-  if (pattern.case === undefined || pattern.case === "custom") {
+  if (pattern.case === undefined) {
     throw new Error(`${method.parent.typeName}/${method.name} has no REST mapping`);
   }
+  const [verb, template] = pattern.case === "custom" ? [pattern.value.kind, pattern.value.path] : [pattern.case.toUpperCase(), pattern.value];
 
-  const json = toJson(method.input, request, { alwaysEmitImplicit: false }) as Record<string, unknown>;
-  const bound = new Set<string>();
-  const path = pattern.value.replace(/\{([a-z0-9_.]+)(=[^}]*)?\}/g, (_, name: string) => {
-    const field = fieldByProtoName(method.input, name);
-    bound.add(field.jsonName);
-    const value = json[field.jsonName];
+  const bound: string[][] = [];
+  let missing: string | undefined;
+  const path = template.replace(/\{([A-Za-z0-9_.]+)(?:=([^}]*))?\}/g, (_, name: string, segments: string | undefined) => {
+    const jsonPath = jsonPathOf(method.input, name);
+    bound.push(jsonPath);
+    const value = valueAt(json, jsonPath);
     if (value === undefined || value === "") {
-      throw new EdgeError(3, `${name} is required to call ${method.name}`);
+      missing ??= name;
+      return "";
     }
-    return encodeURIComponent(String(value));
+    // `{name=shelves/*/books/*}` binds a value with slashes: each segment is escaped, the slashes stay.
+    const multiSegment = segments !== undefined && (segments.includes("/") || segments === "**");
+    return multiSegment ? String(value).split("/").map(encodeURIComponent).join("/") : encodeURIComponent(String(value));
   });
-
-  const rest = Object.fromEntries(Object.entries(json).filter(([key]) => !bound.has(key)));
-  if (rule.body === "*") {
-    return { method: pattern.case.toUpperCase(), path, body: JSON.stringify(rest) };
+  if (missing !== undefined) {
+    return new EdgeError(Code.InvalidArgument, `${missing} is required to call ${method.name}`);
   }
 
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(rest)) {
+  const rest = without(json, bound);
+  const responseBody = rule.responseBody ? { responseBody: rule.responseBody } : {};
+  if (rule.body === "*") {
+    return { method: verb, path, body: JSON.stringify(rest), ...responseBody };
+  }
+  let body: string | undefined;
+  if (rule.body) {
+    // The body field, less what the path already carries (`{book.name}` with `body: "book"`).
+    const field = jsonPathOf(method.input, rule.body);
+    body = JSON.stringify(valueAt(rest, field) ?? {});
+    bound.push(field);
+  }
+  const search = query(without(json, bound)).toString();
+  return { method: verb, path: search ? `${path}?${search}` : path, body, ...responseBody };
+}
+
+/** Query parameters of the fields left over, nested messages as dotted names (grpc-gateway's form). */
+function query(fields: Record<string, unknown>, prefix = "", into = new URLSearchParams()): URLSearchParams {
+  for (const [key, value] of Object.entries(fields)) {
+    const name = prefix + key;
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      query(value as Record<string, unknown>, `${name}.`, into);
+      continue;
+    }
     for (const item of Array.isArray(value) ? value : [value]) {
-      query.append(key, typeof item === "object" ? JSON.stringify(item) : String(item));
+      into.append(name, typeof item === "object" ? JSON.stringify(item) : String(item));
     }
   }
-  const search = query.toString();
-  return { method: pattern.case.toUpperCase(), path: search ? `${path}?${search}` : path, body: undefined };
+  return into;
+}
+
+/** The proto3 JSON path of a dotted field path of proto names (`order.order_id` → `["order", "orderId"]`). */
+function jsonPathOf(message: DescMessage, path: string): string[] {
+  const names: string[] = [];
+  let current: DescMessage | undefined = message;
+  for (const name of path.split(".")) {
+    if (!current) {
+      throw new Error(`${message.typeName}: '${path}' goes through a field that is not a message`);
+    }
+    const field = fieldByProtoName(current, name);
+    names.push(field.jsonName);
+    current = field.fieldKind === "message" ? field.message : undefined;
+  }
+  return names;
+}
+
+function valueAt(json: Record<string, unknown>, path: string[]): unknown {
+  let value: unknown = json;
+  for (const key of path) {
+    value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  return value;
+}
+
+/** A copy of `json` without the fields at `paths` (and without messages left empty by that). */
+function without(json: Record<string, unknown>, paths: string[][]): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...json };
+  for (const path of paths.filter((p) => p.length > 0)) {
+    const [head, ...tail] = path as [string, ...string[]];
+    if (tail.length === 0) {
+      delete copy[head];
+    } else if (copy[head] !== null && typeof copy[head] === "object") {
+      const inner = without(copy[head] as Record<string, unknown>, [tail]);
+      if (Object.keys(inner).length === 0) {
+        delete copy[head];
+      } else {
+        copy[head] = inner;
+      }
+    }
+  }
+  return copy;
 }
 
 /** Calls a unary method over REST and returns its typed response; failures throw {@link EdgeError}. */
@@ -113,12 +228,17 @@ export async function callRest<I extends DescMessage, O extends DescMessage>(
       ? new EdgeError(Code.Cancelled, "Cancelled.")
       : new EdgeError(Code.Unavailable, `The edge cannot be reached: ${(error as Error).message}`);
 
+  const url = new URL(built.path, options.baseUrl).toString();
+  const cached = built.method === "GET" ? options.etags?.get(url) : undefined;
+  if (cached) {
+    headers["if-none-match"] = cached.etag;
+  }
   try {
     const doFetch = options.fetch ?? globalThis.fetch;
     let response: Response;
     let text: string;
     try {
-      response = await doFetch(new URL(built.path, options.baseUrl), {
+      response = await doFetch(url, {
         method: built.method,
         headers,
         ...(built.body !== undefined ? { body: built.body } : {}),
@@ -129,8 +249,14 @@ export async function callRest<I extends DescMessage, O extends DescMessage>(
       throw failure(error);
     }
 
+    if (response.status === 304 && cached) {
+      text = cached.text;
+    } else if (built.method === "GET" && response.ok && options.etags && response.headers.get("etag")) {
+      options.etags.set(url, { etag: response.headers.get("etag")!, text });
+    }
+
     const body = parseJson(text);
-    if (!response.ok) {
+    if (!response.ok && !(response.status === 304 && cached)) {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
       // A google.rpc.Status from the edge or the backend; anything else (a proxy's HTML page) keeps its HTTP meaning.
       if (body !== undefined && typeof body === "object" && body !== null && typeof (body as { code?: unknown }).code === "number") {
@@ -142,7 +268,9 @@ export async function callRest<I extends DescMessage, O extends DescMessage>(
     if (body === undefined) {
       throw new EdgeError(Code.Internal, `${method.name} answered ${response.status} with a body that is not JSON.`, [], response.status);
     }
-    return fromJson(method.output, body as never, { ignoreUnknownFields: true });
+    // With `response_body` the HTTP body is that one field of the response.
+    const message = built.responseBody ? { [jsonPathOf(method.output, built.responseBody)[0] ?? built.responseBody]: body } : body;
+    return fromJson(method.output, message as never, { ignoreUnknownFields: true });
   } finally {
     clearTimeout(deadline);
     options.signal?.removeEventListener("abort", onAbort);
