@@ -19,16 +19,21 @@ build_clients() {
   (cd clients && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 }
 
+# Installs a Debian package the tests need when run as root; otherwise says what will fail.
+apt_install() {
+  local package=$1 purpose=$2
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "Installing $package for $purpose..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+  else
+    echo "$package is missing and this is not root: $purpose will fail (apt-get install $package)." >&2
+  fi
+}
+
 # Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright itself).
 install_browser() {
-  if [ -x /usr/bin/chromium ]; then return 0; fi
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "Installing chromium for the browser tests..."
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "chromium is missing and this is not root: the browser tests will fail (apt-get install chromium)." >&2
-  fi
+  [ -x /usr/bin/chromium ] || apt_install chromium "the browser tests"
 }
 
 # Debian's PostgreSQL for the replica tests and ./build.sh cluster (its servers are started by them, not by the package).
@@ -41,14 +46,7 @@ pg_bin() {
 }
 
 install_postgres() {
-  if pg_bin >/dev/null; then return 0; fi
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "Installing PostgreSQL for the replica tests..."
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "PostgreSQL is missing and this is not root: the replica tests will fail (apt-get install postgresql)." >&2
-  fi
+  pg_bin >/dev/null || apt_install postgresql "the replica tests"
 }
 
 # PostgreSQL refuses to run as root: as root, its tools run as the postgres user the Debian package creates.

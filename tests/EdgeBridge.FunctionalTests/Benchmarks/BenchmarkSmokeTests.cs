@@ -53,6 +53,8 @@ public sealed class BenchmarkSmokeTests
         Assert.Contains("| push, JSON frames |", output);
         Assert.Contains("| push, proto frames |", output);
         Assert.Contains("| poll every 250 ms |", output);
+        Assert.Contains("| cross-replica (post on A, stream from B) |", output);
+        Assert.Contains("| replica B killed |", output);
     }
 
     /// <summary>Every scenario's chart is written next to the report, linked from it, and draws a bar per row.</summary>

@@ -127,6 +127,12 @@ public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFix
         Assert.Equal(60, stack.Backend.Calls.UnaryCount(GetQuote) - before);
 
         // New subscriptions open their upstream calls on the live replica.
+        await AssertNewSubscriptionsOpenOnReplicaAAsync(stack);
+    }
+
+    /// <summary>Four new subscriptions through the edge each get their first message, every upstream call on replica A (in process).</summary>
+    internal static async Task AssertNewSubscriptionsOpenOnReplicaAAsync(StackFixture stack)
+    {
         string[] symbols = ["GLBX", "INIT", "OSCP", "PIED"];
         var streamsBefore = stack.Backend.Calls.Started(StreamQuotes);
         var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
@@ -138,7 +144,9 @@ public sealed class ReplicaHealthTests(TwoReplicaStackFixture stack) : IClassFix
 
         foreach (var symbol in symbols)
         {
-            await socket.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == symbol);
+            var (frame, before) = await socket.ReceiveUntilAsync(f => f.Id() == symbol);
+            Assert.Equal("next", frame.Type());
+            Assert.DoesNotContain(before, f => f.Type() == "error");
         }
 
         Assert.Equal(symbols.Length, stack.Backend.Calls.Started(StreamQuotes) - streamsBefore);
@@ -274,7 +282,6 @@ public sealed class GarbageReplicaStackFixture : StackFixture
 public sealed class GarbageReplicaTests(GarbageReplicaStackFixture stack) : IClassFixture<GarbageReplicaStackFixture>
 {
     private const string GetQuote = "/trading.v1.MarketDataService/GetQuote";
-    private const string StreamQuotes = "/trading.v1.MarketDataService/StreamQuotes";
 
     [Fact]
     public async Task ReplicaAnswersGarbage_TakenOutByHealthChecks_EverythingServedByTheWorkingOne()
@@ -311,22 +318,6 @@ public sealed class GarbageReplicaTests(GarbageReplicaStackFixture stack) : ICla
         Assert.Equal(20, stack.Backend.Calls.UnaryCount(GetQuote) - before);
 
         // New subscriptions open on the working replica, every one of them, with no error frame.
-        string[] symbols = ["GLBX", "INIT", "OSCP", "PIED"];
-        var streamsBefore = stack.Backend.Calls.Started(StreamQuotes);
-        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge);
-        await using var _1 = socket;
-        foreach (var symbol in symbols)
-        {
-            await socket.SubscribeAsync(symbol, "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { symbol } });
-        }
-
-        foreach (var symbol in symbols)
-        {
-            var (frame, before2) = await socket.ReceiveUntilAsync(f => f.Id() == symbol);
-            Assert.Equal("next", frame.Type());
-            Assert.DoesNotContain(before2, f => f.Type() == "error");
-        }
-
-        Assert.Equal(symbols.Length, stack.Backend.Calls.Started(StreamQuotes) - streamsBefore);
+        await ReplicaHealthTests.AssertNewSubscriptionsOpenOnReplicaAAsync(stack);
     }
 }
