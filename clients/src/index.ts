@@ -23,3 +23,5 @@ export type { StreamContract } from "./contract.js";
 export { buildRestRequest, callRest, createEtagCache, isRestMethod } from "./rest.js";
 export type { CallOptions, EtagCache, RestCallOptions, RestRequest, UnaryMethod } from "./rest.js";
 export { Code, EdgeError } from "./errors.js";
+export { createServiceClient } from "./service.js";
+export type { ServiceClient, ServiceExposure, StreamCall } from "./service.js";

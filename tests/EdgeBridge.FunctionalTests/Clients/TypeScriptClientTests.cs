@@ -67,7 +67,7 @@ public sealed class TypeScriptClientTests(StackFixture stack) : IClassFixture<St
             await File.WriteAllTextAsync(Path.Combine(project, "package.json"), """{ "name": "empty", "private": true, "type": "module" }""");
             // ws: Node 20 has no global WebSocket. Both come from the npm cache `./build.sh test` filled.
             var (installCode, installed) = await Repository.RunInAsync(project, "npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
-                tarball, "ws@8.23.0", "@bufbuild/protobuf@2.17.0");
+                tarball, "ws@8.23.0", "@bufbuild/protobuf@2.17.0", "@bufbuild/protoc-gen-es@2.17.0");
             Assert.True(installCode == 0, installed);
 
             // The user's own code from the contract: JavaScript this time, no TypeScript compiler needed.
@@ -77,25 +77,29 @@ public sealed class TypeScriptClientTests(StackFixture stack) : IClassFixture<St
                 inputs:
                   - directory: {Path.Combine(Repository.Root, "protos")}
                 plugins:
-                  - local: {Path.Combine(Clients, "node_modules", ".bin", "protoc-gen-es")}
+                  - local: {Path.Combine(project, "node_modules", ".bin", "protoc-gen-es")}
                     out: {Path.Combine(project, "gen")}
                     include_imports: true
+                    opt: [target=js, import_extension=js]
+                  - local: {Path.Combine(project, "node_modules", ".bin", "protoc-gen-edgebridge")}
+                    out: {Path.Combine(project, "gen")}
                     opt: [target=js, import_extension=js]
                 """);
             var (generateCode, generated) = await Repository.RunInAsync(Repository.Root, Repository.Buf, "generate", "--template", template);
             Assert.True(generateCode == 0, generated);
 
             await File.WriteAllTextAsync(Path.Combine(project, "main.mjs"), """
-                import { createEdgeClient, webSocketFromWs, EdgeError } from "@edgebridge/client";
+                import { createEdgeClient, createServiceClient, webSocketFromWs, EdgeError } from "@edgebridge/client";
                 import { WebSocket } from "ws";
                 import { AuthService } from "./gen/trading/v1/auth_pb.js";
                 import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
-                import { TradingService } from "./gen/trading/v1/trading_pb.js";
+                import { TradingServiceEdge } from "./gen/trading/v1/trading_edge.js";
 
                 const client = createEdgeClient({ baseUrl: process.env.EDGEBRIDGE_URL, webSocket: webSocketFromWs(WebSocket) });
                 const login = await client.call(AuthService.method.login, { username: "alice", password: "wonderland" });
                 client.setToken(login.accessToken);
-                const portfolio = await client.call(TradingService.method.getPortfolio, { accountId: login.accountId });
+                const trading = createServiceClient(TradingServiceEdge, client);
+                const portfolio = await trading.getPortfolio({ accountId: login.accountId });
                 for await (const message of client.stream(MarketDataService.method.streamQuotes, { symbols: ["ACME"] })) {
                   console.log(`quote ${message.quote.symbol} ${message.quote.price} cash ${portfolio.portfolio.cash}`);
                   break;
