@@ -24,7 +24,7 @@ export interface EdgeClientOptions {
   fetch?: typeof fetch;
   /** When and how often the socket reconnects. */
   retry?: RetryOptions;
-  /** How subscriptions receive messages: "json" (default) or "proto" (binary frames, a third of the bytes). */
+  /** How subscriptions receive messages: "json" (default) or "proto" (binary frames, about 40 % of the bytes: a quote is 67 bytes instead of 174). */
   encoding?: "json" | "proto";
   /** Revalidate GET calls with `If-None-Match` and answer 304s from memory: true (256 responses), a size, or a cache. */
   etagCache?: boolean | number | EtagCache;
