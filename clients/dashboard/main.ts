@@ -2,13 +2,13 @@
 // quotes, order updates and chat. Built into src/EdgeBridge.Host/wwwroot/app.js by `npm run build`.
 import { callRest, Code, createEdgeClient, EdgeError } from "../src/index.js";
 import type { ConnectionState } from "../src/index.js";
-import { AuthService } from "../src/gen/trading/v1/auth_pb.js";
-import { MarketDataService } from "../src/gen/trading/v1/market_data_pb.js";
-import type { Quote } from "../src/gen/trading/v1/market_data_pb.js";
-import { TradingService, OrderSide, OrderStatus } from "../src/gen/trading/v1/trading_pb.js";
-import type { OrderUpdate } from "../src/gen/trading/v1/trading_pb.js";
-import { ChatService } from "../src/gen/chat/v1/chat_pb.js";
-import type { ChatMessage } from "../src/gen/chat/v1/chat_pb.js";
+import { AuthService } from "../sample/gen/trading/v1/auth_pb.js";
+import { MarketDataService } from "../sample/gen/trading/v1/market_data_pb.js";
+import type { Quote } from "../sample/gen/trading/v1/market_data_pb.js";
+import { TradingService, OrderSide, OrderStatus } from "../sample/gen/trading/v1/trading_pb.js";
+import type { OrderUpdate } from "../sample/gen/trading/v1/trading_pb.js";
+import { ChatService } from "../sample/gen/chat/v1/chat_pb.js";
+import type { ChatMessage } from "../sample/gen/chat/v1/chat_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 
 const ROOM = "lobby";

@@ -6,9 +6,9 @@ import { file_google_api_annotations, http } from "./gen/google/api/annotations_
 import { HttpRuleSchema } from "./gen/google/api/http_pb.js";
 import { buildRestRequest, callRest, createEtagCache, isRestMethod } from "./rest.js";
 import type { EdgeError } from "./errors.js";
-import { TradingService, PlaceOrderRequestSchema, GetPortfolioRequestSchema, OrderSide } from "./gen/trading/v1/trading_pb.js";
-import { ChatService, ListMessagesRequestSchema } from "./gen/chat/v1/chat_pb.js";
-import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
+import { TradingService, PlaceOrderRequestSchema, GetPortfolioRequestSchema, OrderSide } from "../sample/gen/trading/v1/trading_pb.js";
+import { ChatService, ListMessagesRequestSchema } from "../sample/gen/chat/v1/chat_pb.js";
+import { MarketDataService } from "../sample/gen/trading/v1/market_data_pb.js";
 
 test("path variables come from fields and are escaped", () => {
   const request = buildRestRequest(TradingService.method.getPortfolio, create(GetPortfolioRequestSchema, { accountId: "acc/alice" }));

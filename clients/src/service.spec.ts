@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createEdgeClient } from "./client.js";
 import { createServiceClient } from "./service.js";
-import { TradingServiceEdge } from "./gen/trading/v1/trading_edge.js";
-import { MarketDataServiceEdge } from "./gen/trading/v1/market_data_edge.js";
-import { TradingService, OrderSide } from "./gen/trading/v1/trading_pb.js";
+import { TradingServiceEdge } from "../sample/gen/trading/v1/trading_edge.js";
+import { MarketDataServiceEdge } from "../sample/gen/trading/v1/market_data_edge.js";
+import { TradingService, OrderSide } from "../sample/gen/trading/v1/trading_pb.js";
 
 test("the generated exposure lists the REST methods and the streams the contract opts in", () => {
   assert.deepEqual(TradingServiceEdge.rest, ["getPortfolio", "placeOrder", "getOrder", "cancelOrder"]);

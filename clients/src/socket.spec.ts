@@ -5,12 +5,12 @@ import type { AddressInfo } from "node:net";
 import { EdgeSocket, webSocketFromWs } from "./socket.js";
 import type { ConnectionState, SocketEvents, WebSocketLike } from "./socket.js";
 import { fullJitter } from "./retry.js";
-import { TradingService } from "./gen/trading/v1/trading_pb.js";
+import { TradingService } from "../sample/gen/trading/v1/trading_pb.js";
 import type { EdgeError } from "./errors.js";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ChatService, StreamRoomResponseSchema } from "./gen/chat/v1/chat_pb.js";
+import { ChatService, StreamRoomResponseSchema } from "../sample/gen/chat/v1/chat_pb.js";
 import { NextFrameSchema } from "./gen/edgebridge/v1/frames_pb.js";
-import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
+import { MarketDataService } from "../sample/gen/trading/v1/market_data_pb.js";
 
 /** A scripted edge: records frames and lets the test answer. */
 class FakeEdge {

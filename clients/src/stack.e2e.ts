@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { WebSocket } from "ws";
 import { createEdgeClient, EdgeError } from "./index.js";
 import type { WebSocketLike } from "./index.js";
-import { AuthService } from "./gen/trading/v1/auth_pb.js";
-import { MarketDataService } from "./gen/trading/v1/market_data_pb.js";
-import { TradingService, OrderSide, OrderStatus } from "./gen/trading/v1/trading_pb.js";
-import { ChatService } from "./gen/chat/v1/chat_pb.js";
+import { AuthService } from "../sample/gen/trading/v1/auth_pb.js";
+import { MarketDataService } from "../sample/gen/trading/v1/market_data_pb.js";
+import { TradingService, OrderSide, OrderStatus } from "../sample/gen/trading/v1/trading_pb.js";
+import { ChatService } from "../sample/gen/chat/v1/chat_pb.js";
 
 const baseUrl = process.env["EDGEBRIDGE_URL"];
 if (!baseUrl) {
