@@ -35,8 +35,8 @@ public sealed class TokenLifeTests(ShortTokenStackFixture stack) : IClassFixture
             }
         };
 
-        // Five token lifetimes; after each refresh the page places an order with its current token.
-        const int lifetimes = 5;
+        // Ten token lifetimes (a 30-second token for five minutes, compressed); after each refresh the page places an order.
+        const int lifetimes = 10;
         for (var i = 1; i <= lifetimes; i++)
         {
             await Wait.UntilAsync(() => Volatile.Read(ref refreshes) >= i, $"refresh {i} happens", TimeSpan.FromSeconds(60));
