@@ -79,6 +79,12 @@ public sealed class MarketOptions
     /// </summary>
     public TimeSpan LeaseInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// With several replicas: a lease holder whose heartbeat (written every <see cref="LeaseInterval"/>) is older than
+    /// this is taken to hang, and another replica ends its session to take the lease. Keep it several intervals long.
+    /// </summary>
+    public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Tradable symbols and their opening prices; empty uses the built-in list.</summary>
     public List<ListedSymbol> Symbols { get; set; } = [];
 }

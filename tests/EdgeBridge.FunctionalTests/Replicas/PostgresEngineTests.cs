@@ -177,6 +177,67 @@ public sealed class MarketLeaseTests(PostgresServer postgres) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task LeaderHangs_AnotherTakesTheLeaseAfterItsTimeout_QuotesContinue_TheHungOneIsFencedWhenItWakes()
+    {
+        Assert.Equal("replica-b", await _stack.MarketLeaderAsync());
+        using var channel = GrpcChannel.ForAddress(_stack.Backend.GrpcAddress);
+        using var direct = new MarketDataService.MarketDataServiceClient(channel).StreamQuotes(new StreamQuotesRequest { Symbols = { "ACME" } });
+        var quotes = new List<Point>();
+        using var stop = new CancellationTokenSource();
+        var reading = Task.Run(async () =>
+        {
+            while (await direct.ResponseStream.MoveNext(stop.Token))
+            {
+                var quote = direct.ResponseStream.Current.Quote;
+                lock (quotes)
+                {
+                    quotes.Add(new Point(quote.Price, quote.Sequence, quote.Time.ToDateTimeOffset()));
+                }
+            }
+        });
+        int Count()
+        {
+            lock (quotes)
+            {
+                return quotes.Count;
+            }
+        }
+
+        await Wait.UntilAsync(() => Count() > 10, "quotes from the leader arrive");
+        // SIGSTOP: B's session, and with it the advisory lock, stays; only its heartbeat stops.
+        await _stack.ReplicaB.PauseAsync();
+        try
+        {
+            await Wait.UntilAsync(async () => await _stack.MarketLeaderAsync() == "replica-a", "replica A ends the hung holder's session and takes the lease", TimeSpan.FromSeconds(60));
+            var atTakeover = Count();
+            await Wait.UntilAsync(() => Count() > atTakeover + 10, "A's own prices arrive");
+        }
+        finally
+        {
+            await _stack.ReplicaB.ResumeAsync();
+        }
+
+        // B wakes to a session that is gone: it neither leads again nor gets a stale price through.
+        var afterWake = Count();
+        await Wait.UntilAsync(() => Count() > afterWake + 40, "prices go on after B wakes");
+        Assert.Equal("replica-a", await _stack.MarketLeaderAsync());
+        await stop.CancelAsync();
+        await reading.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+
+        List<Point> trail;
+        lock (quotes)
+        {
+            trail = [.. quotes];
+        }
+
+        Assert.All(trail.Zip(trail.Skip(1)), pair =>
+        {
+            Assert.True(pair.Second.Sequence > pair.First.Sequence, $"sequence {pair.Second.Sequence} after {pair.First.Sequence}");
+            Assert.InRange(pair.Second.Price / pair.First.Price, 0.98, 1.02);
+        });
+    }
+
     private readonly record struct Point(double Price, long Sequence, DateTimeOffset Time);
 
     /// <summary>The quotes one subscriber received, per symbol; done once every symbol has one newer than the takeover.</summary>

@@ -59,6 +59,9 @@ internal sealed class PostgresDatabase : Database
 
     public NpgsqlDataSource DataSource { get; }
 
+    /// <summary>This process among the replicas: names the market lease's holder and this replica's own notifications.</summary>
+    public string ReplicaId { get; } = Guid.NewGuid().ToString("N");
+
     public override string Description { get; }
 
     public override string KeyDirectory => Path.Combine(_contentRoot, "data");
@@ -205,6 +208,13 @@ internal sealed class PostgresDatabase : Database
             );
             CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
             CREATE INDEX refresh_tokens_user ON refresh_tokens (username, expires_ms);
+            """,
+            """
+            CREATE TABLE market_lease (
+                id        INTEGER PRIMARY KEY CHECK (id = 1),
+                holder    TEXT NOT NULL,
+                heartbeat TIMESTAMPTZ NOT NULL
+            );
             """,
         ];
     }

@@ -19,7 +19,7 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
     private const int MaxPayloadChars = 7900;
 
     /// <summary>Tells this replica's own notifications apart from the others'.</summary>
-    public string ReplicaId { get; } = Guid.NewGuid().ToString("N");
+    public string ReplicaId => database.ReplicaId;
 
     public async Task PublishAsync(IReadOnlyList<Quote> quotes, CancellationToken cancellationToken)
     {
@@ -36,6 +36,7 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             """
             INSERT INTO quotes (symbol, sequence, quote) SELECT * FROM unnest(@symbols, @sequences, @quotes)
+            WHERE EXISTS (SELECT 1 FROM market_lease WHERE id = 1 AND holder = @replica)
             ON CONFLICT (symbol) DO UPDATE SET sequence = excluded.sequence, quote = excluded.quote
             WHERE quotes.sequence < excluded.sequence
             """)
@@ -45,13 +46,16 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
                 new NpgsqlParameter("symbols", symbols),
                 new NpgsqlParameter("sequences", sequences),
                 new NpgsqlParameter("quotes", payloads),
+                new NpgsqlParameter("replica", ReplicaId),
             },
         });
+        // Fenced by the lease: a leader that hung and was replaced publishes nothing when it wakes.
         foreach (var payload in Payloads(payloads))
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{PostgresDatabase.QuotesChannel}', @payload)")
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                $"SELECT pg_notify('{PostgresDatabase.QuotesChannel}', @payload) WHERE EXISTS (SELECT 1 FROM market_lease WHERE id = 1 AND holder = @replica)")
             {
-                Parameters = { new NpgsqlParameter("payload", payload) },
+                Parameters = { new NpgsqlParameter("payload", payload), new NpgsqlParameter("replica", ReplicaId) },
             });
         }
 
