@@ -246,7 +246,6 @@ export class EdgeSocket {
     const contract = streamContract(method);
     const limit = Math.max(1, options.limit ?? (contract.queueLimit > 0 ? contract.queueLimit : 1024));
     let dropped = 0;
-    const socket = this;
     return {
       get dropped() {
         return dropped;
@@ -257,7 +256,7 @@ export class EdgeSocket {
         let failure: EdgeError | undefined;
         let done = false;
         const stop = () => wake?.();
-        const subscription = socket.subscribe(method, request, {
+        const subscription = this.subscribe(method, request, {
           next: (message, info) => {
             dropped += info.dropped;
             if (queue.length >= limit) {

@@ -387,6 +387,8 @@ internal sealed partial class UpstreamStream
     }
 }
 
-/// <summary>How a subscription's upstream call that broke is re-opened: on the next available replica, with backoff, for a while.</summary>
-/// <summary>How a broken call is re-opened: <see cref="Next"/> takes the invoker whose call broke, to pick another replica.</summary>
+/// <summary>
+/// How a subscription's upstream call that broke is re-opened: on another available replica (<see cref="Next"/> takes
+/// the invoker whose call broke), with backoff, for a while.
+/// </summary>
 internal sealed record UpstreamFailover(Func<CallInvoker?, CallInvoker> Next, TimeSpan GracePeriod, TimeSpan Backoff, TimeSpan MaxBackoff, TimeProvider Time);

@@ -20,21 +20,14 @@ public sealed class PostgresReplicas(PostgresServer postgres) : StackFixture
 
     protected override IDictionary<string, string?> BackendSettings => Replica("replica-a");
 
-    // Probes every second, so that a dead replica is out within a few; limits that fit a hundred test subscribers from one address.
-    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
-    {
-        ["ReverseProxy:Clusters:backend-rest:Destinations:replica-b:Address"] = ReplicaB.RestAddress,
-        ["ReverseProxy:Clusters:backend-grpc:Destinations:replica-b:Address"] = ReplicaB.GrpcAddress,
-        ["ReverseProxy:Clusters:backend-rest:HealthCheck:Active:Interval"] = "00:00:01",
-        ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Interval"] = "00:00:01",
-        ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "500",
-        ["EdgeBridge:Upstream:MaxCallsPerAddress"] = "2000",
-        ["EdgeBridge:Upstream:MaxCallsPerUser"] = "2000",
-        ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "10000",
-        ["EdgeBridge:Rest:PerAddress:Burst"] = "10000",
-        ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "10000",
-        ["EdgeBridge:Rest:PerUser:Burst"] = "10000",
-    };
+    // Limits that fit a hundred test subscribers from one address, besides the second destination's.
+    protected override IDictionary<string, string?> EdgeSettings =>
+        new Dictionary<string, string?>(ReplicaEdgeSettings.SecondDestination("replica-b", ReplicaB.RestAddress, ReplicaB.GrpcAddress))
+        {
+            ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "500",
+            ["EdgeBridge:Upstream:MaxCallsPerAddress"] = "2000",
+            ["EdgeBridge:Upstream:MaxCallsPerUser"] = "2000",
+        };
 
     public override async Task InitializeAsync()
     {

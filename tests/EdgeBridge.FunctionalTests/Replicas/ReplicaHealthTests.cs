@@ -12,19 +12,8 @@ public class TwoReplicaStackFixture : StackFixture
 
     public BackendProcess ReplicaB => _replicaB!;
 
-    // Probes every second, so that a dead replica is out within a few. The tests poll rotation with bursts of calls
-    // from one address: the rate limits (tested elsewhere) are set far above them.
-    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
-    {
-        ["ReverseProxy:Clusters:backend-rest:Destinations:replica-b:Address"] = ReplicaB.RestAddress,
-        ["ReverseProxy:Clusters:backend-grpc:Destinations:replica-b:Address"] = ReplicaB.GrpcAddress,
-        ["ReverseProxy:Clusters:backend-rest:HealthCheck:Active:Interval"] = "00:00:01",
-        ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Interval"] = "00:00:01",
-        ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "100000",
-        ["EdgeBridge:Grpc:PerAddress:Burst"] = "100000",
-        ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "100000",
-        ["EdgeBridge:Rest:PerAddress:Burst"] = "100000",
-    };
+    protected override IDictionary<string, string?> EdgeSettings =>
+        ReplicaEdgeSettings.SecondDestination("replica-b", ReplicaB.RestAddress, ReplicaB.GrpcAddress);
 
     public override async Task InitializeAsync()
     {
@@ -239,17 +228,8 @@ public sealed class GarbageReplicaStackFixture : StackFixture
 
     public string GarbageAddress => $"http://127.0.0.1:{((IPEndPoint)_garbage.LocalEndpoint).Port}";
 
-    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
-    {
-        ["ReverseProxy:Clusters:backend-rest:Destinations:garbage:Address"] = GarbageAddress,
-        ["ReverseProxy:Clusters:backend-grpc:Destinations:garbage:Address"] = GarbageAddress,
-        ["ReverseProxy:Clusters:backend-rest:HealthCheck:Active:Interval"] = "00:00:01",
-        ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Interval"] = "00:00:01",
-        ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "100000",
-        ["EdgeBridge:Grpc:PerAddress:Burst"] = "100000",
-        ["EdgeBridge:Rest:PerAddress:PermitsPerSecond"] = "100000",
-        ["EdgeBridge:Rest:PerAddress:Burst"] = "100000",
-    };
+    protected override IDictionary<string, string?> EdgeSettings =>
+        ReplicaEdgeSettings.SecondDestination("garbage", GarbageAddress, GarbageAddress);
 
     public override async Task InitializeAsync()
     {

@@ -18,9 +18,6 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
 {
     private const int MaxPayloadChars = 7900;
 
-    /// <summary>Tells this replica's own notifications apart from the others'.</summary>
-    public string ReplicaId => database.ReplicaId;
-
     public async Task PublishAsync(IReadOnlyList<Quote> quotes, CancellationToken cancellationToken)
     {
         var symbols = new string[quotes.Count];
@@ -46,7 +43,7 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
                 new NpgsqlParameter("symbols", symbols),
                 new NpgsqlParameter("sequences", sequences),
                 new NpgsqlParameter("quotes", payloads),
-                new NpgsqlParameter("replica", ReplicaId),
+                new NpgsqlParameter("replica", database.ReplicaId),
             },
         });
         // Fenced by the lease: a leader that hung and was replaced publishes nothing when it wakes.
@@ -55,7 +52,7 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
             batch.BatchCommands.Add(new NpgsqlBatchCommand(
                 $"SELECT pg_notify('{PostgresDatabase.QuotesChannel}', @payload) WHERE EXISTS (SELECT 1 FROM market_lease WHERE id = 1 AND holder = @replica)")
             {
-                Parameters = { new NpgsqlParameter("payload", payload), new NpgsqlParameter("replica", ReplicaId) },
+                Parameters = { new NpgsqlParameter("payload", payload), new NpgsqlParameter("replica", database.ReplicaId) },
             });
         }
 
@@ -80,7 +77,7 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
     public IEnumerable<Quote> Parse(string payload)
     {
         var separator = payload.IndexOf('|', StringComparison.Ordinal);
-        if (separator < 0 || payload.AsSpan(0, separator).SequenceEqual(ReplicaId))
+        if (separator < 0 || payload.AsSpan(0, separator).SequenceEqual(database.ReplicaId))
         {
             yield break;
         }
@@ -93,7 +90,7 @@ internal sealed class PostgresQuoteReplication(PostgresDatabase database) : IQuo
 
     private IEnumerable<string> Payloads(byte[][] quotes)
     {
-        var payload = new StringBuilder(ReplicaId).Append('|');
+        var payload = new StringBuilder(database.ReplicaId).Append('|');
         var empty = payload.Length;
         foreach (var quote in quotes)
         {
