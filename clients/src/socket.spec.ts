@@ -570,3 +570,23 @@ test("an id-less UNAUTHENTICATED error (the auth frame's token refused) is repor
     await edge.close();
   }
 });
+
+test("headers ride on the subscribe frame as metadata, again on every resubscribe; none, no metadata", async () => {
+  const edge = await FakeEdge.start();
+  try {
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, getToken: () => "t1", retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+    socket.subscribe(ChatService.method.streamRoom, { room: "lobby" }, { next: () => {} }, { headers: { "x-request-id": "r-1" } });
+    socket.subscribe(ChatService.method.streamRoom, { room: "desk" }, { next: () => {} });
+    await edge.waitFor((f) => subscribes(f).length === 2);
+    assert.deepEqual(subscribes(edge.frames)[0]?.["metadata"], { "x-request-id": "r-1" });
+    assert.equal("metadata" in subscribes(edge.frames)[1]!, false);
+
+    edge.sockets.at(-1)?.terminate();
+    await edge.waitFor((f) => subscribes(f).length === 4);
+    const again = subscribes(edge.frames).slice(2).find((f) => (f["request"] as Record<string, unknown>)["room"] === "lobby");
+    assert.deepEqual(again?.["metadata"], { "x-request-id": "r-1" });
+    socket.close();
+  } finally {
+    await edge.close();
+  }
+});

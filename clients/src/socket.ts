@@ -43,6 +43,12 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
   /** Ends the subscription with 4 DEADLINE_EXCEEDED after this long. */
   timeoutMs?: number;
+  /**
+   * Metadata for the subscription's upstream call (e.g. `x-request-id`), sent again on every resubscribe. The edge
+   * forwards only the keys its operator lists (`EdgeBridge:WebSockets:ForwardedMetadata`) and refuses others, and
+   * shared streams take none, with 3 INVALID_ARGUMENT.
+   */
+  headers?: Record<string, string>;
 }
 
 /** A running subscription. */
@@ -117,6 +123,7 @@ interface ActiveSubscription {
   method: StreamingMethod;
   contract: StreamContract;
   request: MessageShape<DescMessage>;
+  headers: Record<string, string> | undefined;
   handlers: SubscriptionHandlers<DescMessage>;
   cursor: unknown;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -196,6 +203,7 @@ export class EdgeSocket {
       method: method as StreamingMethod,
       contract: streamContract(method),
       request: create(method.input, request) as MessageShape<DescMessage>,
+      headers: options.headers && Object.keys(options.headers).length > 0 ? { ...options.headers } : undefined,
       handlers: handlers as unknown as SubscriptionHandlers<DescMessage>,
       cursor: undefined,
       retryTimer: undefined,
@@ -600,6 +608,7 @@ export class EdgeSocket {
       method: `${active.method.parent.typeName}/${active.method.name}`,
       request: toJson(active.method.input, request),
       ...(this.options.encoding === "proto" ? { encoding: "proto" } : {}),
+      ...(active.headers ? { metadata: active.headers } : {}),
     });
   }
 

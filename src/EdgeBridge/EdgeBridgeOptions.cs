@@ -280,6 +280,15 @@ public sealed class EdgeWebSocketOptions
     /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Metadata keys a <c>subscribe</c> may carry to its upstream call (e.g. <c>x-request-id</c>); any other key is
+    /// refused with INVALID_ARGUMENT. Credentials, gRPC's own and <c>x-edgebridge-*</c> keys can never be listed.
+    /// </summary>
+    public List<string> ForwardedMetadata { get; set; } = [];
+
+    /// <summary>Most bytes of keys and values one subscription's metadata may hold.</summary>
+    public int MaxMetadataBytes { get; set; } = 4096;
+
     /// <summary>Concurrent WebSocket connections on this edge; beyond it upgrades answer 503.</summary>
     public int MaxConnections { get; set; } = 10_000;
 

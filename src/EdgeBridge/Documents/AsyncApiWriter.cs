@@ -95,6 +95,15 @@ internal static class AsyncApiWriter
                     ["default"] = "json",
                     ["description"] = "How next frames carry messages: this JSON text frame, or (proto) a binary frame holding an edgebridge.v1.NextFrame with the message in protobuf binary encoding.",
                 },
+                ["metadata"] = new JsonObject
+                {
+                    ["type"] = "object",
+                    ["maxProperties"] = 16,
+                    ["additionalProperties"] = new JsonObject { ["type"] = "string" },
+                    ["description"] = method.Policy.Shared
+                        ? "Not accepted: one upstream call serves every subscriber of the same request."
+                        : "Metadata for the upstream call; only the keys the edge forwards (EdgeBridge:WebSockets:ForwardedMetadata).",
+                },
             }, "id", "method"));
             AddMessage(key + ".next", "One message of " + method.FullName + " (a binary edgebridge.v1.NextFrame instead when subscribed with encoding proto).", Frame("next", new JsonObject
             {

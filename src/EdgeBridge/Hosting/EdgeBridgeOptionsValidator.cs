@@ -153,6 +153,15 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
 
         Positive("WebSockets:MaxPendingControlFrames", sockets.MaxPendingControlFrames);
         NotNegative("WebSockets:MaxWriteBatchBytes", sockets.MaxWriteBatchBytes);
+        foreach (var key in sockets.ForwardedMetadata)
+        {
+            if (Streams.SubscriptionMetadata.Reserved(key.ToLowerInvariant()) is { } reserved)
+            {
+                failures.Add($"{Root}:WebSockets:ForwardedMetadata cannot forward {reserved}.");
+            }
+        }
+
+        Positive("WebSockets:MaxMetadataBytes", sockets.MaxMetadataBytes);
         Positive("WebSockets:MaxConnections", sockets.MaxConnections);
         Positive("WebSockets:MaxConnectionsPerAddress", sockets.MaxConnectionsPerAddress);
 

@@ -66,8 +66,23 @@ internal sealed partial class UpstreamStream
     /// <summary>What the call is charged to against the upstream-call caps; given back when the call ends.</summary>
     public UpstreamCallBudget.Charge? Charge { get; set; }
 
-    /// <summary>The metadata of a per-caller call: the caller's token, when the method forwards one.</summary>
-    public static Metadata CallerHeaders(string? token) => token is null ? [] : new Metadata { { "authorization", "Bearer " + token } };
+    /// <summary>
+    /// The metadata of a per-caller call: the caller's token, when the method forwards one, and the subscription's own
+    /// metadata (already checked against what the edge forwards).
+    /// </summary>
+    public static Metadata CallerHeaders(string? token, Metadata? subscription = null)
+    {
+        var headers = token is null ? [] : new Metadata { { "authorization", "Bearer " + token } };
+        if (subscription is not null)
+        {
+            foreach (var entry in subscription)
+            {
+                headers.Add(entry);
+            }
+        }
+
+        return headers;
+    }
 
     /// <summary>
     /// The caller refreshed its token (an <c>auth</c> frame): a call re-opened after a failover carries the new one.
@@ -77,7 +92,16 @@ internal sealed partial class UpstreamStream
     {
         if (SharingKey is null)
         {
-            Volatile.Write(ref _headers, CallerHeaders(token));
+            var headers = new Metadata { { "authorization", "Bearer " + token } };
+            foreach (var entry in Headers)
+            {
+                if (entry.Key != "authorization")
+                {
+                    headers.Add(entry);
+                }
+            }
+
+            Volatile.Write(ref _headers, headers);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using EdgeBridge.Contracts;
 using EdgeBridge.Upstream;
@@ -42,17 +43,19 @@ internal sealed class UpstreamStreams(
     /// Connects <paramref name="sink"/> to an upstream call of its method: a running shared one when there is one,
     /// else a new call charged to <paramref name="caller"/>. Returns null when subscribed, or the RESOURCE_EXHAUSTED
     /// status when the caller (or the edge) is at its cap of upstream calls; the sink is then left untouched.
+    /// <paramref name="metadata"/> is the subscription's own metadata; shared methods take none.
     /// </summary>
-    public Google.Rpc.Status? Subscribe(StreamSink sink, IMessage request, Caller caller)
+    public Google.Rpc.Status? Subscribe(StreamSink sink, IMessage request, Caller caller, Metadata? metadata = null)
     {
         var method = sink.Method;
         if (!method.Policy.Shared)
         {
-            var headers = UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null);
+            var headers = UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null, metadata);
             return TryStart(new UpstreamStream(method, request, headers, sharingKey: null, onClosed: null, logger), sink, caller);
         }
 
-        // Shared calls carry no caller's credentials: their messages go to every subscriber alike.
+        // Shared calls carry no caller's credentials nor anyone's metadata: their messages go to every subscriber alike.
+        Debug.Assert(metadata is null or { Count: 0 }, "The session refuses metadata on shared methods.");
         var key = method.FullName + "\n" + catalog.Json.Formatter.Format(request);
         while (true)
         {

@@ -21,9 +21,16 @@ internal abstract record ClientFrame
 
     /// <summary>
     /// <c>subscribe</c>. <paramref name="Request"/> is the raw JSON object of the request (<c>{}</c> when absent);
+    /// <paramref name="Metadata"/> the subscription's own metadata for the upstream call (empty when absent);
     /// <paramref name="Problem"/> says what of the frame the method cannot accept, answered with an error for this id.
     /// </summary>
-    public sealed record Subscribe(string Id, string Method, MessageEncoding Encoding, string Request, SubscribeProblem Problem) : ClientFrame;
+    public sealed record Subscribe(
+        string Id,
+        string Method,
+        MessageEncoding Encoding,
+        string Request,
+        IReadOnlyList<KeyValuePair<string, string>> Metadata,
+        SubscribeProblem Problem) : ClientFrame;
 
     public sealed record Unsubscribe(string Id) : ClientFrame;
 
@@ -38,6 +45,8 @@ internal enum SubscribeProblem
     None,
     UnknownEncoding,
     RequestNotAnObject,
+    MetadataNotStrings,
+    TooMuchMetadata,
 }
 
 /// <summary>
@@ -48,6 +57,9 @@ internal static class ClientFrames
 {
     /// <summary>Longest subscription id; ids are echoed in every frame of the subscription.</summary>
     public const int MaxIdLength = 64;
+
+    /// <summary>Most metadata entries one <c>subscribe</c> may carry, whatever the edge forwards.</summary>
+    public const int MaxMetadataEntries = 16;
 
     private static readonly ClientFrame s_ping = new ClientFrame.Ping();
     private static readonly ClientFrame s_pong = new ClientFrame.Pong();
@@ -138,7 +150,45 @@ internal static class ClientFrames
             }
         }
 
-        return new ClientFrame.Subscribe(id, method.GetString()!, encoding, request, problem);
+        IReadOnlyList<KeyValuePair<string, string>> metadata = [];
+        if (root.TryGetProperty("metadata", out var metadataElement) && metadataElement.ValueKind != JsonValueKind.Null)
+        {
+            var (entries, metadataProblem) = Metadata(metadataElement);
+            metadata = entries;
+            if (problem == SubscribeProblem.None)
+            {
+                problem = metadataProblem;
+            }
+        }
+
+        return new ClientFrame.Subscribe(id, method.GetString()!, encoding, request, metadata, problem);
+    }
+
+    // Only the shape is checked here; which keys an edge forwards, and how much, is the session's decision.
+    private static (IReadOnlyList<KeyValuePair<string, string>> Entries, SubscribeProblem Problem) Metadata(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return ([], SubscribeProblem.MetadataNotStrings);
+        }
+
+        var entries = new List<KeyValuePair<string, string>>();
+        foreach (var property in element.EnumerateObject())
+        {
+            if (property.Value.ValueKind != JsonValueKind.String)
+            {
+                return ([], SubscribeProblem.MetadataNotStrings);
+            }
+
+            if (entries.Count == MaxMetadataEntries)
+            {
+                return ([], SubscribeProblem.TooMuchMetadata);
+            }
+
+            entries.Add(new(property.Name, property.Value.GetString()!));
+        }
+
+        return (entries, SubscribeProblem.None);
     }
 
     private static bool TryParseEncoding(string value, out MessageEncoding encoding)

@@ -238,6 +238,27 @@ internal sealed partial class WebSocketSession
                 return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, "'encoding' must be \"json\" or \"proto\"."));
             case SubscribeProblem.RequestNotAnObject:
                 return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' must be a JSON object of {method.Descriptor.InputType.FullName}."));
+            case SubscribeProblem.MetadataNotStrings:
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, "'metadata' must be a JSON object of string values."));
+            case SubscribeProblem.TooMuchMetadata:
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'metadata' may hold at most {ClientFrames.MaxMetadataEntries} entries."));
+        }
+
+        Metadata? metadata = null;
+        if (frame.Metadata.Count > 0)
+        {
+            if (method.Policy.Shared)
+            {
+                // One call serves every subscriber of the same request: one subscriber's metadata cannot ride on it.
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument,
+                    $"'{method.FullName}' is shared by every subscriber of the same request and takes no per-subscription metadata."));
+            }
+
+            metadata = [];
+            if (SubscriptionMetadata.TryAppend(frame.Metadata, _options.ForwardedMetadata, _options.MaxMetadataBytes, metadata) is { } problem)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, "The subscription's " + problem));
+            }
         }
 
         IMessage request;
@@ -286,7 +307,7 @@ internal sealed partial class WebSocketSession
             _subscriptions[id] = subscription;
         }
 
-        if (_upstreams.Subscribe(subscription, request, caller) is { } refusal)
+        if (_upstreams.Subscribe(subscription, request, caller, metadata) is { } refusal)
         {
             // Nothing was started: the subscription never existed for the client.
             lock (_gate)

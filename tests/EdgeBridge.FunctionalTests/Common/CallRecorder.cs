@@ -25,6 +25,9 @@ public sealed class CallRecorder : Interceptor
 
     public int UnaryCount(string method) => UnaryCalls.Count(c => c.Method == Path(method));
 
+    /// <summary>Server-streaming calls the backend was opened, with the request headers it saw.</summary>
+    public ConcurrentQueue<(string Method, Metadata Headers)> StreamCalls { get; } = new();
+
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
         UnaryCalls.Enqueue((context.Method, context.RequestHeaders));
@@ -34,6 +37,7 @@ public sealed class CallRecorder : Interceptor
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
+        StreamCalls.Enqueue((context.Method, context.RequestHeaders));
         _started.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
         _active.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
         try

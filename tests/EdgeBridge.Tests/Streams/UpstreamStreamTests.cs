@@ -161,11 +161,11 @@ public sealed class UpstreamStreamTests
     }
 
     [Fact]
-    public async Task TokenRefreshedMidStream_ReopenedCallCarriesTheFreshToken()
+    public async Task TokenRefreshedMidStream_ReopenedCallCarriesTheFreshToken_AndTheSubscriptionsMetadata()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         var (first, second) = (new ScriptedCall(), new ScriptedCall());
-        var stream = new UpstreamStream(Method("PrivateFeed"), new FeedRequest { Topic = "t" }, [new Metadata.Entry("authorization", "Bearer old")],
+        var stream = new UpstreamStream(Method("PrivateFeed"), new FeedRequest { Topic = "t" }, UpstreamStream.CallerHeaders("old", [new Metadata.Entry("x-request-id", "r1")]),
             sharingKey: null, onClosed: null, NullLogger<UpstreamStream>.Instance);
         stream.TryAdd(new TestSink(Method("PrivateFeed"), MessageEncoding.Json));
         var failover = new UpstreamFailover(_ => second, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), time);
@@ -184,6 +184,7 @@ public sealed class UpstreamStreamTests
 
         Assert.Equal("Bearer old", first.Headers!.GetValue("authorization"));
         Assert.Equal("Bearer fresh", Assert.Single(second.Headers, e => e.Key == "authorization").Value);
+        Assert.Equal("r1", second.Headers.GetValue("x-request-id"));
     }
 
     [Fact]

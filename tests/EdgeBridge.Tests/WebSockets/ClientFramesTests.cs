@@ -20,6 +20,15 @@ public sealed class ClientFramesTests
         Assert.Equal("""{"symbols":["X"]}""", subscribe.Request);
     }
 
+    [Fact]
+    public void Subscribe_WithMetadata_KeepsItsEntriesInOrder()
+    {
+        var subscribe = Assert.IsType<ClientFrame.Subscribe>(Parse("""{"type":"subscribe","id":"q","method":"m","metadata":{"x-request-id":"r1","x-b":"2"}}"""));
+
+        Assert.Equal([new("x-request-id", "r1"), new("x-b", "2")], subscribe.Metadata);
+        Assert.Equal(SubscribeProblem.None, subscribe.Problem);
+    }
+
     [Theory]
     [InlineData("""{"type":"subscribe","id":"q","method":"a.v1.S/M"}""", "{}")]
     [InlineData("""{"type":"subscribe","id":"q","method":"a.v1.S/M","request":null,"encoding":null}""", "{}")]
@@ -36,6 +45,9 @@ public sealed class ClientFramesTests
     [InlineData("""{"type":"subscribe","id":"q","method":"m","encoding":"PROTO"}""", "UnknownEncoding")]
     [InlineData("""{"type":"subscribe","id":"q","method":"m","request":[1]}""", "RequestNotAnObject")]
     [InlineData("""{"type":"subscribe","id":"q","method":"m","request":"{}"}""", "RequestNotAnObject")]
+    [InlineData("""{"type":"subscribe","id":"q","method":"m","metadata":["x-request-id"]}""", "MetadataNotStrings")]
+    [InlineData("""{"type":"subscribe","id":"q","method":"m","metadata":{"x-request-id":1}}""", "MetadataNotStrings")]
+    [InlineData("""{"type":"subscribe","id":"q","method":"m","metadata":{"a":"","b":"","c":"","d":"","e":"","f":"","g":"","h":"","i":"","j":"","k":"","l":"","m":"","n":"","o":"","p":"","q":""}}""", "TooMuchMetadata")]
     public void Subscribe_WhoseEncodingOrRequestIsUnusable_CarriesTheProblemForItsId(string json, string problem)
     {
         var subscribe = Assert.IsType<ClientFrame.Subscribe>(Parse(json));
