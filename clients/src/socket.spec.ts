@@ -590,3 +590,31 @@ test("headers ride on the subscribe frame as metadata, again on every resubscrib
     await edge.close();
   }
 });
+
+test("goaway: the socket moves by itself within the drain period, resuming from the cursor, and says it is draining", async () => {
+  const edge = await FakeEdge.start();
+  try {
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, getToken: () => "t1", retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const draining: number[] = [];
+    socket.on("draining", (e) => draining.push(e.reconnectWithinMs));
+    const seen: bigint[] = [];
+    socket.subscribe(ChatService.method.streamRoom, { room: "lobby" }, { next: (m) => seen.push(m.message?.sequence ?? -1n) });
+    await edge.waitFor((f) => subscribes(f).length === 1);
+    const id = subscribes(edge.frames)[0]?.["id"];
+    edge.send({ type: "next", id, message: { message: { room: "lobby", sequence: "7", text: "m" } } });
+    await until(() => seen.length === 1);
+    const first = edge.sockets.at(-1)!;
+    const firstClosed = new Promise<void>((resolve) => first.once("close", () => resolve()));
+
+    edge.send({ type: "goaway", reconnectWithinMs: 200, reason: "draining" });
+
+    await edge.waitFor((f) => subscribes(f).length === 2);
+    await firstClosed;
+    assert.deepEqual(draining, [200]);
+    assert.equal(edge.sockets.length, 2);
+    assert.deepEqual(subscribes(edge.frames)[1]?.["request"], { room: "lobby", afterSequence: "7" });
+    socket.close();
+  } finally {
+    await edge.close();
+  }
+});

@@ -90,6 +90,11 @@ export interface SocketEvents {
   reconnecting: { attempt: number; delayMs: number; code: number; reason: string };
   /** An `ack` after a reconnect; subscriptions are being resumed. */
   reconnected: { connectionId: string };
+  /**
+   * The edge is draining (`goaway`): the socket moves by itself, at a random moment in the first half of
+   * `reconnectWithinMs`, resuming every subscription from its cursor; the edge closes it with 1001 after that.
+   */
+  draining: { reconnectWithinMs: number };
   /** The socket is closed for good: by `close()`, or after a close the retry policy does not retry. */
   closed: { code: number; reason: string; error: EdgeError | undefined };
   /** The token was refused and `getToken()` had no other: subscriptions that need it ended with 16; public ones go on without it. */
@@ -149,6 +154,7 @@ export class EdgeSocket {
   private attempt = 0;
   private nextId = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private moveTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private acked = false;
   private everConnected = false;
@@ -362,6 +368,7 @@ export class EdgeSocket {
     }
     this.setState("closed");
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.moveTimer);
     clearTimeout(this.refreshTimer);
     const open = [...this.subscriptions.values()];
     this.subscriptions.clear();
@@ -470,7 +477,7 @@ export class EdgeSocket {
   }
 
   private receive(data: string): void {
-    let frame: { type?: string; id?: string; message?: unknown; status?: unknown; dropped?: unknown; connectionId?: unknown };
+    let frame: { type?: string; id?: string; message?: unknown; status?: unknown; dropped?: unknown; connectionId?: unknown; reconnectWithinMs?: unknown };
     try {
       frame = JSON.parse(data);
     } catch {
@@ -496,6 +503,21 @@ export class EdgeSocket {
       case "ping":
         this.send({ type: "pong" });
         return;
+      case "goaway": {
+        // Every client of a draining edge gets this at once: each moves at its own random moment, so the edges that
+        // stay take the load spread out. The first half of the period leaves the second for an attempt that still
+        // reached the draining edge (refused with 503 and Retry-After) to try again before the edge closes.
+        const within = Math.max(0, Number(frame.reconnectWithinMs ?? 0)) || 0;
+        const socket = this.socket;
+        this.emit("draining", { reconnectWithinMs: within });
+        clearTimeout(this.moveTimer);
+        this.moveTimer = setTimeout(() => {
+          if (this.socket === socket && this.current !== "closed") {
+            this.restart();
+          }
+        }, Math.random() * (within / 2));
+        return;
+      }
       case "next": {
         const active = frame.id === undefined ? undefined : this.subscriptions.get(frame.id);
         if (active) {

@@ -277,6 +277,12 @@ public sealed class EdgeWebSocketOptions
     /// </summary>
     public int MaxWriteBatchBytes { get; set; } = 32 * 1024;
 
+    /// <summary>
+    /// How long a draining edge (SIGTERM) gives its clients to move after telling them with <c>goaway</c>; then it
+    /// closes the rest with 1001. 0 closes every socket at once. Keep it below <c>HostOptions:ShutdownTimeout</c>.
+    /// </summary>
+    public TimeSpan DrainPeriod { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a closing connection waits for the client's close frame before aborting.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -144,6 +144,10 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
         Duration("WebSockets:KeepAliveInterval", sockets.KeepAliveInterval);
         Duration("WebSockets:KeepAliveTimeout", sockets.KeepAliveTimeout);
         Duration("WebSockets:CloseTimeout", sockets.CloseTimeout);
+        if (sockets.DrainPeriod < TimeSpan.Zero)
+        {
+            failures.Add($"{Root}:WebSockets:DrainPeriod must not be negative (was {sockets.DrainPeriod}).");
+        }
         Positive("WebSockets:DefaultQueueLimit", sockets.DefaultQueueLimit);
         Positive("WebSockets:MaxQueueLimit", sockets.MaxQueueLimit);
         if (sockets.DefaultQueueLimit > sockets.MaxQueueLimit)

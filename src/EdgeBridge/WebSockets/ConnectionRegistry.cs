@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.WebSockets;
 
 /// <summary>
-/// The live connections: one keepalive sweep runs over all of them, and on shutdown each is told to reconnect
-/// elsewhere (close 1001).
+/// The live connections: one keepalive sweep runs over all of them, and when the edge drains
+/// (<see cref="Operations.EdgeDrain"/>) each is told to reconnect elsewhere: a <c>goaway</c> frame first, close 1001
+/// for whoever is still here at the end of the drain.
 /// </summary>
 internal sealed class ConnectionRegistry : IDisposable
 {
@@ -18,26 +18,56 @@ internal sealed class ConnectionRegistry : IDisposable
     private readonly TimeProvider _time;
     private readonly ITimer _keepAlive;
     private TimeSpan _keepAlivePeriod;
+    private readonly TaskCompletionSource _emptied = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
+    private volatile bool _sendingAway;
+    private byte[]? _goAway;
 
-    public ConnectionRegistry(IHostApplicationLifetime lifetime, IOptionsMonitor<EdgeBridgeOptions> options, TimeProvider time)
+    /// <summary>The close reason of 1001: the edge is going away.</summary>
+    public const string GoingAwayReason = "The edge is shutting down; reconnect.";
+
+    public ConnectionRegistry(IOptionsMonitor<EdgeBridgeOptions> options, TimeProvider time)
     {
         _options = options;
         _time = time;
         _keepAlivePeriod = KeepAlivePeriod(options.CurrentValue.WebSockets);
         _keepAlive = time.CreateTimer(static state => ((ConnectionRegistry)state!).SweepKeepAlive(), this, _keepAlivePeriod, _keepAlivePeriod);
-        lifetime.ApplicationStopping.Register(() =>
-        {
-            _stopping = true;
-            foreach (var connection in _connections.Values)
-            {
-                SendAway(connection);
-            }
-        });
     }
 
     /// <summary>Whether the edge is draining: new sockets are refused and live ones are sent away.</summary>
     public bool Stopping => _stopping;
+
+    /// <summary>Completes once the edge drains and its last connection has gone.</summary>
+    public Task Emptied => _emptied.Task;
+
+    /// <summary>
+    /// Starts the drain: from now on new sockets are refused, and every live one is handed <paramref name="goAway"/>
+    /// so that its client reconnects elsewhere while this edge still serves it.
+    /// </summary>
+    public void BeginDrain(byte[] goAway)
+    {
+        _goAway = goAway;
+        _stopping = true;
+        foreach (var connection in _connections.Values)
+        {
+            connection.GoAway(goAway);
+        }
+
+        CompleteIfEmpty();
+    }
+
+    /// <summary>The end of the drain: whoever is still connected is closed with 1001.</summary>
+    public void SendAwayAll()
+    {
+        _stopping = true;
+        _sendingAway = true;
+        foreach (var connection in _connections.Values)
+        {
+            SendAway(connection);
+        }
+
+        CompleteIfEmpty();
+    }
 
     public int Count => _connections.Count;
 
@@ -47,10 +77,14 @@ internal sealed class ConnectionRegistry : IDisposable
     {
         _connections[connection.Id] = connection;
 
-        // Accepted while the stopping callback ran: it may not have seen this one.
-        if (_stopping)
+        // Accepted while the drain began: it may not have seen this one.
+        if (_sendingAway)
         {
             SendAway(connection);
+        }
+        else if (_stopping)
+        {
+            connection.GoAway(_goAway!);
         }
     }
 
@@ -78,9 +112,24 @@ internal sealed class ConnectionRegistry : IDisposable
     }
 
     private static void SendAway(WebSocketConnection connection) =>
-        connection.RequestClose(CloseCodes.GoingAway, "The edge is shutting down; reconnect.");
+        connection.RequestClose(CloseCodes.GoingAway, GoingAwayReason);
 
-    public void Remove(WebSocketConnection connection) => _connections.TryRemove(connection.Id, out _);
+    public void Remove(WebSocketConnection connection)
+    {
+        _connections.TryRemove(connection.Id, out _);
+        if (_stopping)
+        {
+            CompleteIfEmpty();
+        }
+    }
+
+    private void CompleteIfEmpty()
+    {
+        if (_connections.IsEmpty)
+        {
+            _emptied.TrySetResult();
+        }
+    }
 
     /// <summary>Reserves a connection slot for <paramref name="address"/>; null when granted, else why not.</summary>
     public ConnectionRefusal? TryReserve(System.Net.IPAddress address, EdgeWebSocketOptions limits)

@@ -143,6 +143,19 @@ internal static class ServerFrames
         writer.WriteEndObject();
     });
 
+    /// <summary>
+    /// <c>goaway</c>: the edge is draining; the client should reconnect (the balancer sends it to another edge) at a
+    /// moment of its choosing within <paramref name="within"/>, after which the socket is closed with 1001.
+    /// </summary>
+    public static byte[] GoAway(TimeSpan within) => Build(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "goaway");
+        writer.WriteNumber("reconnectWithinMs", (long)within.TotalMilliseconds);
+        writer.WriteString("reason", "This edge is draining; reconnect to be served by another edge.");
+        writer.WriteEndObject();
+    });
+
     public static byte[] Complete(string id) => Build(writer =>
     {
         writer.WriteStartObject();

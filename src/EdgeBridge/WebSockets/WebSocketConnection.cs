@@ -121,6 +121,18 @@ internal sealed partial class WebSocketConnection
         }
     }
 
+    /// <summary>
+    /// Tells the client that the edge is draining (<paramref name="goAway"/>, one frame shared by every connection);
+    /// a connection that has not been initialised, or cannot take one more control frame, is closed with 1001 at once.
+    /// </summary>
+    public void GoAway(byte[] goAway)
+    {
+        if (!Session.Initialised || !_control.TryEnqueue(goAway))
+        {
+            RequestClose(CloseCodes.GoingAway, ConnectionRegistry.GoingAwayReason);
+        }
+    }
+
     /// <summary>Closes the connection with <paramref name="code"/>; the client gets <paramref name="reason"/>.</summary>
     public void RequestClose(WebSocketCloseStatus code, string reason)
     {

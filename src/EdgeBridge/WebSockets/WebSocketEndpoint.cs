@@ -81,6 +81,9 @@ internal static partial class WebSocketEndpoint
         if (registry.Stopping)
         {
             Refused(services, logger, "edge draining");
+
+            // Soon enough for the balancer to have taken this edge out of rotation.
+            context.Response.Headers.RetryAfter = "1";
             await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
                 "This edge is shutting down; connect to another edge.", StatusCodes.Status503ServiceUnavailable);
             return;

@@ -41,6 +41,9 @@ public sealed class EdgeServer : IAsyncDisposable
                     ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = backend.RestAddress,
                     ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = backend.GrpcAddress,
                     ["EdgeBridge:Tokens:SigningKey"] = BackendServer.SigningKey,
+
+                    // Fixtures stop their edges with sockets open: they close at once unless a test is about the drain.
+                    ["EdgeBridge:WebSockets:DrainPeriod"] = "00:00:00",
                     ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("EDGE_TEST_LOGLEVEL") ?? "Warning",
                 });
                 if (settings is not null)

@@ -6,8 +6,9 @@ using EdgeBridge.FunctionalTests.Common;
 namespace EdgeBridge.FunctionalTests.Operations;
 
 /// <summary>
-/// Graceful drain with live traffic: the stopping edge refuses new connections, sends sockets away with 1001,
-/// lets an in-flight REST request finish within the grace period and cancels it upstream once the period ends.
+/// Graceful drain with live traffic: the stopping edge fails readiness, refuses new sockets, tells live ones to move
+/// (goaway) and sends the rest away with 1001 at the end of the drain period; an in-flight REST request finishes
+/// within the grace period and is cancelled upstream once the period ends.
 /// </summary>
 public sealed class DrainTests : IAsyncLifetime
 {
@@ -29,9 +30,9 @@ public sealed class DrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Stopping_InFlightRestFinishes_SocketsGet1001_NewConnectionsRefused()
+    public async Task Stopping_SocketsAreToldToGoFirst_ReadinessFails_ThenTheRestGet1001_AndInFlightRestFinishes()
     {
-        await StartEdgeAsync(gracePeriod: TimeSpan.FromMinutes(2));
+        await StartEdgeAsync(gracePeriod: TimeSpan.FromMinutes(2), drainPeriod: TimeSpan.FromSeconds(3));
         using var rest = new HttpClient { BaseAddress = new Uri(_edge.HttpAddress), Timeout = Timeout.InfiniteTimeSpan };
         var inFlight = rest.GetAsync("/v1/quotes/ACME");
         await _held.Arrived.WaitAsync(Wait.Deadline);
@@ -42,6 +43,17 @@ public sealed class DrainTests : IAsyncLifetime
 
         var stopping = _edge.StopAsync();
 
+        // Announced first, while the edge still serves: the client can move before it is cut off.
+        var (goAway, _) = await socket.ReceiveUntilAsync(f => f.Type() == "goaway");
+        Assert.Equal(3000, goAway.GetProperty("reconnectWithinMs").GetInt32());
+        using (var ready = await rest.GetAsync("/readyz"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await EdgeSocket.RefusedStatusAsync(_edge, "edgebridge.v1"));
+
+        // This client did not move: at the end of the drain it is sent away.
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await socket.ReceiveCloseAsync());
         await Wait.UntilAsync(() => !Accepts(_edge.HttpPort), "the edge stops accepting connections");
         Assert.False(stopping.IsCompleted, "the edge waits for the request in flight");
@@ -55,9 +67,25 @@ public sealed class DrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stopping_EveryClientMoved_TheDrainEndsWithoutWaitingOutItsPeriod()
+    {
+        await StartEdgeAsync(gracePeriod: TimeSpan.FromMinutes(5), drainPeriod: TimeSpan.FromMinutes(4));
+        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
+        await using var __ = socket;
+        await socket.SubscribeAsync("r", "chat.v1.ChatService/StreamRoom", new { room = "drain" });
+
+        var stopping = _edge.StopAsync();
+        await socket.ReceiveUntilAsync(f => f.Type() == "goaway");
+        await socket.DisposeAsync();
+
+        // Well inside the four-minute period: the last connection leaving ends the drain.
+        await stopping.WaitAsync(Wait.Deadline);
+    }
+
+    [Fact]
     public async Task Stopping_RequestOutlivingTheGracePeriod_IsAbortedAndCancelledUpstream()
     {
-        await StartEdgeAsync(gracePeriod: TimeSpan.FromSeconds(1));
+        await StartEdgeAsync(gracePeriod: TimeSpan.FromSeconds(1), drainPeriod: TimeSpan.Zero);
         using var rest = new HttpClient { BaseAddress = new Uri(_edge.HttpAddress), Timeout = Timeout.InfiniteTimeSpan };
         var inFlight = rest.GetAsync("/v1/quotes/ACME");
         await _held.Arrived.WaitAsync(Wait.Deadline);
@@ -68,8 +96,9 @@ public sealed class DrainTests : IAsyncLifetime
         await _held.Aborted.WaitAsync(Wait.Deadline);
     }
 
-    private Task StartEdgeAsync(TimeSpan gracePeriod) => _edge.StartAsync(_backend, new Dictionary<string, string?>
+    private Task StartEdgeAsync(TimeSpan gracePeriod, TimeSpan drainPeriod) => _edge.StartAsync(_backend, new Dictionary<string, string?>
     {
+        ["EdgeBridge:WebSockets:DrainPeriod"] = drainPeriod.ToString(),
         ["ReverseProxy:Clusters:backend-rest:Destinations:backend:Address"] = _held.Address,
         ["ReverseProxy:Clusters:backend-rest:HttpRequest:Version"] = "2",
         ["HostOptions:ShutdownTimeout"] = gracePeriod.ToString(),
