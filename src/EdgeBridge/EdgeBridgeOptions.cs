@@ -72,6 +72,14 @@ public sealed class EdgeListenerOptions
     /// a listener without TLS in Kestrel; read per connection, so it can be switched off live.
     /// </summary>
     public bool DirectUpgrade { get; set; }
+
+    /// <summary>
+    /// Whether every connection on this listener starts with a PROXY protocol v2 header from the load balancer
+    /// (HAProxy's <c>send-proxy-v2</c>): the client address it names is the one every per-address limit and log uses.
+    /// A connection without a valid header is closed. Only for a listener that nothing but the balancer can reach.
+    /// Read at startup.
+    /// </summary>
+    public bool ProxyProtocol { get; set; }
 }
 
 /// <summary>The upstream gRPC service the edge calls itself.</summary>

@@ -44,11 +44,25 @@ public static class EdgeBridgeListenOptionsExtensions
             loader.Endpoint(name, endpoint =>
             {
                 listeners.Add(name, listener.Roles, endpoint.ListenOptions);
+                if (listener.ProxyProtocol)
+                {
+                    // First: everything after it, the roles and direct upgrades included, sees the client's address.
+                    endpoint.ListenOptions.UseProxyProtocol(kestrel.Limits.RequestHeadersTimeout);
+                }
+
                 endpoint.ListenOptions.UseEdgeBridge(name, listener.Roles, directUpgrade);
             });
         }
 
         return kestrel;
+    }
+
+    private static void UseProxyProtocol(this ListenOptions listen, TimeSpan headerTimeout)
+    {
+        var services = listen.ApplicationServices;
+        var time = services.GetRequiredService<TimeProvider>();
+        var logger = services.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProxyProtocol>>();
+        listen.Use(next => new ProxyProtocol(next, headerTimeout, time, logger).OnConnectionAsync);
     }
 
     private static ListenOptions UseEdgeBridge(this ListenOptions listen, string? name, EdgeListenerRoles roles, Func<EdgeBridgeOptions, bool>? directUpgrade)

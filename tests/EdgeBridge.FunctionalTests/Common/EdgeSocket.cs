@@ -23,7 +23,7 @@ public sealed class EdgeSocket : IAsyncDisposable
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
 
     public static async Task<EdgeSocket> ConnectAsync(EdgeServer edge, string? subprotocol = "edgebridge.v1", int? receiveBufferBytes = null,
-        IPAddress? localAddress = null, string? origin = null)
+        IPAddress? localAddress = null, string? origin = null, IPAddress? proxiedFrom = null)
     {
         var socket = new ClientWebSocket();
         if (subprotocol is not null)
@@ -56,7 +56,14 @@ public sealed class EdgeSocket : IAsyncDisposable
                 }
 
                 await raw.ConnectAsync(context.DnsEndPoint, token);
-                return new NetworkStream(raw, ownsSocket: true);
+                var stream = new NetworkStream(raw, ownsSocket: true);
+                if (proxiedFrom is not null)
+                {
+                    // As a balancer would: the connection starts by naming the client it carries.
+                    await stream.WriteAsync(ProxyHeader.V2(new IPEndPoint(proxiedFrom, 40000), (IPEndPoint)raw.RemoteEndPoint!), token);
+                }
+
+                return stream;
             },
         };
         var invoker = new HttpMessageInvoker(handler);
@@ -67,9 +74,9 @@ public sealed class EdgeSocket : IAsyncDisposable
 
     /// <summary>Connects and sends <c>init</c>; returns once the <c>ack</c> arrived.</summary>
     public static async Task<(EdgeSocket Socket, JsonElement Ack)> OpenAsync(EdgeServer edge, string? token = null, int? receiveBufferBytes = null,
-        IPAddress? localAddress = null)
+        IPAddress? localAddress = null, IPAddress? proxiedFrom = null)
     {
-        var socket = await ConnectAsync(edge, receiveBufferBytes: receiveBufferBytes, localAddress: localAddress);
+        var socket = await ConnectAsync(edge, receiveBufferBytes: receiveBufferBytes, localAddress: localAddress, proxiedFrom: proxiedFrom);
         await socket.SendAsync(token is null ? new { type = "init" } : new { type = "init", token });
         var ack = await socket.ReceiveAsync();
         Assert.Equal("ack", ack.GetProperty("type").GetString());

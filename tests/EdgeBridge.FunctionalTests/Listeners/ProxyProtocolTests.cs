@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using EdgeBridge.FunctionalTests.Common;
+
+namespace EdgeBridge.FunctionalTests.Listeners;
+
+/// <summary>An edge whose browser listener sits behind a balancer speaking PROXY protocol v2, one socket per address.</summary>
+public sealed class ProxiedListenerFixture : StackFixture
+{
+    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
+    {
+        ["EdgeBridge:Listeners:Http:ProxyProtocol"] = "true",
+        ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "1",
+    };
+}
+
+/// <summary>
+/// Behind the balancer, the client the PROXY header names is the client: per-address limits count it, not the
+/// balancer; a connection without the header is closed; the balancer's own LOCAL health checks are served.
+/// </summary>
+public sealed class ProxyProtocolTests(ProxiedListenerFixture stack) : IClassFixture<ProxiedListenerFixture>
+{
+    [Fact]
+    public async Task PerAddressLimit_CountsTheProxiedClients_NotTheBalancer()
+    {
+        var (first, _) = await EdgeSocket.OpenAsync(stack.Edge, proxiedFrom: IPAddress.Parse("198.51.100.1"));
+        await using var __ = first;
+        var (second, _) = await EdgeSocket.OpenAsync(stack.Edge, proxiedFrom: IPAddress.Parse("198.51.100.2"));
+        await using var ___ = second;
+
+        // Both came through the same balancer address (127.0.0.1), yet each is its own client.
+        var refused = await Assert.ThrowsAsync<WebSocketException>(() => EdgeSocket.ConnectAsync(stack.Edge, proxiedFrom: IPAddress.Parse("198.51.100.1")));
+        Assert.Contains("429", refused.Message);
+    }
+
+    [Fact]
+    public async Task ConnectionWithoutTheHeader_IsClosed_OthersGoOn()
+    {
+        using var plain = new HttpClient { BaseAddress = new Uri(stack.Edge.HttpAddress) };
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => plain.GetAsync("/healthz"));
+
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge, proxiedFrom: IPAddress.Parse("198.51.100.9"));
+        await socket.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task LocalHeader_TheBalancersHealthCheck_IsServed()
+    {
+        using var raw = new TcpClient();
+        await raw.ConnectAsync(IPAddress.Loopback, stack.Edge.HttpPort);
+        var stream = raw.GetStream();
+        await stream.WriteAsync(ProxyHeader.Local());
+        await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n"u8.ToArray());
+
+        using var reader = new StreamReader(stream);
+        var statusLine = await reader.ReadLineAsync().WaitAsync(Wait.Deadline);
+        Assert.Equal("HTTP/1.1 200 OK", statusLine);
+    }
+
+    [Fact]
+    public async Task MalformedHeader_IsClosed()
+    {
+        using var raw = new TcpClient();
+        await raw.ConnectAsync(IPAddress.Loopback, stack.Edge.HttpPort);
+        var stream = raw.GetStream();
+        var header = ProxyHeader.V2(new IPEndPoint(IPAddress.Parse("198.51.100.3"), 1), new IPEndPoint(IPAddress.Loopback, 2));
+        header[12] = 0x11; // version 1 in the binary form: not a header the edge accepts
+        await stream.WriteAsync(header);
+        await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n"u8.ToArray());
+
+        var buffer = new byte[256];
+        Assert.Equal(0, await ReadOrResetAsync(stream, buffer));
+    }
+
+    private static async Task<int> ReadOrResetAsync(NetworkStream stream, byte[] buffer)
+    {
+        try
+        {
+            return await stream.ReadAsync(buffer).AsTask().WaitAsync(Wait.Deadline);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
