@@ -303,6 +303,15 @@ public sealed class EdgeWebSocketOptions
     /// <summary>Most bytes of keys and values one subscription's metadata may hold.</summary>
     public int MaxMetadataBytes { get; set; } = 4096;
 
+    /// <summary>
+    /// New sockets (handshakes, hence inits) the whole edge admits per second; beyond it upgrades answer 503 with a
+    /// <c>Retry-After</c> spread over the backlog. Bounds the cost of a reconnect storm. Read at startup.
+    /// </summary>
+    public RateLimit Handshakes { get; set; } = new() { PermitsPerSecond = 2000, Burst = 2000 };
+
+    /// <summary>New sockets one client address may open per second; beyond it 429 with <c>Retry-After</c>. Read at startup.</summary>
+    public RateLimit HandshakesPerAddress { get; set; } = new() { PermitsPerSecond = 20, Burst = 50 };
+
     /// <summary>Concurrent WebSocket connections on this edge; beyond it upgrades answer 503.</summary>
     public int MaxConnections { get; set; } = 10_000;
 

@@ -109,6 +109,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<UpstreamCallBudget>();
         services.AddSingleton<UpstreamStreams>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<HandshakeAdmission>();
         services.AddHostedService<EdgeBridge.Operations.EdgeDrain>();
         services.AddSingleton<EdgeTokens>();
         services.AddSingleton<LoginThrottle>();

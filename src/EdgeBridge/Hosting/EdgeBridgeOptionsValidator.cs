@@ -166,6 +166,8 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
         }
 
         Positive("WebSockets:MaxMetadataBytes", sockets.MaxMetadataBytes);
+        Rate("WebSockets:Handshakes", sockets.Handshakes);
+        Rate("WebSockets:HandshakesPerAddress", sockets.HandshakesPerAddress);
         Positive("WebSockets:MaxConnections", sockets.MaxConnections);
         Positive("WebSockets:MaxConnectionsPerAddress", sockets.MaxConnectionsPerAddress);
 

@@ -24,6 +24,7 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
     private readonly TimeProvider _time = services.GetRequiredService<TimeProvider>();
     private readonly IOptionsMonitor<EdgeBridgeOptions> _options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>();
     private readonly ConnectionRegistry _registry = services.GetRequiredService<ConnectionRegistry>();
+    private readonly HandshakeAdmission _admission = services.GetRequiredService<HandshakeAdmission>();
     private readonly IOptionsMonitor<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>? _hostFiltering =
         services.GetService<IOptionsMonitor<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>>();
     private readonly TimeSpan _headersTimeout = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.RequestHeadersTimeout;
@@ -42,9 +43,10 @@ internal sealed class DirectUpgrade(ConnectionDelegate next, IServiceProvider se
         }
 
         var address = (context.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        if (!IsAllowed(request) || _registry.Stopping || _registry.TryReserve(address, options) is not null)
+        if (!IsAllowed(request) || _registry.Stopping || _admission.TryAdmit(address) is not null || _registry.TryReserve(address, options) is not null)
         {
-            // Refusals are the HTTP endpoint's to answer, in its own words.
+            // Refusals are the HTTP endpoint's to answer, in its own words (it asks admission again: a refused
+            // handshake counts twice in the spread of Retry-After, which only widens it).
             await next(context);
             return;
         }

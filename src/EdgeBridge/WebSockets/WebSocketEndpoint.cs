@@ -90,6 +90,25 @@ internal static partial class WebSocketEndpoint
         }
 
         var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
+        if (services.GetRequiredService<HandshakeAdmission>().TryAdmit(address) is { } notAdmitted)
+        {
+            context.Response.Headers.RetryAfter = notAdmitted.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (notAdmitted.Edge)
+            {
+                Refused(services, logger, "edge at its handshake rate");
+                await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
+                    $"This edge is admitting new connections at its rate; retry after {notAdmitted.RetryAfterSeconds} s.", StatusCodes.Status503ServiceUnavailable);
+            }
+            else
+            {
+                Refused(services, logger, "address at its handshake rate");
+                await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
+                    $"Too many new connections from this address; retry after {notAdmitted.RetryAfterSeconds} s.", StatusCodes.Status429TooManyRequests);
+            }
+
+            return;
+        }
+
         switch (registry.TryReserve(address, options))
         {
             case ConnectionRefusal.EdgeFull:

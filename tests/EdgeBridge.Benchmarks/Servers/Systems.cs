@@ -22,7 +22,7 @@ internal static class Systems
     /// <summary>Runs one system: <c>serve &lt;system&gt; port=… grpc=… upstream=… rest=… tick=… symbols=…</c>.</summary>
     public static async Task<int> ServeAsync(string system, IReadOnlyDictionary<string, string> settings)
     {
-        string Setting(string name) => settings[name];
+        string Setting(string name, string? otherwise = null) => otherwise is null ? settings[name] : settings.GetValueOrDefault(name, otherwise);
         var app = system switch
         {
             "backend" => Backend(int.Parse(Setting("grpc"), CultureInfo.InvariantCulture), int.Parse(Setting("rest"), CultureInfo.InvariantCulture),
@@ -39,6 +39,11 @@ internal static class Systems
                     ["EdgeBridge:Tokens:SigningKey"] = SigningKey,
                     ["EdgeBridge:WebSockets:MaxConnections"] = "100000",
                     ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "100000",
+                    // Thousands of clients connect at once from a few addresses; the storm scenario sets its own rate.
+                    ["EdgeBridge:WebSockets:Handshakes:PermitsPerSecond"] = Setting("handshakes", "1000000"),
+                    ["EdgeBridge:WebSockets:Handshakes:Burst"] = Setting("handshakes", "1000000"),
+                    ["EdgeBridge:WebSockets:HandshakesPerAddress:PermitsPerSecond"] = "1000000",
+                    ["EdgeBridge:WebSockets:HandshakesPerAddress:Burst"] = "1000000",
                     // Every client connects before any subscribes (so that connecting does not compete with the
                     // stream); at 15k connections that takes longer than the default 10 s init timeout.
                     ["EdgeBridge:WebSockets:InitTimeout"] = "00:05:00",

@@ -44,6 +44,10 @@ public sealed class EdgeServer : IAsyncDisposable
 
                     // Fixtures stop their edges with sockets open: they close at once unless a test is about the drain.
                     ["EdgeBridge:WebSockets:DrainPeriod"] = "00:00:00",
+
+                    // Tests open sockets from one address faster than any client would; the admission tests set their own.
+                    ["EdgeBridge:WebSockets:HandshakesPerAddress:PermitsPerSecond"] = "100000",
+                    ["EdgeBridge:WebSockets:HandshakesPerAddress:Burst"] = "100000",
                     ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("EDGE_TEST_LOGLEVEL") ?? "Warning",
                 });
                 if (settings is not null)
