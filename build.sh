@@ -49,6 +49,11 @@ install_postgres() {
   pg_bin >/dev/null || apt_install postgresql "the replica tests"
 }
 
+# Debian's HAProxy in front of several edges (the cluster tests and ./build.sh cluster).
+install_haproxy() {
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy "the cluster tests"
+}
+
 # PostgreSQL refuses to run as root: as root, its tools run as the postgres user the Debian package creates.
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -196,6 +201,7 @@ run_tests() {
   need dotnet ".NET 10 SDK"
   install_browser
   install_postgres
+  install_haproxy
   build_clients
   if ! dotnet build EdgeBridge.sln -c Debug -nologo -v quiet; then
     echo "0 passed, 1 failed"

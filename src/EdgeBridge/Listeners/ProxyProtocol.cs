@@ -31,18 +31,7 @@ internal sealed partial class ProxyProtocol(ConnectionDelegate next, TimeSpan he
 
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        var input = context.Transport.Input;
-        using var timeout = new CancellationTokenSource(headerTimeout, time);
-        using var cancel = timeout.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
-        HeaderParse parse;
-        try
-        {
-            parse = await ReadHeaderAsync(context, input);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException)
-        {
-            parse = HeaderParse.Invalid("the connection ended or timed out before the header");
-        }
+        var parse = await ReadHeaderAsync(context, context.Transport.Input);
 
         if (parse.Problem is { } problem)
         {
@@ -60,7 +49,22 @@ internal sealed partial class ProxyProtocol(ConnectionDelegate next, TimeSpan he
         await next(context);
     }
 
-    private static async Task<HeaderParse> ReadHeaderAsync(ConnectionContext context, PipeReader input)
+    private async Task<HeaderParse> ReadHeaderAsync(ConnectionContext context, PipeReader input)
+    {
+        // The timeout covers the header only: once it is read, the connection's reads belong to what comes next.
+        using var timeout = new CancellationTokenSource(headerTimeout, time);
+        using var cancel = timeout.Token.Register(static state => ((PipeReader)state!).CancelPendingRead(), input);
+        try
+        {
+            return await ReadHeaderCoreAsync(context, input);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException)
+        {
+            return HeaderParse.Invalid("the connection ended or timed out before the header");
+        }
+    }
+
+    private static async Task<HeaderParse> ReadHeaderCoreAsync(ConnectionContext context, PipeReader input)
     {
         while (true)
         {

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-
 namespace EdgeBridge.FunctionalTests.Common;
 
 /// <summary>
@@ -10,10 +6,10 @@ namespace EdgeBridge.FunctionalTests.Common;
 /// </summary>
 public sealed class BackendProcess : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly ChildProcess _process;
     private readonly string _directory;
 
-    private BackendProcess(Process process, string directory, int restPort, int grpcPort)
+    private BackendProcess(ChildProcess process, string directory, int restPort, int grpcPort)
     {
         _process = process;
         _directory = directory;
@@ -27,21 +23,21 @@ public sealed class BackendProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    /// <summary>Starts a replica; <paramref name="settings"/> are added to its command line (e.g. a PostgreSQL store).</summary>
-    public static async Task<BackendProcess> StartAsync(IDictionary<string, string?>? settings = null)
+    /// <summary>The build's binaries of one of the repository's programs, in the test assembly's configuration.</summary>
+    public static string Binaries(string project)
     {
         // The same configuration as the test assembly (Debug under ./build.sh test).
         var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-        var binaries = Path.Combine(Repository.Root, "src", "Trading.Backend", "bin", configuration, "net10.0");
+        return Path.Combine(Repository.Root, "src", project, "bin", configuration, "net10.0");
+    }
+
+    /// <summary>Starts a replica; <paramref name="settings"/> are added to its command line (e.g. a PostgreSQL store).</summary>
+    public static async Task<BackendProcess> StartAsync(IDictionary<string, string?>? settings = null)
+    {
+        var binaries = Binaries("Trading.Backend");
         var directory = Directory.CreateTempSubdirectory("edgebridge-replica-").FullName;
-        var (rest, grpc) = (FreePort(), FreePort());
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = binaries,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in new[]
+        var (rest, grpc) = (ChildProcess.FreePort(), ChildProcess.FreePort());
+        var arguments = new List<string>
         {
             Path.Combine(binaries, "Trading.Backend.dll"),
             "--environment", "Demo",
@@ -51,30 +47,13 @@ public sealed class BackendProcess : IAsyncDisposable
             $"--Backend:Auth:SigningKey={BackendServer.SigningKey}",
             "--Backend:Market:TickInterval=00:00:00.050",
             "--Logging:LogLevel:Default=Warning",
-        })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            start.ArgumentList.Add($"--{key}={value}");
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the backend.");
-        process.OutputDataReceived += static (_, _) => { };
-        process.ErrorDataReceived += static (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        };
+        arguments.AddRange((settings ?? new Dictionary<string, string?>()).Select(setting => $"--{setting.Key}={setting.Value}"));
+        var process = ChildProcess.Start("dotnet", arguments, binaries);
         var backend = new BackendProcess(process, directory, rest, grpc);
         using var http = new HttpClient();
-        await Wait.UntilAsync(async () =>
+        await process.WaitUntilAsync(async () =>
         {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"The backend exited with {process.ExitCode} before it was ready.");
-            }
-
             try
             {
                 return (await http.GetAsync(backend.RestAddress + "/readyz")).IsSuccessStatusCode;
@@ -83,32 +62,22 @@ public sealed class BackendProcess : IAsyncDisposable
             {
                 return false;
             }
-        }, "the backend process is ready", TimeSpan.FromSeconds(60));
+        }, "the backend process is ready");
         return backend;
     }
 
     /// <summary>SIGSTOP: the process hangs — connections stay open, nothing is answered — until <see cref="ResumeAsync"/>.</summary>
-    public Task PauseAsync() => SignalAsync("STOP");
+    public Task PauseAsync() => _process.PauseAsync();
 
     /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
-    public Task ResumeAsync() => SignalAsync("CONT");
+    public Task ResumeAsync() => _process.ResumeAsync();
 
     /// <summary>SIGKILL: the process ends at once, its sockets reset by the kernel.</summary>
-    public async Task KillAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        await _process.WaitForExitAsync();
-    }
+    public Task KillAsync() => _process.KillAsync();
 
     public async ValueTask DisposeAsync()
     {
-        // A paused process takes SIGKILL too.
-        await KillAsync();
-        _process.Dispose();
+        await _process.DisposeAsync();
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -117,20 +86,5 @@ public sealed class BackendProcess : IAsyncDisposable
         {
             // Left to the OS's temp cleanup.
         }
-    }
-
-    private async Task SignalAsync(string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        await kill.WaitForExitAsync();
-        Assert.Equal(0, kill.ExitCode);
-    }
-
-    // A port the OS has just handed out and released; the backend binds it a moment later.
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

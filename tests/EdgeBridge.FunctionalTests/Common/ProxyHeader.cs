@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Sockets;
 
 namespace EdgeBridge.FunctionalTests.Common;
 
@@ -30,5 +31,29 @@ public static class ProxyHeader
         s_signature.CopyTo(header, 0);
         header[12] = 0x20;
         return header;
+    }
+
+    /// <summary>
+    /// GET <paramref name="path"/> on a listener behind PROXY protocol, as the balancer's health check asks it (a LOCAL
+    /// header first); the HTTP status, or 0 when the connection failed or closed.
+    /// </summary>
+    public static async Task<int> GetStatusAsync(int port, string path)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await client.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Local(), timeout.Token);
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n"), timeout.Token);
+            using var reader = new StreamReader(stream);
+            var statusLine = await reader.ReadLineAsync(timeout.Token);
+            return statusLine?.Split(' ') is [_, var code, ..] ? int.Parse(code, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            return 0;
+        }
     }
 }

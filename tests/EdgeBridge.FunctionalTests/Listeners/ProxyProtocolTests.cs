@@ -12,6 +12,9 @@ public sealed class ProxiedListenerFixture : StackFixture
     {
         ["EdgeBridge:Listeners:Http:ProxyProtocol"] = "true",
         ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "1",
+
+        // The header must come within a second; what follows it has its own timeouts.
+        ["Kestrel:Limits:RequestHeadersTimeout"] = "00:00:01",
     };
 }
 
@@ -57,6 +60,34 @@ public sealed class ProxyProtocolTests(ProxiedListenerFixture stack) : IClassFix
         using var reader = new StreamReader(stream);
         var statusLine = await reader.ReadLineAsync().WaitAsync(Wait.Deadline);
         Assert.Equal("HTTP/1.1 200 OK", statusLine);
+    }
+
+    [Fact]
+    public async Task ProxiedSocket_OutlivesTheHeaderTimeout()
+    {
+        var (socket, _) = await EdgeSocket.OpenAsync(stack.Edge, proxiedFrom: IPAddress.Parse("198.51.100.5"));
+        await using var __ = socket;
+        await socket.SubscribeAsync("q", "trading.v1.MarketDataService/StreamQuotes", new { symbols = new[] { "ACME", "HOOL", "STRK" } });
+        var opened = System.Diagnostics.Stopwatch.StartNew();
+
+        // Quotes keep arriving well past the one-second header timeout: only the header was timed.
+        while (opened.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            var (frame, _) = await socket.ReceiveUntilAsync(f => f.Type() is "next" or "error");
+            Assert.Equal("next", frame.Type());
+        }
+
+        Assert.Equal(WebSocketState.Open, socket.State);
+    }
+
+    [Fact]
+    public async Task NoHeaderWithinTheTimeout_IsClosed()
+    {
+        using var raw = new TcpClient();
+        await raw.ConnectAsync(IPAddress.Loopback, stack.Edge.HttpPort);
+
+        // Nothing sent: the edge gives up after the headers timeout.
+        Assert.Equal(0, await ReadOrResetAsync(raw.GetStream(), new byte[16]));
     }
 
     [Fact]
