@@ -2,7 +2,7 @@
 # EdgeBridge's commands:
 #   ./build.sh start     build, then run the backend and the edge until Ctrl+C
 #   ./build.sh test      install what the tests need, build, run every test, print "N passed, N failed"
-#   ./build.sh cluster   build, then run PostgreSQL, two backend replicas and the edge until Ctrl+C
+#   ./build.sh cluster   build, then run PostgreSQL, two backend replicas, two edges and HAProxy until Ctrl+C
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
@@ -108,14 +108,18 @@ MSG
   wait -n "$backend" "$edge"
 }
 
-# PostgreSQL in data/postgres, two backend replicas on it, and the edge in front of both; data/cluster.json says
-# what runs where. Ports: PostgreSQL $EDGEBRIDGE_PG_PORT (5433), replicas 5080/5081 and 5082/5083, edge 8080/8081.
+# PostgreSQL in data/postgres, two backend replicas on it, two edges in front of both and HAProxy in front of the
+# edges (deploy/haproxy/haproxy.cfg); data/cluster.json says what runs where. Ports: PostgreSQL $EDGEBRIDGE_PG_PORT
+# (5433), replicas 5080/5081 and 5082/5083, edges 8180/8181 and 8280/8281, the balancer 8080 (HTTP) and 8081 (gRPC).
 cluster() {
   need dotnet ".NET 10 SDK"
   need curl "curl"
   install_postgres
-  local bin pg_port=${EDGEBRIDGE_PG_PORT:-5433} pgdata="$root/data/postgres"
+  install_haproxy
+  local bin pg_port=${EDGEBRIDGE_PG_PORT:-5433} pgdata="$root/data/postgres" haproxy
   bin=$(pg_bin) || { echo "EdgeBridge needs PostgreSQL (apt-get install postgresql) or PG_BIN." >&2; exit 1; }
+  haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
+  [ -x "$haproxy" ] || { echo "EdgeBridge needs HAProxy (apt-get install haproxy)." >&2; exit 1; }
   build_clients
   dotnet build EdgeBridge.sln -c Release -nologo -v quiet
   mkdir -p data
@@ -135,7 +139,7 @@ cluster() {
     as_postgres "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE edgebridge" >/dev/null
   fi
   local connection="Host=127.0.0.1;Port=$pg_port;Database=edgebridge;Username=postgres;Maximum Pool Size=50"
-  local pids=() replica_pids=()
+  local pids=() replica_pids=() edge_pids=()
   local i
   for i in 1 2; do
     local rest=$((5078 + 2 * i)) grpc=$((5079 + 2 * i))
@@ -147,49 +151,64 @@ cluster() {
     replica_pids+=($!)
   done
   pids+=("${replica_pids[@]}")
-  dotnet src/EdgeBridge.Host/bin/Release/net10.0/EdgeBridge.Host.dll \
-    --contentRoot "$root/src/EdgeBridge.Host" --environment Demo \
-    --ReverseProxy:Clusters:backend-rest:Destinations:backend:Address=http://127.0.0.1:5080 \
-    --ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address=http://127.0.0.1:5081 \
-    --ReverseProxy:Clusters:backend-rest:Destinations:replica-2:Address=http://127.0.0.1:5082 \
-    --ReverseProxy:Clusters:backend-grpc:Destinations:replica-2:Address=http://127.0.0.1:5083 &
-  local edge=$!
-  pids+=("$edge")
+  # Behind the balancer: both listeners take its PROXY protocol header, so the edges see clients' addresses.
+  for i in 1 2; do
+    dotnet src/EdgeBridge.Host/bin/Release/net10.0/EdgeBridge.Host.dll \
+      --contentRoot "$root/src/EdgeBridge.Host" --environment Demo \
+      --Kestrel:Endpoints:Http:Url="http://127.0.0.1:8${i}80" --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:8${i}81" \
+      --EdgeBridge:Listeners:Http:ProxyProtocol=true --EdgeBridge:Listeners:Grpc:ProxyProtocol=true \
+      --ReverseProxy:Clusters:backend-rest:Destinations:backend:Address=http://127.0.0.1:5080 \
+      --ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address=http://127.0.0.1:5081 \
+      --ReverseProxy:Clusters:backend-rest:Destinations:replica-2:Address=http://127.0.0.1:5082 \
+      --ReverseProxy:Clusters:backend-grpc:Destinations:replica-2:Address=http://127.0.0.1:5083 &
+    edge_pids+=($!)
+  done
+  pids+=("${edge_pids[@]}")
+  EDGEBRIDGE_HTTP_BIND=127.0.0.1:8080 EDGEBRIDGE_GRPC_BIND=127.0.0.1:8081 EDGEBRIDGE_HAPROXY_SOCKET="$root/data/haproxy.sock" \
+    EDGE1_HOST=127.0.0.1 EDGE1_HTTP_PORT=8180 EDGE1_GRPC_PORT=8181 EDGE2_HOST=127.0.0.1 EDGE2_HTTP_PORT=8280 EDGE2_GRPC_PORT=8281 \
+    "$haproxy" -db -f "$root/deploy/haproxy/haproxy.cfg" &
+  local balancer=$!
+  pids+=("$balancer")
   stop_cluster() {
     trap - INT TERM EXIT
     echo "Stopping the EdgeBridge cluster..."
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
     as_postgres "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
-    rm -f data/cluster.json
+    rm -f data/cluster.json data/haproxy.sock
   }
   trap stop_cluster INT TERM EXIT
   wait_ready http://127.0.0.1:5080/readyz "Replica 1"
   wait_ready http://127.0.0.1:5082/readyz "Replica 2"
-  wait_ready http://127.0.0.1:8080/readyz "The edge"
+  # Through the balancer: ready once it has an edge in rotation.
+  wait_ready http://127.0.0.1:8080/readyz "The balancer"
   cat > data/cluster.json <<JSON
 {
   "processes": [
     { "role": "engine", "name": "postgresql", "pid": $engine_pid, "url": "postgresql://127.0.0.1:$pg_port/edgebridge", "data": "$pgdata" },
     { "role": "backend", "name": "replica-1", "pid": ${replica_pids[0]}, "http": "http://127.0.0.1:5080", "grpc": "http://127.0.0.1:5081" },
     { "role": "backend", "name": "replica-2", "pid": ${replica_pids[1]}, "http": "http://127.0.0.1:5082", "grpc": "http://127.0.0.1:5083" },
-    { "role": "edge", "name": "edge", "pid": $edge, "http": "http://127.0.0.1:8080", "grpc": "http://127.0.0.1:8081" }
+    { "role": "edge", "name": "edge1", "pid": ${edge_pids[0]}, "http": "http://127.0.0.1:8180", "grpc": "http://127.0.0.1:8181", "proxyProtocol": true },
+    { "role": "edge", "name": "edge2", "pid": ${edge_pids[1]}, "http": "http://127.0.0.1:8280", "grpc": "http://127.0.0.1:8281", "proxyProtocol": true },
+    { "role": "balancer", "name": "haproxy", "pid": $balancer, "http": "http://127.0.0.1:8080", "grpc": "http://127.0.0.1:8081", "admin": "$root/data/haproxy.sock" }
   ]
 }
 JSON
   cat <<MSG
 
 The EdgeBridge cluster is running (Ctrl+C stops all of it; data/cluster.json lists every process):
-  Dashboard               http://127.0.0.1:8080/
+  Dashboard               http://127.0.0.1:8080/   (through HAProxy)
   REST, WebSocket         http://127.0.0.1:8080
   gRPC (h2c)              http://127.0.0.1:8081
+  Edges                   pids ${edge_pids[0]} (8180/8181) and ${edge_pids[1]} (8280/8281), behind HAProxy (pid $balancer);
+                          try kill -9 or kill -TERM on one: clients move to the other
   Backend replicas        pids ${replica_pids[0]} (5080/5081) and ${replica_pids[1]} (5082/5083); try kill -9 on one
   PostgreSQL              127.0.0.1:$pg_port, database edgebridge, data in data/postgres
   Demo users              alice / wonderland, bob / builder
 
 MSG
-  # A replica killed on purpose leaves the rest running; the cluster stops when the edge does (or on Ctrl+C).
-  wait "$edge"
+  # An edge or replica killed on purpose leaves the rest running; the cluster stops when the balancer does (or on Ctrl+C).
+  wait "$balancer"
 }
 
 # Sums one counter (passed, failed) over the trx files of a test run.

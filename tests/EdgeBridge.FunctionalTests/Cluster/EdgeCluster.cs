@@ -34,7 +34,21 @@ public sealed class EdgeCluster(PostgresServer postgres) : IAsyncDisposable
     /// <summary>The edges' drain period: a SIGTERMed edge tells its clients to move within it.</summary>
     public static readonly TimeSpan DrainPeriod = TimeSpan.FromSeconds(4);
 
+    /// <summary>Starts everything; what started is stopped again when a part fails to start (xunit does not dispose then).</summary>
     public async Task StartAsync()
+    {
+        try
+        {
+            await StartAllAsync();
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAllAsync()
     {
         ConnectionString = await postgres.CreateDatabaseAsync();
         ReplicaA = Keep(await BackendProcess.StartAsync(Replica("replica-a")));

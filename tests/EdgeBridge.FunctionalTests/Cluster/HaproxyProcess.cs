@@ -47,10 +47,12 @@ public sealed class HaproxyProcess : IAsyncDisposable
             ["EDGE2_HTTP_PORT"] = second.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["EDGE2_GRPC_PORT"] = second.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        var process = ChildProcess.Start("haproxy", ["-db", "-f", Configuration], Repository.Root, environment);
-        var haproxy = new HaproxyProcess(process, socket, http, grpc);
-        await haproxy.WaitUntilUpAsync("edge1", "edge2");
-        return haproxy;
+        // Debian installs it in /usr/sbin, which not every PATH has.
+        var haproxy = File.Exists("/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : "haproxy";
+        var process = ChildProcess.Start(haproxy, ["-db", "-f", Configuration], Repository.Root, environment);
+        var balancer = new HaproxyProcess(process, socket, http, grpc);
+        await balancer.WaitUntilUpAsync("edge1", "edge2");
+        return balancer;
     }
 
     /// <summary>Waits until the balancer's health checks put exactly these edges in rotation, for REST and gRPC alike.</summary>
