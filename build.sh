@@ -49,6 +49,14 @@ install_postgres() {
   pg_bin >/dev/null || apt_install postgresql "the replica tests"
 }
 
+# What deploy/images/build.sh needs to make a base image from Debian packages and hand it to the SDK.
+install_image_tools() {
+  local tool
+  for tool in debootstrap umoci skopeo docker-registry; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || apt_install "$tool" "the image tests"
+  done
+}
+
 # Debian's HAProxy in front of several edges (the cluster tests and ./build.sh cluster).
 install_haproxy() {
   command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy "the cluster tests"
@@ -221,6 +229,7 @@ run_tests() {
   install_browser
   install_postgres
   install_haproxy
+  install_image_tools
   build_clients
   if ! dotnet build EdgeBridge.sln -c Debug -nologo -v quiet; then
     echo "0 passed, 1 failed"
