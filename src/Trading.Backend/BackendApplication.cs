@@ -33,6 +33,7 @@ public static class BackendApplication
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<UserStore>();
         builder.Services.AddSingleton<RefreshTokens>();
+        builder.Services.AddSingleton<LoginFailures>();
         builder.Services.AddSingleton<QuoteBook>();
         builder.Services.AddSingleton<OrderBook>();
         builder.Services.AddSingleton<ChatRooms>();

@@ -66,17 +66,23 @@ internal static class Harness
     }
 
     /// <summary>Starts a system in front of <paramref name="backend"/> and waits until it listens.</summary>
-    public static async Task<SystemUnderTest> StartSystemAsync(string system, Backend backend, string? cpus = null)
+    public static async Task<SystemUnderTest> StartSystemAsync(string system, Backend backend, string? cpus = null, IReadOnlyDictionary<string, string>? extra = null)
     {
         var port = FreePort();
         var grpc = FreePort();
-        var process = Start(system, new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["port"] = Invariant(port),
             ["grpc"] = Invariant(grpc),
             ["upstream"] = $"http://127.0.0.1:{backend.GrpcPort}",
             ["rest"] = $"http://127.0.0.1:{backend.RestPort}",
-        }, cpus);
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        var process = Start(system, settings, cpus);
         await WaitForPortAsync(port);
         return new SystemUnderTest(system, process, port, grpc);
     }

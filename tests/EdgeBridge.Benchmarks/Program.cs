@@ -5,7 +5,7 @@ using EdgeBridge.Benchmarks.Scenarios;
 using EdgeBridge.Benchmarks.Servers;
 
 // EdgeBridge benchmark harness (docs/benchmarks.md).
-//   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling,cluster] [--systems edgebridge,raw,signalr]
+//   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling,cluster,storm] [--systems edgebridge,raw,signalr] [--storm-clients N]
 //         [--subscribers 1000,5000,15000] [--latency-subscribers 5000] [--seconds 10] [--rounds 3] [--latency-rounds 5]
 //         [--idle-connections 10000]
 //         [--pollers 1000] [--rest-concurrency 32] [--report docs/benchmarks.md]
@@ -78,6 +78,13 @@ if (options.Scenarios.Contains("cluster"))
     failures.AddRange(cluster.Where(r => r.CrossReplica.Messages == 0 || double.IsNaN(r.FailoverMaxMs)).Select(r => $"cluster round {r.Round}"));
 }
 
+if (options.Scenarios.Contains("storm"))
+{
+    var storm = await Storm.RunAsync(options);
+    report.Append(Storm.Markdown(storm, options));
+    failures.AddRange(storm.Where(r => r.Resubscribed == 0).Select(r => $"storm {r.System} round {r.Round}"));
+}
+
 Console.WriteLine(report);
 if (options.ReportPath is not null)
 {
@@ -103,13 +110,13 @@ if (failures.Count > 0)
 return 0;
 
 internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers, int LatencySubscribers, TimeSpan Measure, TimeSpan Warmup, int Rounds, int LatencyRounds, string[] Systems,
-    int IdleConnections, int Pollers, int RestConcurrency, string? ReportPath, string CommandLine)
+    int IdleConnections, int Pollers, int RestConcurrency, int StormClients, string? ReportPath, string CommandLine)
 {
     public static Options Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         var smoke = args.Contains("--smoke");
-        var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling,cluster").Split(',');
+        var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling,cluster,storm").Split(',');
         var subscribers = (Value("--subscribers") ?? (smoke ? "20" : "1000,5000,15000")).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var latencySubscribers = int.Parse(Value("--latency-subscribers") ?? (smoke ? "20" : "5000"), CultureInfo.InvariantCulture);
         var seconds = double.Parse(Value("--seconds") ?? (smoke ? "2" : "10"), CultureInfo.InvariantCulture);
@@ -120,7 +127,8 @@ internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers
         var idle = int.Parse(Value("--idle-connections") ?? (smoke ? "20" : "10000"), CultureInfo.InvariantCulture);
         var pollers = int.Parse(Value("--pollers") ?? (smoke ? "20" : "1000"), CultureInfo.InvariantCulture);
         var restConcurrency = int.Parse(Value("--rest-concurrency") ?? (smoke ? "4" : "32"), CultureInfo.InvariantCulture);
+        var stormClients = int.Parse(Value("--storm-clients") ?? (smoke ? "20" : "10000"), CultureInfo.InvariantCulture);
         return new Options(smoke, scenarios, subscribers, latencySubscribers, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(smoke ? 1 : 3), rounds, latencyRounds, systems,
-            idle, pollers, restConcurrency, Value("--report"), "EdgeBridge.Benchmarks " + string.Join(' ', args));
+            idle, pollers, restConcurrency, stormClients, Value("--report"), "EdgeBridge.Benchmarks " + string.Join(' ', args));
     }
 }

@@ -60,6 +60,20 @@ public sealed class AuthOptions
 
     /// <summary>How long a refresh token stays valid; each refresh issues a new one with this lifetime.</summary>
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// Failed sign-ins one user name may have in a window, counted across every replica and edge; beyond it sign-ins
+    /// for that name answer RESOURCE_EXHAUSTED until the window ends. Failures 0 disables it.
+    /// </summary>
+    public FailedLoginLimit FailedLogins { get; set; } = new();
+}
+
+/// <summary>A budget of failed sign-ins: <see cref="Failures"/> per <see cref="Window"/>, the window starting at the first.</summary>
+public sealed class FailedLoginLimit
+{
+    public int Failures { get; set; } = 100;
+
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 public sealed class MarketOptions

@@ -4,7 +4,7 @@ using Trading.V1;
 
 namespace Trading.Backend.Identity;
 
-internal sealed class AuthGrpcService(UserStore users, TokenService tokens, RefreshTokens refreshTokens) : AuthService.AuthServiceBase
+internal sealed class AuthGrpcService(UserStore users, TokenService tokens, RefreshTokens refreshTokens, LoginFailures failures) : AuthService.AuthServiceBase
 {
     private const int MaxCredentialLength = 256;
 
@@ -15,11 +15,18 @@ internal sealed class AuthGrpcService(UserStore users, TokenService tokens, Refr
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"username and password are required (at most {MaxCredentialLength} characters each)."));
         }
 
+        // Before any hashing: a name that has used its budget costs nothing more.
+        if (failures.Refusal(request.Username) is { } refusal)
+        {
+            throw refusal;
+        }
+
         // Hash even for unknown users so that response times do not reveal which names exist.
         var user = users.Find(request.Username);
         var valid = PasswordHasher.Verify(request.Password, user?.PasswordHash ?? s_decoyHash) && user is not null;
         if (!valid)
         {
+            await failures.RecordAsync(request.Username, context.CancellationToken);
             throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown username or wrong password."));
         }
 

@@ -145,5 +145,11 @@ internal sealed class SqliteDatabase : Database
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id);
         CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens (username, expires_ms);
+        CREATE TABLE IF NOT EXISTS login_failures (
+            username        TEXT PRIMARY KEY,
+            window_start_ms INTEGER NOT NULL,
+            failures        INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS login_failures_window ON login_failures (window_start_ms);
         """;
 }

@@ -16,6 +16,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly int _sampleEvery;
     private readonly Latencies? _latencies;
+    private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _messages;
     private long _bytesReceived;
     private long _bytesSent;
@@ -29,6 +30,9 @@ internal sealed class LoadClient : IAsyncDisposable
     }
 
     public long Messages => Volatile.Read(ref _messages);
+
+    /// <summary>Completes when the first message arrives.</summary>
+    public Task FirstMessage => _first.Task;
 
     /// <summary>Bytes read from and written to the socket after the handshake: what the conversation costs on the wire.</summary>
     public long WireBytes => Volatile.Read(ref _bytesReceived) + Volatile.Read(ref _bytesSent);
@@ -62,7 +66,8 @@ internal sealed class LoadClient : IAsyncDisposable
 
         if (!header.ToString().StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
         {
-            throw new IOException("upgrade refused: " + header.ToString().Split('\r')[0]);
+            socket.Dispose();
+            throw UpgradeRefusedException.From(header.ToString());
         }
 
         return new LoadClient(socket, sampleEvery, latencies);
@@ -177,6 +182,7 @@ internal sealed class LoadClient : IAsyncDisposable
         }
 
         Interlocked.Add(ref _messages, count);
+        _first.TrySetResult();
         if (_latencies is not null && Recording && --_untilSample <= 0)
         {
             _untilSample = _sampleEvery;
@@ -191,6 +197,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private void OnBinary(ReadOnlySpan<byte> payload)
     {
         Interlocked.Increment(ref _messages);
+        _first.TrySetResult();
         if (_latencies is not null && Recording && --_untilSample <= 0)
         {
             _untilSample = _sampleEvery;
@@ -249,5 +256,29 @@ internal sealed class LoadClient : IAsyncDisposable
     {
         _socket.Dispose();
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The server answered the upgrade with something other than 101: its status and, when given, Retry-After.</summary>
+internal sealed class UpgradeRefusedException(int status, int? retryAfterSeconds, string statusLine) : IOException("upgrade refused: " + statusLine)
+{
+    public int Status { get; } = status;
+
+    public int? RetryAfterSeconds { get; } = retryAfterSeconds;
+
+    public static UpgradeRefusedException From(string head)
+    {
+        var lines = head.Split("\r\n");
+        var status = lines[0].Split(' ') is [_, var code, ..] && int.TryParse(code, out var parsed) ? parsed : 0;
+        int? retryAfter = null;
+        foreach (var line in lines)
+        {
+            if (line.StartsWith("Retry-After:", StringComparison.OrdinalIgnoreCase) && int.TryParse(line["Retry-After:".Length..].Trim(), out var seconds))
+            {
+                retryAfter = seconds;
+            }
+        }
+
+        return new UpgradeRefusedException(status, retryAfter, lines[0]);
     }
 }

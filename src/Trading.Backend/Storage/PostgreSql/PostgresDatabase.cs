@@ -216,6 +216,14 @@ internal sealed class PostgresDatabase : Database
                 heartbeat TIMESTAMPTZ NOT NULL
             );
             """,
+            """
+            CREATE TABLE login_failures (
+                username        TEXT PRIMARY KEY,
+                window_start_ms BIGINT NOT NULL,
+                failures        INTEGER NOT NULL
+            );
+            CREATE INDEX login_failures_window ON login_failures (window_start_ms);
+            """,
         ];
     }
 }
