@@ -75,20 +75,7 @@ public sealed class EdgeCluster(PostgresServer postgres) : IAsyncDisposable
     }
 
     /// <summary>The last committed sequence of every event stream, read from the engine itself.</summary>
-    public async Task<Dictionary<string, long>> CommittedAsync()
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var query = new NpgsqlCommand("SELECT stream, MAX(sequence) FROM events GROUP BY stream", connection);
-        await using var reader = await query.ExecuteReaderAsync();
-        var streams = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (await reader.ReadAsync())
-        {
-            streams[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return streams;
-    }
+    public Task<Dictionary<string, long>> CommittedAsync() => Committed.StreamsAsync(ConnectionString);
 
     public async ValueTask DisposeAsync()
     {
