@@ -3,7 +3,6 @@ using System.Text.Json;
 using EdgeBridge.FunctionalTests.Common;
 using EdgeBridge.FunctionalTests.Replicas;
 using EdgeBridge.Testing;
-using Npgsql;
 
 namespace EdgeBridge.FunctionalTests.Cluster;
 
