@@ -8,6 +8,7 @@ import { createEdgeClient, webSocketFromWs } from "./index.js";
 import type { EdgeClient } from "./index.js";
 import { ChatService } from "../sample/gen/chat/v1/chat_pb.js";
 import { TradingService } from "../sample/gen/trading/v1/trading_pb.js";
+import { MarketDataService } from "../sample/gen/trading/v1/market_data_pb.js";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -54,6 +55,7 @@ interface Follower {
   client: EdgeClient;
   chat: Tally;
   orders: Tally | undefined;
+  quotes: number;
   reconnects: number;
   draining: number;
   closes: string[];
@@ -75,13 +77,18 @@ for (let i = 0; i < count; i++) {
     retry: { initialDelayMs: 100, maxDelayMs: 2_000 },
     ...(withOrders ? { getToken: () => token } : {}),
   });
-  const follower: Follower = { client, chat: new Tally(), orders: withOrders ? new Tally() : undefined, reconnects: 0, draining: 0, closes: [], errors: [] };
+  const follower: Follower = { client, chat: new Tally(), orders: withOrders ? new Tally() : undefined, quotes: 0, reconnects: 0, draining: 0, closes: [], errors: [] };
   client.on("reconnected", () => follower.reconnects++);
   client.on("draining", () => follower.draining++);
   client.on("reconnecting", (e) => follower.closes.push(`${e.code} ${e.reason}`.trim()));
   client.subscribe(ChatService.method.streamRoom, { room, afterSequence: 0n }, {
     next: (m) => follower.chat.record(m.message?.sequence ?? -1n),
     error: (e) => follower.errors.push(`chat ${e.code} ${e.message}`),
+  });
+  // Quotes have no cursor: after a move they simply continue.
+  client.subscribe(MarketDataService.method.streamQuotes, { symbols: ["ACME"] }, {
+    next: () => follower.quotes++,
+    error: (e) => follower.errors.push(`quotes ${e.code} ${e.message}`),
   });
   if (follower.orders) {
     const orders = follower.orders;
@@ -100,7 +107,7 @@ input.on("line", (line) => {
   if (line === "report") {
     console.log(JSON.stringify({
       event: "report",
-      clients: followers.map((f) => ({ chat: f.chat, orders: f.orders ?? null, reconnects: f.reconnects, draining: f.draining, closes: f.closes, errors: f.errors, state: f.client.connectionState })),
+      clients: followers.map((f) => ({ chat: f.chat, orders: f.orders ?? null, quotes: f.quotes, reconnects: f.reconnects, draining: f.draining, closes: f.closes, errors: f.errors, state: f.client.connectionState })),
     }));
   } else if (line === "close") {
     followers.forEach((f) => f.client.close());

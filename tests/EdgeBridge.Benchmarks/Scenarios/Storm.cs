@@ -69,6 +69,8 @@ internal static class Storm
         var back = new ConcurrentBag<double>();
         var gaveUp = 0;
         var replacements = new ConcurrentBag<LoadClient>();
+        // The load generator's own bound on handshakes in flight; a thousand browsers' worth at once.
+        using var connecting = new SemaphoreSlim(1024);
         var storm = Stopwatch.StartNew();
         doomed.Process.Kill(entireProcessTree: true);
 
@@ -93,6 +95,7 @@ internal static class Storm
         {
             // The connection is gone when its read loop ends.
             await loops[i];
+            await clients[i].DisposeAsync();
             var refused = false;
             int? retryAfter = null;
             for (var attempt = 0; storm.Elapsed < s_deadline; attempt++)
@@ -105,6 +108,7 @@ internal static class Storm
                 }
 
                 await Task.Delay(wait);
+                await connecting.WaitAsync();
                 try
                 {
                     var client = await LoadClient.ConnectAsync(Harness.SourceAddress(i), survivor.Port, path, subprotocol, int.MaxValue, null, CancellationToken.None);
@@ -133,6 +137,10 @@ internal static class Storm
                 catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException)
                 {
                     retryAfter = null;
+                }
+                finally
+                {
+                    connecting.Release();
                 }
             }
 
@@ -188,7 +196,7 @@ internal static class Storm
             "under its own client's policy: EdgeBridge's TypeScript client (full jitter, 250 ms doubling to 10 s, never before a refusal's " +
             "`Retry-After`) against the survivor's shipped admission rate (`WebSockets:Handshakes`, 2000/s); SignalR's JavaScript client " +
             "(`withAutomaticReconnect()`: 0, 2, 10 and 30 s, then it stops) against a hub that admits everyone. Back = the first message " +
-            "after the reconnect, timed from the kill. CPU is the survivor's user+system time from the kill until the last client was back; " +
+            "after the reconnect, timed from the kill; the load generator keeps at most 1,024 handshakes in flight. CPU is the survivor's user+system time from the kill until the last client was back; " +
             "peaks are over 250 ms windows. Medians over rounds.").AppendLine();
         text.AppendLine("| system | clients | back | gave up | p50 ms | p99 ms | all back ms | refusals (clients) | survivor CPU s | peak cores | peak RSS MB | RSS growth MB |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");

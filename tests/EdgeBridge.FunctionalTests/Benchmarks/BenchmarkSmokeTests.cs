@@ -55,6 +55,9 @@ public sealed class BenchmarkSmokeTests
         Assert.Contains("| poll every 250 ms |", output);
         Assert.Contains("| cross-replica (post on A, stream from B) |", output);
         Assert.Contains("| replica B killed |", output);
+        var storm = output[output.IndexOf("## Reconnect storm: 20 clients", StringComparison.Ordinal)..];
+        Assert.Contains("| edgebridge | 20 | 20 | 0 |", storm);
+        Assert.Contains("| signalr | 20 | 20 | 0 |", storm);
     }
 
     /// <summary>Every scenario's chart is written next to the report, linked from it, and draws a bar per row.</summary>

@@ -109,14 +109,15 @@ public sealed record StreamTally(long First, long Last, int Count, int Gaps, int
 }
 
 /// <summary>One client of the fleet: its chat room, its order updates (every tenth client), how often it reconnected.</summary>
-public sealed record FleetClient(StreamTally Chat, StreamTally? Orders, int Reconnects, int Draining, IReadOnlyList<string> Closes, IReadOnlyList<string> Errors, string State)
+public sealed record FleetClient(StreamTally Chat, StreamTally? Orders, long Quotes, int Reconnects, int Draining, IReadOnlyList<string> Closes, IReadOnlyList<string> Errors, string State)
 {
     public override string ToString() =>
-        $"chat {Chat}, orders {Orders}, {Reconnects} reconnects, {Draining} goaway, closes [{string.Join("; ", Closes)}], errors [{string.Join("; ", Errors)}], {State}";
+        $"chat {Chat}, orders {Orders}, {Quotes} quotes, {Reconnects} reconnects, {Draining} goaway, closes [{string.Join("; ", Closes)}], errors [{string.Join("; ", Errors)}], {State}";
 
     public static FleetClient From(JsonElement element) => new(
         StreamTally.From(element.GetProperty("chat"))!,
         StreamTally.From(element.GetProperty("orders")),
+        element.GetProperty("quotes").GetInt64(),
         element.GetProperty("reconnects").GetInt32(),
         element.GetProperty("draining").GetInt32(),
         element.GetProperty("closes").EnumerateArray().Select(e => e.GetString()!).ToList(),

@@ -37,14 +37,16 @@ public sealed class EdgeFailoverTests(PostgresServer postgres) : IAsyncLifetime
         var writing = writer.RunAsync(stop.Token);
         await using var fleet = await ClientFleet.StartAsync(_cluster.Balancer.HttpAddress, Clients, Room, alice);
 
-        await fleet.WaitUntilAsync(c => c.Chat.Count > 0 && (c.Orders is null || c.Orders.Count > 0), "every client receives", TimeSpan.FromSeconds(120));
+        await fleet.WaitUntilAsync(c => c.Chat.Count > 0 && c.Quotes > 0 && (c.Orders is null || c.Orders.Count > 0), "every client receives", TimeSpan.FromSeconds(120));
         var sessions = await _cluster.Balancer.SessionsAsync();
         Assert.True(sessions["edge1"] > 0 && sessions["edge2"] > 0, $"the balancer spread the sockets over both edges: {string.Join(", ", sessions)}");
 
         // Edge 1 dies: its clients reconnect through the balancer, which finds edge 2.
+        var beforeKill = await fleet.ReportAsync();
         await _cluster.Edge1.KillAsync();
         var atKill = await ChatCommittedAsync();
         await fleet.WaitUntilAsync(c => c.Chat.Last > atKill, "every client follows the room again after edge 1 died", s_moveDeadline);
+        await fleet.WaitUntilAsync((c, i) => c.Quotes > beforeKill[i].Quotes, "quotes continue for every client", s_moveDeadline);
         await Wait.UntilAsync(async () => (await _cluster.Balancer.UpAsync()).Http.SetEquals(["edge2"]), "the balancer takes edge 1 out");
 
         // Edge 1 is back; then edge 2 drains: told to move first (goaway), every client moves to edge 1.
@@ -56,7 +58,8 @@ public sealed class EdgeFailoverTests(PostgresServer postgres) : IAsyncLifetime
             "every client was told to move (goaway) and reconnected", s_moveDeadline);
         await _cluster.Edge2.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var atExit = await ChatCommittedAsync();
-        await fleet.WaitUntilAsync(c => c.Chat.Last > atExit, "every client follows the room on edge 1 once edge 2 is gone", s_moveDeadline);
+        var atExitReport = await fleet.ReportAsync();
+        await fleet.WaitUntilAsync((c, i) => c.Chat.Last > atExit && c.Quotes > atExitReport[i].Quotes, "every client follows the room and quotes on edge 1 once edge 2 is gone", s_moveDeadline);
 
         // What each client must end with: every event the engine committed.
         await stop.CancelAsync();
