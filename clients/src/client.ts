@@ -44,7 +44,7 @@ export interface EdgeClient {
   readonly connectionState: ConnectionState;
   /** Observes the socket's state; returns a function that stops observing. */
   onConnectionStateChange(listener: (state: ConnectionState) => void): () => void;
-  /** Observes the socket's events (connecting, connected, reconnecting, reconnected, closed, signedOut, tokenError). */
+  /** Observes the socket's events (connecting, connected, reconnecting, reconnected, draining, closed, signedOut, tokenError). */
   on<K extends keyof SocketEvents>(event: K, listener: (event: SocketEvents[K]) => void): () => void;
   /** Closes the socket: every subscription completes, every loop over `stream()` ends. */
   close(): void;
