@@ -33,6 +33,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         var builders = new List<IEndpointConventionBuilder>(HealthEndpoints.Map(endpoints))
         {
             WebSocketEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser),
+            EdgeBridge.Http.HttpStreamEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser).RequireCors(EdgeBridgeDefaults.CorsPolicy),
         };
 
         var proxy = endpoints.MapReverseProxy(pipeline =>

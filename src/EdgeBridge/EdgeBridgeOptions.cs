@@ -29,6 +29,9 @@ public sealed class EdgeBridgeOptions
     /// <summary>Limits and timings of the <c>edgebridge.v1</c> WebSocket endpoint.</summary>
     public EdgeWebSocketOptions WebSockets { get; set; } = new();
 
+    /// <summary>Server streams over plain HTTP: server-sent events and NDJSON.</summary>
+    public HttpStreamOptions Streams { get; set; } = new();
+
     /// <summary>How the edge validates the access tokens it receives.</summary>
     public TokenOptions Tokens { get; set; } = new();
 
@@ -317,4 +320,20 @@ public sealed class EdgeWebSocketOptions
 
     /// <summary>Concurrent WebSocket connections from one client address; beyond it upgrades answer 429.</summary>
     public int MaxConnectionsPerAddress { get; set; } = 50;
+}
+
+/// <summary>
+/// Server streams over HTTP (<c>POST|GET {Path}/{package.Service}/{Method}</c>), as server-sent events or NDJSON, for
+/// clients that cannot open a WebSocket. Subscriptions, limits and policies are the WebSocket's.
+/// </summary>
+public sealed class HttpStreamOptions
+{
+    /// <summary>Path prefix of the streams. Read at startup.</summary>
+    public string Path { get; set; } = "/stream";
+
+    /// <summary>An idle stream sends a heartbeat (an SSE comment, an NDJSON heartbeat line) this often, so proxies keep it open.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Largest request (the POST body or the GET <c>request</c> parameter) in bytes; beyond it 413.</summary>
+    public int MaxRequestBytes { get; set; } = 64 * 1024;
 }

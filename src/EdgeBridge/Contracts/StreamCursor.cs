@@ -92,6 +92,65 @@ internal sealed class StreamCursor
         return resumed;
     }
 
+    /// <summary>
+    /// A copy of <paramref name="original"/> that starts after <paramref name="position"/> (a cursor as a client
+    /// echoes it, e.g. SSE's <c>Last-Event-ID</c>); <see cref="FormatException"/> when it is not one of this field.
+    /// </summary>
+    public IMessage After(IMessage original, string position)
+    {
+        object value = _requestField.FieldType switch
+        {
+            FieldType.String => position,
+            FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 => long.Parse(position, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture),
+            FieldType.UInt64 or FieldType.Fixed64 => ulong.Parse(position, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture),
+            FieldType.Int32 or FieldType.SInt32 => int.Parse(position, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture),
+            _ => uint.Parse(position, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var resumed = original.Descriptor.Parser.ParseFrom(original.ToByteString());
+        _requestField.Accessor.SetValue(resumed, value);
+        return resumed;
+    }
+
+    /// <summary>
+    /// The position a message carries, read from its proto3 JSON (the form HTTP streams send, so it is read where it
+    /// is written instead of decoding the message again); null when the message has none.
+    /// </summary>
+    public string? PositionOf(ReadOnlySpan<byte> json)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(json);
+        var depth = 0;
+        while (reader.Read())
+        {
+            if (reader.TokenType == System.Text.Json.JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1
+                && reader.ValueTextEquals(_responsePath[depth].JsonName))
+            {
+                reader.Read();
+                if (depth == _responsePath.Length - 1)
+                {
+                    return reader.TokenType switch
+                    {
+                        System.Text.Json.JsonTokenType.String => reader.GetString(),
+                        System.Text.Json.JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
+                        _ => null,
+                    };
+                }
+
+                if (reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
+                {
+                    return null;
+                }
+
+                depth++;
+            }
+            else if (reader.TokenType is System.Text.Json.JsonTokenType.StartObject or System.Text.Json.JsonTokenType.StartArray && reader.CurrentDepth > depth)
+            {
+                reader.Skip();
+            }
+        }
+
+        return null;
+    }
+
     private static bool IsPosition(FieldType type) => type is FieldType.Int64 or FieldType.UInt64 or FieldType.Int32 or FieldType.UInt32
         or FieldType.SInt64 or FieldType.SInt32 or FieldType.Fixed64 or FieldType.SFixed64 or FieldType.String;
 

@@ -167,6 +167,13 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
 
         Positive("WebSockets:MaxMetadataBytes", sockets.MaxMetadataBytes);
         Rate("WebSockets:Handshakes", sockets.Handshakes);
+        if (!options.Streams.Path.StartsWith('/') || options.Streams.Path.Length < 2 || options.Streams.Path.EndsWith('/'))
+        {
+            failures.Add($"{Root}:Streams:Path must be an absolute path such as /stream (was '{options.Streams.Path}').");
+        }
+
+        Duration("Streams:HeartbeatInterval", options.Streams.HeartbeatInterval);
+        Positive("Streams:MaxRequestBytes", options.Streams.MaxRequestBytes);
         Rate("WebSockets:HandshakesPerAddress", sockets.HandshakesPerAddress);
         Positive("WebSockets:MaxConnections", sockets.MaxConnections);
         Positive("WebSockets:MaxConnectionsPerAddress", sockets.MaxConnectionsPerAddress);

@@ -19,6 +19,7 @@ internal sealed class ConnectionRegistry : IDisposable
     private readonly ITimer _keepAlive;
     private TimeSpan _keepAlivePeriod;
     private readonly TaskCompletionSource _emptied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _draining = new();
     private volatile bool _stopping;
     private volatile bool _sendingAway;
     private byte[]? _goAway;
@@ -37,6 +38,9 @@ internal sealed class ConnectionRegistry : IDisposable
     /// <summary>Whether the edge is draining: new sockets are refused and live ones are sent away.</summary>
     public bool Stopping => _stopping;
 
+    /// <summary>Cancelled when the drain begins: HTTP streams end then, and their clients reconnect elsewhere.</summary>
+    public CancellationToken Draining => _draining.Token;
+
     /// <summary>Completes once the edge drains and its last connection has gone.</summary>
     public Task Emptied => _emptied.Task;
 
@@ -48,6 +52,7 @@ internal sealed class ConnectionRegistry : IDisposable
     {
         _goAway = goAway;
         _stopping = true;
+        _draining.Cancel();
         foreach (var connection in _connections.Values)
         {
             connection.GoAway(goAway);
@@ -61,6 +66,7 @@ internal sealed class ConnectionRegistry : IDisposable
     {
         _stopping = true;
         _sendingAway = true;
+        _draining.Cancel();
         foreach (var connection in _connections.Values)
         {
             SendAway(connection);
@@ -88,7 +94,11 @@ internal sealed class ConnectionRegistry : IDisposable
         }
     }
 
-    public void Dispose() => _keepAlive.Dispose();
+    public void Dispose()
+    {
+        _keepAlive.Dispose();
+        _draining.Dispose();
+    }
 
     // Half the shorter of interval and timeout, so a quiet client is pinged and a silent one cut within ~1.5x.
     private static TimeSpan KeepAlivePeriod(EdgeWebSocketOptions options) =>

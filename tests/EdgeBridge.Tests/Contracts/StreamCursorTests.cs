@@ -21,6 +21,28 @@ public sealed class StreamCursorTests
         Assert.Equal(3, original.AfterSequence);
     }
 
+    [Theory]
+    [InlineData("""{"text":"x","sequence":"41"}""", "41")]
+    [InlineData("""{"nested":{"sequence":"9"},"sequence":"41"}""", "41")]
+    [InlineData("""{"list":[{"sequence":"9"}],"sequence":"7"}""", "7")]
+    [InlineData("""{"text":"no position"}""", null)]
+    public void PositionOf_ReadsTheCursorFromTheMessagesJson(string json, string? position)
+    {
+        var cursor = StreamCursor.For(s_feed, new Resume { RequestField = "after_sequence", ResponseField = "sequence" })!;
+
+        Assert.Equal(position, cursor.PositionOf(System.Text.Encoding.UTF8.GetBytes(json)));
+    }
+
+    [Fact]
+    public void AfterAPosition_AsAClientEchoesIt_SetsTheRequestField_OrRefusesWhatIsNotOne()
+    {
+        var cursor = StreamCursor.For(s_feed, new Resume { RequestField = "after_sequence", ResponseField = "sequence" })!;
+
+        Assert.Equal(new FeedRequest { Topic = "t", AfterSequence = 12 }, cursor.After(new FeedRequest { Topic = "t" }, "12"));
+        Assert.Throws<FormatException>(() => cursor.After(new FeedRequest(), "twelve"));
+        Assert.Throws<OverflowException>(() => cursor.After(new FeedRequest(), "99999999999999999999"));
+    }
+
     [Fact]
     public void NoOption_NoCursor() => Assert.Null(StreamCursor.For(s_feed, null));
 

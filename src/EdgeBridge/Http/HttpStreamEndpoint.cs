@@ -1,0 +1,287 @@
+using System.Net;
+using EdgeBridge.Contracts;
+using EdgeBridge.Diagnostics;
+using EdgeBridge.Responses;
+using EdgeBridge.Security;
+using EdgeBridge.Streams;
+using EdgeBridge.WebSockets;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Http;
+
+/// <summary>
+/// Every exposed server stream over plain HTTP, for clients behind proxies that block WebSockets and for
+/// <c>EventSource</c>: <c>POST {path}/{package.Service}/{Method}</c> with the proto3 JSON request as the body, or
+/// <c>GET</c> with it in <c>?request=</c>. <c>Accept</c> chooses server-sent events or NDJSON; <c>Last-Event-ID</c>
+/// resumes from a cursor. The subscription is the socket's — the same sink, sharing, slow-consumer policy, caps —
+/// only its framing is HTTP's.
+/// </summary>
+internal static partial class HttpStreamEndpoint
+{
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
+    {
+        var path = endpoints.ServiceProvider.GetRequiredService<IOptions<EdgeBridgeOptions>>().Value.Streams.Path;
+        return endpoints.MapMethods(path + "/{service}/{method}", [HttpMethods.Get, HttpMethods.Post], HandleAsync)
+            .WithDisplayName("EdgeBridge HTTP stream");
+    }
+
+    private static async Task HandleAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue;
+        var catalog = services.GetRequiredService<ContractCatalog>();
+        SecurityHeaders.Apply(context);
+
+        if (!BrowserOrigins.IsAllowed(context, out var origin))
+        {
+            await BrowserOrigins.RefuseAsync(context, origin!);
+            return;
+        }
+
+        var name = $"{context.Request.RouteValues["service"]}/{context.Request.RouteValues["method"]}";
+        if (!catalog.TryGet(name, out var method))
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"Method '{name}' is not available as a stream.");
+            return;
+        }
+
+        if (StreamFormat.Negotiate(context.Request.Headers.Accept) is not { } format)
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,
+                "This endpoint answers text/event-stream or application/x-ndjson; the Accept header allows neither.", StatusCodes.Status406NotAcceptable);
+            return;
+        }
+
+        var (request, problem, status) = await ReadRequestAsync(context, method, options.Streams, catalog.Json);
+        if (request is null)
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument, problem!, status);
+            return;
+        }
+
+        var (caller, refusal) = await AuthenticateAsync(context, method, services.GetRequiredService<EdgeTokens>());
+        if (refusal is not null)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await RpcStatusWriter.WriteAsync(context, StatusCode.Unauthenticated, refusal);
+            return;
+        }
+
+        // A stream holds what a socket holds: it is admitted and counted like one.
+        var registry = services.GetRequiredService<ConnectionRegistry>();
+        var address = caller.Address;
+        if (registry.Stopping)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable, "This edge is shutting down; connect to another edge.", StatusCodes.Status503ServiceUnavailable);
+            return;
+        }
+
+        if (services.GetRequiredService<HandshakeAdmission>().TryAdmit(address) is { } notAdmitted)
+        {
+            context.Response.Headers.RetryAfter = notAdmitted.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await RpcStatusWriter.WriteAsync(context, notAdmitted.Edge ? StatusCode.Unavailable : StatusCode.ResourceExhausted,
+                $"Too many new streams; retry after {notAdmitted.RetryAfterSeconds} s.", notAdmitted.Edge ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        if (registry.TryReserve(address, options.WebSockets) is { } full)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await RpcStatusWriter.WriteAsync(context, full == ConnectionRefusal.EdgeFull ? StatusCode.Unavailable : StatusCode.ResourceExhausted,
+                full == ConnectionRefusal.EdgeFull ? "This edge holds as many connections as it may; retry, possibly on another edge." : "Too many connections from this address.",
+                full == ConnectionRefusal.EdgeFull ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        try
+        {
+            await StreamAsync(context, method, request, caller, format, options.Streams, catalog.Json, registry.Draining);
+        }
+        finally
+        {
+            registry.Release(address);
+        }
+    }
+
+    private static async Task StreamAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, StreamFormat format,
+        HttpStreamOptions options, ProtoJson json, CancellationToken draining)
+    {
+        var services = context.RequestServices;
+        var time = services.GetRequiredService<TimeProvider>();
+        var sink = new HttpStreamSink(method, time.GetUtcNow())
+        {
+            UsesToken = caller.Token is not null && method.Policy.ForwardsToken,
+            Activity = EdgeBridgeActivities.StartSubscription(method, context.TraceIdentifier, "http", System.Diagnostics.Activity.Current?.Context ?? default),
+        };
+        if (services.GetRequiredService<UpstreamStreams>().Subscribe(sink, request, caller) is { } refused)
+        {
+            sink.Cancel((StatusCode)refused.Code);
+            await RpcStatusWriter.WriteAsync(context, (StatusCode)refused.Code, refused.Message);
+            return;
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = format.ContentType;
+        response.Headers.CacheControl = "no-cache, no-store";
+        // Proxies that buffer (nginx) would hold events back.
+        response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, draining);
+        using var expiry = caller.Token is not null && sink.UsesToken && ExpiresAt(context) is { } expires
+            ? time.CreateTimer(static state => ((StreamSink)state!).End(StatusCode.Unauthenticated, "The access token expired; reconnect with a fresh one and resume."),
+                sink, expires - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan)
+            : null;
+        var writer = response.BodyWriter;
+        try
+        {
+            // The headers go now: the client knows the stream is open before the first message.
+            await writer.FlushAsync(stop.Token);
+            while (true)
+            {
+                while (sink.TryTake(out var item))
+                {
+                    if (item.Terminal is { } status)
+                    {
+                        format.End(writer, status, json);
+                        await writer.FlushAsync(stop.Token);
+                        return;
+                    }
+
+                    format.Next(writer, item.Message, item.Dropped, method.Cursor?.PositionOf(item.Message));
+                }
+
+                sink.Drained();
+                await writer.FlushAsync(stop.Token);
+                if (!await sink.WaitAsync(options.HeartbeatInterval, stop.Token))
+                {
+                    format.Heartbeat(writer);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (draining.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The edge drains: the client reconnects (through the balancer, elsewhere) and resumes from its cursor.
+            sink.Cancel(StatusCode.Unavailable);
+            format.End(writer, new Google.Rpc.Status { Code = (int)StatusCode.Unavailable, Message = "This edge is draining; reconnect and resume." }, json);
+            await writer.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // The client left: its upstream call ends with it.
+        }
+        finally
+        {
+            sink.Cancel();
+        }
+    }
+
+    /// <summary>The request: the POST body or the GET <c>request</c> parameter, and the cursor of <c>Last-Event-ID</c>.</summary>
+    private static async Task<(IMessage? Request, string? Problem, int Status)> ReadRequestAsync(HttpContext context, StreamingMethod method, HttpStreamOptions options, ProtoJson json)
+    {
+        string text;
+        if (HttpMethods.IsPost(context.Request.Method))
+        {
+            if (context.Request.ContentLength > options.MaxRequestBytes)
+            {
+                return (null, $"The request is larger than {options.MaxRequestBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+            }
+
+            using var body = new MemoryStream();
+            var buffer = new byte[4096];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                if (body.Length + read > options.MaxRequestBytes)
+                {
+                    return (null, $"The request is larger than {options.MaxRequestBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+                }
+
+                body.Write(buffer, 0, read);
+            }
+
+            text = body.Length == 0 ? "{}" : System.Text.Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length);
+        }
+        else
+        {
+            text = context.Request.Query["request"].ToString() is { Length: > 0 } query ? query : "{}";
+            if (text.Length > options.MaxRequestBytes)
+            {
+                return (null, $"The request is larger than {options.MaxRequestBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+            }
+        }
+
+        IMessage request;
+        try
+        {
+            request = json.Parser.Parse(text, method.Descriptor.InputType);
+        }
+        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+        {
+            return (null, $"The request does not fit {method.Descriptor.InputType.FullName}: {ex.Message}", StatusCodes.Status400BadRequest);
+        }
+
+        // EventSource sends the last id it saw when it reconnects; a client may also name it itself.
+        var last = context.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } header ? header : context.Request.Query["lastEventId"].ToString();
+        if (last.Length > 0)
+        {
+            if (method.Cursor is not { } cursor)
+            {
+                return (null, $"'{method.FullName}' declares no cursor to resume from (Last-Event-ID).", StatusCodes.Status400BadRequest);
+            }
+
+            try
+            {
+                request = cursor.After(request, last);
+            }
+            catch (Exception ex) when (ex is FormatException or OverflowException)
+            {
+                return (null, $"Last-Event-ID '{(last.Length > 64 ? last[..64] + "…" : last)}' is not a position of '{method.FullName}'.", StatusCodes.Status400BadRequest);
+            }
+        }
+
+        return (request, null, 0);
+    }
+
+    /// <summary>The caller from the <c>Authorization</c> header, checked as every path checks tokens; a refusal when it does not hold.</summary>
+    private static async Task<(Caller Caller, string? Refusal)> AuthenticateAsync(HttpContext context, StreamingMethod method, EdgeTokens tokens)
+    {
+        var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+        {
+            return method.Policy.RequiresToken
+                ? (default, $"'{method.FullName}' needs an access token: send it as 'Authorization: Bearer <token>'.")
+                : (new Caller(address, null, null), null);
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return (default, "The authorization header must be 'Bearer <token>'.");
+        }
+
+        var token = header["Bearer ".Length..].Trim();
+        var check = await tokens.ValidateAsync(token);
+        if (!check.Valid)
+        {
+            return (default, $"The token was rejected: {check.Problem}.");
+        }
+
+        context.Items[ExpiresKey] = check.Expires;
+        return (new Caller(address, check.Subject, token), null);
+    }
+
+    private static readonly object ExpiresKey = new();
+
+    private static DateTimeOffset? ExpiresAt(HttpContext context) => context.Items.TryGetValue(ExpiresKey, out var value) ? (DateTimeOffset?)value : null;
+}
