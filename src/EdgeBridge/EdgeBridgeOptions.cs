@@ -336,4 +336,10 @@ public sealed class HttpStreamOptions
 
     /// <summary>Largest request (the POST body or the GET <c>request</c> parameter) in bytes; beyond it 413.</summary>
     public int MaxRequestBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How long a stream ticket (<c>POST {Path}/tickets</c>, for <c>EventSource</c>) may wait to be used, once.</summary>
+    public TimeSpan TicketLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Redeemed tickets an edge remembers (until they expire) to refuse their reuse; beyond it redeeming answers 503.</summary>
+    public int MaxRedeemedTickets { get; set; } = 100_000;
 }

@@ -174,6 +174,8 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
 
         Duration("Streams:HeartbeatInterval", options.Streams.HeartbeatInterval);
         Positive("Streams:MaxRequestBytes", options.Streams.MaxRequestBytes);
+        Duration("Streams:TicketLifetime", options.Streams.TicketLifetime);
+        Positive("Streams:MaxRedeemedTickets", options.Streams.MaxRedeemedTickets);
         Rate("WebSockets:HandshakesPerAddress", sockets.HandshakesPerAddress);
         Positive("WebSockets:MaxConnections", sockets.MaxConnections);
         Positive("WebSockets:MaxConnectionsPerAddress", sockets.MaxConnectionsPerAddress);

@@ -29,8 +29,44 @@ internal static partial class HttpStreamEndpoint
     public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
     {
         var path = endpoints.ServiceProvider.GetRequiredService<IOptions<EdgeBridgeOptions>>().Value.Streams.Path;
-        return endpoints.MapMethods(path + "/{service}/{method}", [HttpMethods.Get, HttpMethods.Post], HandleAsync)
-            .WithDisplayName("EdgeBridge HTTP stream");
+        var group = endpoints.MapGroup(path);
+        group.MapMethods("/{service}/{method}", [HttpMethods.Get, HttpMethods.Post], HandleAsync).WithDisplayName("EdgeBridge HTTP stream");
+        group.MapPost("/tickets", IssueTicketAsync).WithDisplayName("EdgeBridge stream ticket").RequireRateLimiting(EdgeBridgeDefaults.RestRateLimiterPolicy);
+        return group;
+    }
+
+    /// <summary>A stream ticket for the caller of the <c>Authorization</c> header: what an <c>EventSource</c> URL carries instead of the token.</summary>
+    private static async Task IssueTicketAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        SecurityHeaders.Apply(context);
+        if (!BrowserOrigins.IsAllowed(context, out var origin))
+        {
+            await BrowserOrigins.RefuseAsync(context, origin!);
+            return;
+        }
+
+        var tickets = services.GetRequiredService<StreamTickets>();
+        if (!tickets.Enabled)
+        {
+            await RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, "This edge checks no tokens, so streams need no tickets.");
+            return;
+        }
+
+        var header = context.Request.Headers.Authorization.ToString();
+        var check = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? await services.GetRequiredService<EdgeTokens>().ValidateAsync(header["Bearer ".Length..].Trim())
+            : TokenCheck.Rejected("a ticket is issued for 'Authorization: Bearer <token>'");
+        if (!check.Valid)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await RpcStatusWriter.WriteAsync(context, StatusCode.Unauthenticated, $"No ticket: {check.Problem}.");
+            return;
+        }
+
+        var (ticket, expires) = tickets.Issue(header["Bearer ".Length..].Trim());
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.WriteAsJsonAsync(new TicketBody(ticket, expires.ToString("O", System.Globalization.CultureInfo.InvariantCulture)), TicketJsonContext.Default.TicketBody);
     }
 
     private static async Task HandleAsync(HttpContext context)
@@ -258,6 +294,18 @@ internal static partial class HttpStreamEndpoint
     {
         var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
         var header = context.Request.Headers.Authorization.ToString();
+        if (header.Length == 0 && context.Request.Query["ticket"].ToString() is { Length: > 0 } ticket)
+        {
+            // EventSource: the token arrives sealed in a single-use ticket instead of a header.
+            var (sealedToken, problem) = context.RequestServices.GetRequiredService<StreamTickets>().Redeem(ticket);
+            if (sealedToken is null)
+            {
+                return (default, $"The stream ticket was refused: {problem}.");
+            }
+
+            header = "Bearer " + sealedToken;
+        }
+
         if (header.Length == 0)
         {
             return method.Policy.RequiresToken
@@ -285,3 +333,9 @@ internal static partial class HttpStreamEndpoint
 
     private static DateTimeOffset? ExpiresAt(HttpContext context) => context.Items.TryGetValue(ExpiresKey, out var value) ? (DateTimeOffset?)value : null;
 }
+
+internal sealed record TicketBody(string Ticket, string ExpiresAt);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(TicketBody))]
+internal sealed partial class TicketJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -244,3 +244,71 @@ internal sealed class EventStream : IAsyncDisposable
 }
 
 internal sealed record StreamEvent(string? Event, string? Id, string Data, string? Comment);
+
+/// <summary>
+/// EventSource cannot send an Authorization header: it asks for a short-lived single-use ticket over REST and puts
+/// that in the URL instead of the token.
+/// </summary>
+public sealed class StreamTicketTests(HttpStreamFixture stack) : IClassFixture<HttpStreamFixture>
+{
+    private const string Orders = "/stream/trading.v1.TradingService/StreamOrderUpdates";
+
+    [Fact]
+    public async Task Ticket_OpensTheCallersStreamOnce_ThenItIsRefused()
+    {
+        var alice = await stack.LoginAsync();
+        var ticket = await TicketAsync(alice.Token);
+        var url = $"{Orders}?request={Uri.EscapeDataString(JsonSerializer.Serialize(new { accountId = alice.AccountId }))}&ticket={ticket}";
+
+        await using (var stream = await EventStream.OpenAsync(stack.Rest, HttpMethod.Get, url))
+        {
+            var (placed, _) = await stack.SendAsync(HttpMethod.Post, $"/v1/accounts/{alice.AccountId}/orders", alice,
+                new { symbol = "STRK", side = "ORDER_SIDE_BUY", quantity = "1", clientOrderId = Guid.NewGuid().ToString("N") });
+            placed.Dispose();
+            await stream.NextAsync(e => e.Event == "next" && e.Data.Contains("\"STRK\"", StringComparison.Ordinal));
+        }
+
+        using var again = await stack.Rest.GetAsync(url);
+        var status = JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement;
+        StatusAssert.IsRpcStatus(again, status, HttpStatusCode.Unauthorized, 16);
+        Assert.Contains("already used", status.GetProperty("message").GetString());
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer not-a-token")]
+    public async Task NoValidToken_NoTicket(string? authorization)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/stream/tickets");
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        using var response = await stack.Rest.SendAsync(request);
+
+        StatusAssert.IsRpcStatus(response, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement, HttpStatusCode.Unauthorized, 16);
+    }
+
+    [Theory]
+    [InlineData("not-base64!")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    public async Task ForgedOrMangledTicket_Unauthenticated(string ticket)
+    {
+        using var response = await stack.Rest.GetAsync($"{Orders}?request=%7B%22accountId%22%3A%22acc-alice%22%7D&ticket={Uri.EscapeDataString(ticket)}");
+
+        StatusAssert.IsRpcStatus(response, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement, HttpStatusCode.Unauthorized, 16);
+    }
+
+    private async Task<string> TicketAsync(string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/stream/tickets");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await stack.Rest.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(DateTimeOffset.Parse(body.GetProperty("expiresAt").GetString()!, System.Globalization.CultureInfo.InvariantCulture) <= DateTimeOffset.UtcNow.AddSeconds(31));
+        Assert.DoesNotContain(token, body.GetProperty("ticket").GetString()!);
+        return body.GetProperty("ticket").GetString()!;
+    }
+}
