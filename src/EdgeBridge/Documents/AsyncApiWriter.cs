@@ -14,7 +14,8 @@ internal static class AsyncApiWriter
     private const string Channel = "edgebridge";
     private const string ChannelRef = "#/channels/" + Channel;
 
-    public static JsonObject Write(IReadOnlyCollection<StreamingMethod> methods, IReadOnlyList<FileDescriptor> described, string title, string version, string path)
+    public static JsonObject Write(IReadOnlyCollection<StreamingMethod> methods, IReadOnlyList<FileDescriptor> described, string title, string version, string path,
+        string streamPath = "/stream")
     {
         var schemas = new ProtoSchemas("#/components/schemas/");
         var messages = new JsonObject();
@@ -119,7 +120,8 @@ internal static class AsyncApiWriter
                 ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
                 ["title"] = method.FullName,
                 ["summary"] = ProtoSchemas.Comment(descriptor).Split('\n')[0],
-                ["description"] = ProtoSchemas.Comment(descriptor) + Policy(policy),
+                ["description"] = ProtoSchemas.Comment(descriptor) + Policy(policy)
+                    + $"\n\nAlso over plain HTTP, as server-sent events or NDJSON: `GET|POST {streamPath}/{method.FullName}` (see the OpenAPI document).",
                 ["messages"] = Refs(key + ".subscribe"),
                 ["reply"] = new JsonObject
                 {

@@ -13,7 +13,8 @@ namespace EdgeBridge.Documents;
 internal static partial class OpenApiWriter
 {
 
-    public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version)
+    public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version,
+        IReadOnlyCollection<Contracts.StreamingMethod>? streams = null, string streamPath = "/stream")
     {
         var schemas = new ProtoSchemas("#/components/schemas/");
         var paths = new SortedDictionary<string, JsonObject>(StringComparer.Ordinal);
@@ -47,6 +48,14 @@ internal static partial class OpenApiWriter
             {
                 tags.Add(new JsonObject { ["name"] = service.Name, ["description"] = ProtoSchemas.Comment(service) });
             }
+        }
+
+        // Every exposed server stream over HTTP, with the descriptors that carry comments where there are some.
+        var described = files.SelectMany(f => f.Services).SelectMany(s => s.Methods).ToDictionary(m => m.FullName, StringComparer.Ordinal);
+        foreach (var stream in streams ?? [])
+        {
+            var method = described.GetValueOrDefault(stream.Descriptor.FullName) ?? stream.Descriptor;
+            paths[$"{streamPath}/{stream.FullName}"] = StreamOperations(method, stream, schemas);
         }
 
         var components = new JsonObject();
@@ -162,6 +171,72 @@ internal static partial class OpenApiWriter
         }
 
         return operation;
+    }
+
+    private static JsonObject StreamOperations(MethodDescriptor method, Contracts.StreamingMethod stream, ProtoSchemas schemas)
+    {
+        JsonObject Operation(string verb)
+        {
+            var events = "Each message as `{\"type\":\"next\",\"message\":" + method.OutputType.FullName + "}` (with `dropped` when a drop-oldest stream "
+                + "skipped some), then `{\"type\":\"complete\"}` or `{\"type\":\"error\",\"status\":google.rpc.Status}`: as server-sent events "
+                + "(`event: next|complete|error`" + (stream.Cursor is null ? "" : $", `id:` the message's `{stream.Cursor.ResponseField}`") + ", heartbeat comments) "
+                + "or NDJSON lines (heartbeat lines `{\"type\":\"heartbeat\"}`), chosen by `Accept`.";
+            var operation = new JsonObject
+            {
+                ["operationId"] = $"{method.Service.Name}_{method.Name}_Stream{(verb == "get" ? "Get" : "")}",
+                ["tags"] = new JsonArray(method.Service.Name),
+                ["summary"] = FirstSentence(ProtoSchemas.Comment(method)) is { Length: > 0 } summary ? summary : $"Stream {method.Name}",
+                ["description"] = ProtoSchemas.Comment(method) + $"\n\nThe server stream `{method.Service.FullName}/{method.Name}` over HTTP; the same subscription as on the WebSocket. "
+                    + (stream.Cursor is null ? "" : $"`Last-Event-ID` (or `lastEventId`) resumes after that `{stream.Cursor.ResponseField}`. ") + events,
+            };
+            var parameters = new JsonArray();
+            if (verb == "get")
+            {
+                parameters.Add(new JsonObject { ["name"] = "request", ["in"] = "query", ["description"] = $"The proto3 JSON of {method.InputType.FullName}, URL-encoded.", ["schema"] = new JsonObject { ["type"] = "string" } });
+                parameters.Add(new JsonObject { ["name"] = "ticket", ["in"] = "query", ["description"] = "A stream ticket from `POST /stream/tickets`, for EventSource, which cannot send an Authorization header.", ["schema"] = new JsonObject { ["type"] = "string" } });
+            }
+            else
+            {
+                operation["requestBody"] = Body(schemas.Reference(method.InputType));
+            }
+
+            if (stream.Cursor is not null)
+            {
+                parameters.Add(new JsonObject { ["name"] = "Last-Event-ID", ["in"] = "header", ["description"] = "Resume after this cursor.", ["schema"] = new JsonObject { ["type"] = "string" } });
+            }
+
+            operation["parameters"] = parameters;
+            operation["responses"] = new JsonObject
+            {
+                ["200"] = new JsonObject
+                {
+                    ["description"] = events,
+                    ["content"] = new JsonObject
+                    {
+                        ["text/event-stream"] = new JsonObject { ["schema"] = new JsonObject { ["type"] = "string" } },
+                        ["application/x-ndjson"] = new JsonObject { ["schema"] = new JsonObject { ["type"] = "string" } },
+                    },
+                },
+                ["406"] = new JsonObject
+                {
+                    ["description"] = "Accept allows neither text/event-stream nor application/x-ndjson.",
+                    ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = schemas.Status() } },
+                },
+                ["default"] = new JsonObject
+                {
+                    ["description"] = "An error before the stream opened (400 a request that does not fit, 401 no or a refused token or ticket, 404 no such stream, 429/503 with Retry-After).",
+                    ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = schemas.Status() } },
+                },
+            };
+            if (stream.Policy.RequiresToken)
+            {
+                operation["security"] = new JsonArray(new JsonObject { ["bearer"] = new JsonArray() });
+            }
+
+            return operation;
+        }
+
+        return new JsonObject { ["get"] = Operation("get"), ["post"] = Operation("post") };
     }
 
     private static JsonObject Body(JsonObject schema) => new()
