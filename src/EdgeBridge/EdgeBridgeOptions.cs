@@ -340,6 +340,6 @@ public sealed class HttpStreamOptions
     /// <summary>How long a stream ticket (<c>POST {Path}/tickets</c>, for <c>EventSource</c>) may wait to be used, once.</summary>
     public TimeSpan TicketLifetime { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Redeemed tickets an edge remembers (until they expire) to refuse their reuse; beyond it redeeming answers 503.</summary>
+    /// <summary>Redeemed tickets an edge remembers (until they expire) to refuse their reuse; beyond it a ticket is refused (401, "retry").</summary>
     public int MaxRedeemedTickets { get; set; } = 100_000;
 }
