@@ -47,11 +47,13 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     private long _bytesSent;
     private long _framesReceived;
     private long _bytesReceived;
+    private long _httpStreams;
 
     public EdgeBridgeMetrics(IMeterFactory meters, IEdgeBridgeGauges gauges)
     {
         _meter = meters.Create(MeterName);
         _meter.CreateObservableUpDownCounter("edgebridge.websocket.connections", () => gauges.Connections, description: "Open WebSocket connections.");
+        _meter.CreateObservableUpDownCounter("edgebridge.http.streams", () => Interlocked.Read(ref _httpStreams), description: "Open HTTP streams (server-sent events, NDJSON).");
         _meter.CreateObservableUpDownCounter("edgebridge.subscriptions.active", () => gauges.SubscriptionsByMethod()
             .Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("method", p.Key))), description: "Active subscriptions per method.");
         _meter.CreateObservableUpDownCounter("edgebridge.upstream.calls.active", () => gauges.UpstreamCallsActive, description: "Upstream calls running now.");
@@ -86,6 +88,10 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     }
 
     public void Sent(int bytes) => Interlocked.Add(ref _bytesSent, bytes);
+
+    public void HttpStreamOpened() => Interlocked.Increment(ref _httpStreams);
+
+    public void HttpStreamClosed() => Interlocked.Decrement(ref _httpStreams);
 
     public void FrameReceived(int bytes)
     {

@@ -165,6 +165,8 @@ internal static partial class HttpStreamEndpoint
             return;
         }
 
+        var metrics = services.GetRequiredService<EdgeBridgeMetrics>();
+        metrics.HttpStreamOpened();
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = format.ContentType;
@@ -195,6 +197,7 @@ internal static partial class HttpStreamEndpoint
                     }
 
                     format.Next(writer, item.Message, item.Dropped, method.Cursor?.PositionOf(item.Message));
+                    metrics.Delivered(item.Message!.Length);
                 }
 
                 sink.Drained();
@@ -219,6 +222,7 @@ internal static partial class HttpStreamEndpoint
         finally
         {
             sink.Cancel();
+            metrics.HttpStreamClosed();
         }
     }
 

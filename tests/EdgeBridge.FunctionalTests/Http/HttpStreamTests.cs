@@ -94,6 +94,17 @@ public sealed class HttpStreamTests(HttpStreamFixture stack) : IClassFixture<Htt
     }
 
     [Fact]
+    public async Task OpenStream_CountedInTheMetrics()
+    {
+        await using var stream = await EventStream.OpenAsync(stack.Rest, HttpMethod.Get, Quotes + "?request=" + Uri.EscapeDataString("""{"symbols":["HOOL"]}"""));
+        await stream.NextAsync(e => e.Event == "next");
+
+        var metrics = await stack.Rest.GetStringAsync("/metrics");
+        var line = metrics.Split('\n').Single(l => l.StartsWith("edgebridge_http_streams ", StringComparison.Ordinal) || l.StartsWith("edgebridge_http_streams{", StringComparison.Ordinal));
+        Assert.True(double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) >= 1, line);
+    }
+
+    [Fact]
     public async Task ClientLeaves_TheUpstreamCallEnds()
     {
         var room = "leave-" + Guid.NewGuid().ToString("N")[..8];
