@@ -14,6 +14,8 @@ internal static class Harness
     /// </summary>
     public static Process Start(string system, IReadOnlyDictionary<string, string> settings, string? cpus = null)
     {
+        // The edge serving its streams over HTTP (server-sent events) is the same server.
+        system = system == "edgebridge-sse" ? "edgebridge" : system;
         var arguments = new List<string> { typeof(Harness).Assembly.Location, "serve", system };
         arguments.AddRange(settings.Select(s => $"{s.Key}={s.Value}"));
         if (cpus is not null)
@@ -172,6 +174,7 @@ internal sealed record SystemUnderTest(string Name, Process Process, int Port, i
         "edgebridge" => ("/ws", "edgebridge.v1",
             ["{\"type\":\"init\"}", "{\"type\":\"subscribe\",\"id\":\"q\",\"method\":\"trading.v1.MarketDataService/StreamQuotes\",\"request\":" + request +
                 (proto ? ",\"encoding\":\"proto\"}" : "}")], "\"type\":\"next\""),
+        "edgebridge-sse" => ("/stream/trading.v1.MarketDataService/StreamQuotes?request=" + Uri.EscapeDataString(request), null, [], "event: next"),
         "signalr" => ("/hub", null, ["{\"protocol\":\"json\",\"version\":1}\u001e", "{\"type\":1,\"target\":\"Join\",\"arguments\":[]}\u001e"], "\"target\":\"next\""),
         _ => ("/ws", null, [], "\"type\":\"next\""),
     };

@@ -18,6 +18,9 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly int _sampleEvery;
     private readonly Latencies? _latencies;
     private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // A server-sent-event stream rather than a WebSocket: the bytes are counted as they come, no frames.
+    private bool _eventStream;
     private long _messages;
     private long _bytesReceived;
     private long _bytesSent;
@@ -47,9 +50,12 @@ internal sealed class LoadClient : IAsyncDisposable
         socket.Bind(new IPEndPoint(local, 0));
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        var request = $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n" +
-            (subprotocol is null ? "" : $"Sec-WebSocket-Protocol: {subprotocol}\r\n") + "\r\n";
+        var eventStream = path.StartsWith("/stream/", StringComparison.Ordinal);
+        var request = eventStream
+            ? $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
+            : $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+              $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n" +
+              (subprotocol is null ? "" : $"Sec-WebSocket-Protocol: {subprotocol}\r\n") + "\r\n";
         await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken);
 
         // Read the response headers byte by byte: nothing after them may be consumed here.
@@ -65,13 +71,13 @@ internal sealed class LoadClient : IAsyncDisposable
             header.Append((char)one[0]);
         }
 
-        if (!header.ToString().StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
+        if (!header.ToString().StartsWith(eventStream ? "HTTP/1.1 200" : "HTTP/1.1 101", StringComparison.Ordinal))
         {
             socket.Dispose();
             throw UpgradeRefusedException.From(header.ToString());
         }
 
-        return new LoadClient(socket, sampleEvery, latencies);
+        return new LoadClient(socket, sampleEvery, latencies) { _eventStream = eventStream };
     }
 
     public async Task SendTextAsync(string text)
@@ -98,7 +104,7 @@ internal sealed class LoadClient : IAsyncDisposable
 
                 end += read;
                 Interlocked.Add(ref _bytesReceived, read);
-                start = Parse(start, end, marker);
+                start = _eventStream ? ParseEvents(start, end, marker) : Parse(start, end, marker);
                 if (start == end)
                 {
                     start = end = 0;
@@ -158,6 +164,40 @@ internal sealed class LoadClient : IAsyncDisposable
         }
 
         return start;
+    }
+
+    /// <summary>
+    /// Counts complete events (up to their blank line) that carry the marker; what follows the last complete one
+    /// stays for the next read. Chunk-size lines of the chunked encoding fall between events and are not counted.
+    /// </summary>
+    private int ParseEvents(int start, int end, byte[] marker)
+    {
+        while (true)
+        {
+            var rest = _buffer.AsSpan(start, end - start);
+            var blank = rest.IndexOf("\n\n"u8);
+            if (blank < 0)
+            {
+                return start;
+            }
+
+            var item = rest[..blank];
+            if (item.IndexOf(marker) >= 0)
+            {
+                Interlocked.Increment(ref _messages);
+                _first.TrySetResult();
+                if (_latencies is not null && Recording && --_untilSample <= 0)
+                {
+                    _untilSample = _sampleEvery;
+                    if (LatencyMicros(item) is { } micros)
+                    {
+                        _latencies.Record(micros);
+                    }
+                }
+            }
+
+            start += blank + 2;
+        }
     }
 
     private void OnText(ReadOnlySpan<byte> payload, byte[] marker)

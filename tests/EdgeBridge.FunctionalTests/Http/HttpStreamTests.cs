@@ -84,6 +84,29 @@ public sealed class HttpStreamTests(HttpStreamFixture stack) : IClassFixture<Htt
     }
 
     [Fact]
+    public async Task Ndjson_LastEventIdOnAPost_ResumesExactlyAfterIt()
+    {
+        var alice = await stack.LoginAsync();
+        var room = "nd-" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 1; i <= 3; i++)
+        {
+            var (posted, _) = await stack.SendAsync(HttpMethod.Post, $"/v1/rooms/{room}/messages", alice, new { text = "m" + i });
+            posted.Dispose();
+        }
+
+        await using var resumed = await EventStream.OpenAsync(stack.Rest, HttpMethod.Post, Room, new { room }, "application/x-ndjson", lastEventId: "1");
+
+        var sequences = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var line = JsonDocument.Parse((await resumed.NextAsync(e => e.Data.Contains("\"next\"", StringComparison.Ordinal))).Data).RootElement;
+            sequences.Add(line.GetProperty("message").GetProperty("message").GetProperty("sequence").GetString()!);
+        }
+
+        Assert.Equal(["2", "3"], sequences);
+    }
+
+    [Fact]
     public async Task IdleStream_HeartbeatsKeepItTalking()
     {
         await using var stream = await EventStream.OpenAsync(stack.Rest, HttpMethod.Get, Room + "?request=" + Uri.EscapeDataString("""{"room":"quiet-room"}"""));
