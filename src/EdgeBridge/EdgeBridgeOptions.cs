@@ -315,6 +315,12 @@ public sealed class EdgeWebSocketOptions
     /// <summary>New sockets one client address may open per second; beyond it 429 with <c>Retry-After</c>. Read at startup.</summary>
     public RateLimit HandshakesPerAddress { get; set; } = new() { PermitsPerSecond = 20, Burst = 50 };
 
+    /// <summary>How long a <c>call</c> over the socket waits for the backend when its method's option names no timeout.</summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Calls one connection may have waiting for the backend at once; one more answers RESOURCE_EXHAUSTED for its id.</summary>
+    public int MaxCallsInFlight { get; set; } = 16;
+
     /// <summary>Concurrent WebSocket connections on this edge; beyond it upgrades answer 503.</summary>
     public int MaxConnections { get; set; } = 10_000;
 

@@ -110,6 +110,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<UpstreamStreams>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<HandshakeAdmission>();
+        services.AddSingleton<EdgeBridge.Upstream.UpstreamCalls>();
         services.AddSingleton<EdgeBridge.Http.StreamTickets>();
         services.AddHostedService<EdgeBridge.Operations.EdgeDrain>();
         services.AddSingleton<EdgeTokens>();

@@ -20,6 +20,7 @@ internal sealed class ContractOptions
 internal sealed class ContractCatalog
 {
     private readonly FrozenDictionary<string, StreamingMethod> _methods;
+    private readonly FrozenDictionary<string, SocketCallMethod> _socketCalls;
     private readonly FrozenDictionary<string, ContractMethod> _byGrpcPath;
     private readonly FrozenDictionary<string, (HttpRuleTemplate Template, ContractMethod Method)[]> _byHttpMethod;
 
@@ -28,6 +29,7 @@ internal sealed class ContractCatalog
         var files = Closure(contracts.Value.Files);
         var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
         var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
+        var socketCalls = new Dictionary<string, SocketCallMethod>(StringComparer.Ordinal);
         foreach (var file in files)
         {
             foreach (var service in file.Services)
@@ -42,11 +44,19 @@ internal sealed class ContractCatalog
                         var exposed = new StreamingMethod(method, stream, options.Value.WebSockets);
                         methods[exposed.FullName] = exposed;
                     }
+
+                    if (!method.IsServerStreaming && !method.IsClientStreaming
+                        && method.GetOptions()?.GetExtension(OptionsExtensions.Call) is { } socketCall)
+                    {
+                        var exposed = new SocketCallMethod(method, socketCall, options.Value.WebSockets.CallTimeout);
+                        socketCalls[exposed.FullName] = exposed;
+                    }
                 }
             }
         }
 
         _methods = methods.ToFrozenDictionary(StringComparer.Ordinal);
+        _socketCalls = socketCalls.ToFrozenDictionary(StringComparer.Ordinal);
         _byGrpcPath = calls.ToFrozenDictionary(StringComparer.Ordinal);
         _byHttpMethod = calls.Values
             .SelectMany(call => call.HttpBindings.Select(template => (Template: template, Method: call)))
@@ -60,6 +70,11 @@ internal sealed class ContractCatalog
     public ProtoJson Json { get; }
 
     public bool TryGet(string fullName, out StreamingMethod method) => _methods.TryGetValue(fullName, out method!);
+
+    /// <summary>The unary methods callable over the socket.</summary>
+    public IReadOnlyCollection<SocketCallMethod> SocketCalls => _socketCalls.Values;
+
+    public bool TryGetCall(string fullName, out SocketCallMethod method) => _socketCalls.TryGetValue(fullName, out method!);
 
     /// <summary>The method a gRPC call to <paramref name="path"/> (<c>/package.Service/Method</c>) invokes.</summary>
     public ContractMethod? FindGrpc(string path) => _byGrpcPath.GetValueOrDefault(path);

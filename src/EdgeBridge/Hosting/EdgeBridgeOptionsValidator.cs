@@ -167,6 +167,8 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
 
         Positive("WebSockets:MaxMetadataBytes", sockets.MaxMetadataBytes);
         Rate("WebSockets:Handshakes", sockets.Handshakes);
+        Duration("WebSockets:CallTimeout", sockets.CallTimeout);
+        Positive("WebSockets:MaxCallsInFlight", sockets.MaxCallsInFlight);
         if (!options.Streams.Path.StartsWith('/') || options.Streams.Path.Length < 2 || options.Streams.Path.EndsWith('/'))
         {
             failures.Add($"{Root}:Streams:Path must be an absolute path such as /stream (was '{options.Streams.Path}').");

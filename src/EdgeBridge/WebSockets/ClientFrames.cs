@@ -34,6 +34,9 @@ internal abstract record ClientFrame
 
     public sealed record Unsubscribe(string Id) : ClientFrame;
 
+    /// <summary><c>call</c>: one unary call; <paramref name="Request"/> the raw JSON object (<c>{}</c> when absent), null when it is not an object.</summary>
+    public sealed record Call(string Id, string Method, string? Request) : ClientFrame;
+
     public sealed record Ping : ClientFrame;
 
     public sealed record Pong : ClientFrame;
@@ -94,6 +97,7 @@ internal static class ClientFrames
             {
                 "subscribe" => Subscribe(root),
                 "unsubscribe" => TryGetId(root, out var id) ? new ClientFrame.Unsubscribe(id) : IdMissing("unsubscribe"),
+                "call" => Call(root),
                 "ping" => s_ping,
                 "pong" => s_pong,
                 "init" => Init(root),
@@ -189,6 +193,27 @@ internal static class ClientFrames
         }
 
         return (entries, SubscribeProblem.None);
+    }
+
+    private static ClientFrame Call(JsonElement root)
+    {
+        if (!TryGetId(root, out var id))
+        {
+            return IdMissing("call");
+        }
+
+        if (!root.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String)
+        {
+            return new ClientFrame.Malformed("call needs a string 'method' (package.Service/Method).", "call");
+        }
+
+        string? request = "{}";
+        if (root.TryGetProperty("request", out var element) && element.ValueKind != JsonValueKind.Null)
+        {
+            request = element.ValueKind == JsonValueKind.Object ? element.GetRawText() : null;
+        }
+
+        return new ClientFrame.Call(id, method.GetString()!, request);
     }
 
     private static bool TryParseEncoding(string value, out MessageEncoding encoding)

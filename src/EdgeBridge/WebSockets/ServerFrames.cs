@@ -156,6 +156,17 @@ internal static class ServerFrames
         writer.WriteEndObject();
     });
 
+    /// <summary><c>result</c>: the answer of a <c>call</c>, its message as proto3 JSON.</summary>
+    public static byte[] Result(string id, string message) => Build(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "result");
+        writer.WriteString("id", id);
+        writer.WritePropertyName("message");
+        writer.WriteRawValue(message, skipInputValidation: true);
+        writer.WriteEndObject();
+    });
+
     public static byte[] Complete(string id) => Build(writer =>
     {
         writer.WriteStartObject();

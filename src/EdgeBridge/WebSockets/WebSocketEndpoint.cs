@@ -146,7 +146,8 @@ internal static partial class WebSocketEndpoint
         var scheduler = new OutboundScheduler();
         var control = new ControlQueue(scheduler, options.MaxPendingControlFrames);
         var session = new WebSocketSession(id, address, options, services.GetRequiredService<ContractCatalog>(), services.GetRequiredService<UpstreamStreams>(),
-            services.GetRequiredService<EdgeTokens>(), time, scheduler, control, trace, services.GetRequiredService<ILogger<WebSocketSession>>());
+            services.GetRequiredService<EdgeTokens>(), time, scheduler, control, trace, services.GetRequiredService<ILogger<WebSocketSession>>(),
+            services.GetRequiredService<Upstream.UpstreamCalls>());
         var connection = new WebSocketConnection(id, socket, options, session, scheduler, control, time,
             services.GetRequiredService<Diagnostics.EdgeBridgeMetrics>(), services.GetRequiredService<ILogger<WebSocketConnection>>())
         {

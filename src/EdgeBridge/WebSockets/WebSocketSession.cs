@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.WebSockets;
 using EdgeBridge.Contracts;
@@ -28,6 +29,7 @@ internal readonly record struct Verdict(WebSocketCloseStatus? CloseCode, string?
 /// The session of one <c>edgebridge.v1</c> connection: its token and user, and its subscriptions. It handles the
 /// parsed commands and answers through the connection's control queue; it never touches the socket.
 /// </summary>
+[SuppressMessage("Reliability", "CA1001", Justification = "A CancellationTokenSource without a timer holds nothing to dispose.")]
 internal sealed partial class WebSocketSession
 {
     private readonly string _connectionId;
@@ -43,6 +45,9 @@ internal sealed partial class WebSocketSession
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _calls = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Upstream.UpstreamCalls? _upstreamCalls;
     private ITimer? _expiryTimer;
     private string? _token;
     private string? _subject;
@@ -50,8 +55,10 @@ internal sealed partial class WebSocketSession
     private bool _closed;
 
     public WebSocketSession(string connectionId, IPAddress address, EdgeWebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams,
-        EdgeTokens tokens, TimeProvider time, OutboundScheduler scheduler, ControlQueue control, ActivityContext trace, ILogger<WebSocketSession> logger)
+        EdgeTokens tokens, TimeProvider time, OutboundScheduler scheduler, ControlQueue control, ActivityContext trace, ILogger<WebSocketSession> logger,
+        Upstream.UpstreamCalls? calls = null)
     {
+        _upstreamCalls = calls;
         _connectionId = connectionId;
         _address = address;
         _options = options;
@@ -96,6 +103,7 @@ internal sealed partial class WebSocketSession
         {
             ClientFrame.Subscribe subscribe => ValueTask.FromResult(Subscribe(subscribe)),
             ClientFrame.Unsubscribe unsubscribe => ValueTask.FromResult(Unsubscribe(unsubscribe.Id)),
+            ClientFrame.Call call => ValueTask.FromResult(Call(call)),
             ClientFrame.Ping => ValueTask.FromResult(Send(ServerFrames.Pong)),
             ClientFrame.Pong => ValueTask.FromResult(Verdict.Continue),
             ClientFrame.Auth auth => AuthAsync(auth.Token),
@@ -124,6 +132,7 @@ internal sealed partial class WebSocketSession
         lock (_gate)
         {
             _closed = true;
+            _closing.Cancel();
             _expiryTimer?.Dispose();
             _expiryTimer = null;
             subscriptions = [.. _subscriptions.Values];
@@ -322,6 +331,83 @@ internal sealed partial class WebSocketSession
 
         Log.Subscribed(_logger, _connectionId, id, method.FullName);
         return Verdict.Continue;
+    }
+
+    private Verdict Call(ClientFrame.Call frame)
+    {
+        var id = frame.Id;
+        if (_upstreamCalls is null || !_catalog.TryGetCall(frame.Method, out var method))
+        {
+            return Send(ServerFrames.Error(id, StatusCode.NotFound, $"Method '{frame.Method}' is not available as a call."));
+        }
+
+        if (frame.Request is null)
+        {
+            return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' must be a JSON object of {method.Descriptor.InputType.FullName}."));
+        }
+
+        IMessage request;
+        try
+        {
+            request = _catalog.Json.Parser.Parse(frame.Request, method.Descriptor.InputType);
+        }
+        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+        {
+            return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' does not fit {method.Descriptor.InputType.FullName}: {ex.Message}"));
+        }
+
+        string? token;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return Verdict.Continue;
+            }
+
+            token = _token;
+            if (method.RequiresToken && token is null)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.Unauthenticated, $"'{method.FullName}' needs an access token: send it in init or an auth frame."));
+            }
+
+            if (_calls.Contains(id) || _subscriptions.ContainsKey(id))
+            {
+                return Send(ServerFrames.Error(id, StatusCode.AlreadyExists, $"'{id}' is already in use on this connection."));
+            }
+
+            if (_calls.Count >= _options.MaxCallsInFlight)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.ResourceExhausted,
+                    $"This connection already has {_options.MaxCallsInFlight} calls waiting for answers."));
+            }
+
+            _calls.Add(id);
+        }
+
+        _ = AnswerAsync(id, method, request, token);
+        return Verdict.Continue;
+    }
+
+    // The answer goes through the control queue like every other; a client that does not read is cut off by the
+    // next frame it sends, as for any answer.
+    private async Task AnswerAsync(string id, SocketCallMethod method, IMessage request, string? token)
+    {
+        try
+        {
+            var (response, error) = await _upstreamCalls!.CallAsync(method, request, token, _closing.Token);
+            _control.TryEnqueue(response is not null ? ServerFrames.Result(id, _catalog.Json.Formatter.Format(response)) : ServerFrames.Error(id, error!, _catalog.Json));
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            // The connection closed: nobody is left to answer.
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _calls.Remove(id);
+            }
+        }
     }
 
     private Verdict Unsubscribe(string id)

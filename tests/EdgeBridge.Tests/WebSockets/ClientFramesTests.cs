@@ -20,6 +20,23 @@ public sealed class ClientFramesTests
         Assert.Equal("""{"symbols":["X"]}""", subscribe.Request);
     }
 
+    [Theory]
+    [InlineData("""{"type":"call","id":"c","method":"a.v1.S/M","request":{"x":1}}""", """{"x":1}""")]
+    [InlineData("""{"type":"call","id":"c","method":"a.v1.S/M"}""", "{}")]
+    [InlineData("""{"type":"call","id":"c","method":"a.v1.S/M","request":[1]}""", null)]
+    public void Call_CarriesItsRequest_OrNullWhenItIsNotAnObject(string json, string? request)
+    {
+        var call = Assert.IsType<ClientFrame.Call>(Parse(json));
+
+        Assert.Equal(("c", "a.v1.S/M", request), (call.Id, call.Method, call.Request));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"call","method":"a.v1.S/M"}""")]
+    [InlineData("""{"type":"call","id":"c","method":5}""")]
+    public void Call_WithoutIdOrMethod_IsMalformed(string json) =>
+        Assert.Equal("call", Assert.IsType<ClientFrame.Malformed>(Parse(json)).Type);
+
     [Fact]
     public void Subscribe_WithMetadata_KeepsItsEntriesInOrder()
     {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file edgebridge/v1/options.proto.
  */
 export const file_edgebridge_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEi0QEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aBIlCgZyZXN1bWUYBSABKAsyFS5lZGdlYnJpZGdlLnYxLlJlc3VtZSI3CgZSZXN1bWUSFQoNcmVxdWVzdF9maWVsZBgBIAEoCRIWCg5yZXNwb25zZV9maWVsZBgCIAEoCSIqCg9DcmVkZW50aWFsQ2hlY2sSFwoPcHJpbmNpcGFsX2ZpZWxkGAEgASgJKj4KBEF1dGgSFAoQQVVUSF9VTlNQRUNJRklFRBAAEhEKDUFVVEhfUkVRVUlSRUQQARINCglBVVRIX05PTkUQAipOCgdTaGFyaW5nEhcKE1NIQVJJTkdfVU5TUEVDSUZJRUQQABIWChJTSEFSSU5HX1BFUl9DQUxMRVIQARISCg5TSEFSSU5HX1NIQVJFRBACKosBChJTbG93Q29uc3VtZXJQb2xpY3kSJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIkCiBTTE9XX0NPTlNVTUVSX1BPTElDWV9EUk9QX09MREVTVBABEikKJVNMT1dfQ09OU1VNRVJfUE9MSUNZX0VORF9TVUJTQ1JJUFRJT04QAjpWCgZzdHJlYW0SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiNjAMgASgLMhwuZWRnZWJyaWRnZS52MS5TdHJlYW1PcHRpb25zUgZzdHJlYW06TQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjowDIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aFIGYWNjZXNzOmIKC2NyZWRlbnRpYWxzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYj4wDIAEoCzIeLmVkZ2VicmlkZ2UudjEuQ3JlZGVudGlhbENoZWNrUgtjcmVkZW50aWFsc0IaqgIXRWRnZUJyaWRnZS5Db250cmFjdHMuVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEi0QEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aBIlCgZyZXN1bWUYBSABKAsyFS5lZGdlYnJpZGdlLnYxLlJlc3VtZSI3CgZSZXN1bWUSFQoNcmVxdWVzdF9maWVsZBgBIAEoCRIWCg5yZXNwb25zZV9maWVsZBgCIAEoCSIqCg9DcmVkZW50aWFsQ2hlY2sSFwoPcHJpbmNpcGFsX2ZpZWxkGAEgASgJIiAKClNvY2tldENhbGwSEgoKdGltZW91dF9tcxgBIAEoDSo+CgRBdXRoEhQKEEFVVEhfVU5TUEVDSUZJRUQQABIRCg1BVVRIX1JFUVVJUkVEEAESDQoJQVVUSF9OT05FEAIqTgoHU2hhcmluZxIXChNTSEFSSU5HX1VOU1BFQ0lGSUVEEAASFgoSU0hBUklOR19QRVJfQ0FMTEVSEAESEgoOU0hBUklOR19TSEFSRUQQAiqLAQoSU2xvd0NvbnN1bWVyUG9saWN5EiQKIFNMT1dfQ09OU1VNRVJfUE9MSUNZX1VOU1BFQ0lGSUVEEAASJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfRFJPUF9PTERFU1QQARIpCiVTTE9XX0NPTlNVTUVSX1BPTElDWV9FTkRfU1VCU0NSSVBUSU9OEAI6VgoGc3RyZWFtEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjYwDIAEoCzIcLmVkZ2VicmlkZ2UudjEuU3RyZWFtT3B0aW9uc1IGc3RyZWFtOk0KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGI6MAyABKA4yEy5lZGdlYnJpZGdlLnYxLkF1dGhSBmFjY2VzczpiCgtjcmVkZW50aWFscxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGI+MAyABKAsyHi5lZGdlYnJpZGdlLnYxLkNyZWRlbnRpYWxDaGVja1ILY3JlZGVudGlhbHM6TwoEY2FsbBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJCMAyABKAsyGS5lZGdlYnJpZGdlLnYxLlNvY2tldENhbGxSBGNhbGxCGqoCF0VkZ2VCcmlkZ2UuQ29udHJhY3RzLlYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * How an EdgeBridge edge exposes a server-streaming method as a WebSocket subscription.
@@ -121,6 +121,29 @@ export type CredentialCheck = Message<"edgebridge.v1.CredentialCheck"> & {
  */
 export const CredentialCheckSchema: GenMessage<CredentialCheck> = /*@__PURE__*/
   messageDesc(file_edgebridge_v1_options, 2);
+
+/**
+ * Opts a unary method into calls over the WebSocket: {"type":"call","id":..,"method":..,"request":..} answered by
+ * {"type":"result","id":..,"message":..} or an error frame, with the access rules of the method (access) and no HTTP
+ * headers per call. Not for credential checks: a login opens the socket, it does not ride on it.
+ *
+ * @generated from message edgebridge.v1.SocketCall
+ */
+export type SocketCall = Message<"edgebridge.v1.SocketCall"> & {
+  /**
+   * Longest the edge waits for the backend's answer, in milliseconds; 0 uses EdgeBridge:WebSockets:CallTimeout.
+   *
+   * @generated from field: uint32 timeout_ms = 1;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message edgebridge.v1.SocketCall.
+ * Use `create(SocketCallSchema)` to create a new message.
+ */
+export const SocketCallSchema: GenMessage<SocketCall> = /*@__PURE__*/
+  messageDesc(file_edgebridge_v1_options, 3);
 
 /**
  * Whether a streaming method needs the caller's identity.
@@ -250,4 +273,12 @@ export const access: GenExtension<MethodOptions, Auth> = /*@__PURE__*/
  */
 export const credentials: GenExtension<MethodOptions, CredentialCheck> = /*@__PURE__*/
   extDesc(file_edgebridge_v1_options, 2);
+
+/**
+ * Opts a unary method into calls over the WebSocket.
+ *
+ * @generated from extension: edgebridge.v1.SocketCall call = 50704;
+ */
+export const call: GenExtension<MethodOptions, SocketCall> = /*@__PURE__*/
+  extDesc(file_edgebridge_v1_options, 3);
 

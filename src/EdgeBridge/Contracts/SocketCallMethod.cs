@@ -1,0 +1,44 @@
+using EdgeBridge.Contracts.V1;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+
+namespace EdgeBridge.Contracts;
+
+/// <summary>A unary method its contract opts into calls over the WebSocket (<c>edgebridge.v1.call</c>).</summary>
+internal sealed class SocketCallMethod
+{
+    public SocketCallMethod(MethodDescriptor descriptor, SocketCall options, TimeSpan defaultTimeout)
+    {
+        FullName = descriptor.Service.FullName + "/" + descriptor.Name;
+        if (descriptor.GetOptions()?.GetExtension(OptionsExtensions.Credentials) is not null)
+        {
+            // Its failures are throttled on the paths that check credentials; a socket is opened after one.
+            throw new InvalidOperationException($"{FullName} is a credential check (edgebridge.v1.credentials) and cannot also be a socket call.");
+        }
+
+        Descriptor = descriptor;
+        RequiresToken = descriptor.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required;
+        Timeout = options.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(options.TimeoutMs) : defaultTimeout;
+        var input = descriptor.InputType.Parser;
+        var output = descriptor.OutputType.Parser;
+        GrpcMethod = new Method<IMessage, IMessage>(
+            MethodType.Unary,
+            descriptor.Service.FullName,
+            descriptor.Name,
+            Marshallers.Create<IMessage>(static message => message.ToByteArray(), input.ParseFrom),
+            Marshallers.Create<IMessage>(static message => message.ToByteArray(), output.ParseFrom));
+    }
+
+    /// <summary><c>package.Service/Method</c>, as clients name it in <c>call</c>.</summary>
+    public string FullName { get; }
+
+    public MethodDescriptor Descriptor { get; }
+
+    /// <summary>Whether the caller must have sent a token (the method's <c>access</c> is AUTH_REQUIRED).</summary>
+    public bool RequiresToken { get; }
+
+    public TimeSpan Timeout { get; }
+
+    public Method<IMessage, IMessage> GrpcMethod { get; }
+}
