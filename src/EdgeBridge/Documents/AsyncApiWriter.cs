@@ -15,7 +15,7 @@ internal static class AsyncApiWriter
     private const string ChannelRef = "#/channels/" + Channel;
 
     public static JsonObject Write(IReadOnlyCollection<StreamingMethod> methods, IReadOnlyList<FileDescriptor> described, string title, string version, string path,
-        string streamPath = "/stream")
+        string streamPath = "/stream", IReadOnlyCollection<SocketCallMethod>? calls = null)
     {
         var schemas = new ProtoSchemas("#/components/schemas/");
         var messages = new JsonObject();
@@ -145,6 +145,34 @@ internal static class AsyncApiWriter
                     ["responseField"] = cursor.ResponseField,
                 };
             }
+        }
+
+        // Unary calls on the socket: call → result (or error), for the methods the contract opts in.
+        foreach (var call in (calls ?? []).OrderBy(c => c.FullName, StringComparer.Ordinal))
+        {
+            var descriptor = byName.GetValueOrDefault(call.FullName) ?? call.Descriptor;
+            var key = call.FullName.Replace('/', '.');
+            AddMessage(key + ".call", "Call " + call.FullName + ".", Frame("call", new JsonObject
+            {
+                ["id"] = new JsonObject { ["type"] = "string", ["minLength"] = 1, ["maxLength"] = 64 },
+                ["method"] = new JsonObject { ["const"] = call.FullName },
+                ["request"] = schemas.Reference(descriptor.InputType),
+            }, "id", "method"));
+            AddMessage(key + ".result", "The answer of " + call.FullName + ".", Frame("result", new JsonObject
+            {
+                ["id"] = new JsonObject { ["type"] = "string" },
+                ["message"] = schemas.Reference(descriptor.OutputType),
+            }, "id", "message"));
+            operations[key + ".call"] = new JsonObject
+            {
+                ["action"] = "send",
+                ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
+                ["title"] = call.FullName,
+                ["summary"] = ProtoSchemas.Comment(descriptor).Split('\n')[0],
+                ["description"] = ProtoSchemas.Comment(descriptor) + $"\n\nA unary call over the socket ({(call.RequiresToken ? "needs the connection's token" : "no token needed")}; answered within {call.Timeout.TotalSeconds:0.#} s).",
+                ["messages"] = Refs(key + ".call"),
+                ["reply"] = new JsonObject { ["channel"] = new JsonObject { ["$ref"] = ChannelRef }, ["messages"] = Refs(key + ".result", "error") },
+            };
         }
 
         var components = new JsonObject();
