@@ -53,6 +53,9 @@ internal static class Systems
                     ["EdgeBridge:Rest:PerAddress:Burst"] = "1000000",
                     ["EdgeBridge:Rest:PerUser:PermitsPerSecond"] = "1000000",
                     ["EdgeBridge:Rest:PerUser:Burst"] = "1000000",
+                    // The calls scenario sends a call frame per round trip, back to back.
+                    ["EdgeBridge:WebSockets:MaxInboundFramesPerSecond"] = "1000000",
+                    ["EdgeBridge:WebSockets:InboundFrameBurst"] = "1000000",
                     ["EdgeBridge:Grpc:PerAddress:PermitsPerSecond"] = "1000000",
                     ["EdgeBridge:Grpc:PerAddress:Burst"] = "1000000",
                     ["EdgeBridge:Grpc:PerUser:PermitsPerSecond"] = "1000000",
