@@ -2,6 +2,7 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import { callRest, createEtagCache } from "./rest.js";
 import type { CallOptions, EtagCache, UnaryMethod } from "./rest.js";
 import { EdgeSocket } from "./socket.js";
+import { isSocketCall } from "./contract.js";
 import type { ConnectionState, SocketEvents, StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers, WebSocketFactory } from "./socket.js";
 import type { RetryOptions } from "./retry.js";
 import { fetchToken } from "./tokens.js";
@@ -83,6 +84,14 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   return {
     async call(method, request, callOptions) {
       const perCall: CallOptions = callOptions instanceof AbortSignal ? { signal: callOptions } : (callOptions ?? {});
+      // On an open socket, a method the contract opts in goes there: no HTTP request per call. Calls with their own
+      // headers go over REST, which can carry them.
+      if (socket?.state === "open" && isSocketCall(method) && perCall.headers === undefined) {
+        return socket.call(method, request, {
+          ...(perCall.signal ? { signal: perCall.signal } : {}),
+          ...(perCall.timeoutMs !== undefined ? { timeoutMs: perCall.timeoutMs } : {}),
+        });
+      }
       return callRest(method, request, {
         ...perCall,
         baseUrl: options.baseUrl,

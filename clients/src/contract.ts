@@ -1,6 +1,11 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import type { DescField, DescMessage, DescMethod } from "@bufbuild/protobuf";
-import { Auth, SlowConsumerPolicy, stream } from "./gen/edgebridge/v1/options_pb.js";
+import { Auth, SlowConsumerPolicy, call, stream } from "./gen/edgebridge/v1/options_pb.js";
+
+/** Whether the contract opts a unary method into calls over the socket (`edgebridge.v1.call`). */
+export function isSocketCall(method: DescMethod): boolean {
+  return method.methodKind === "unary" && hasOption(method, call);
+}
 
 /** What the contract's `edgebridge.v1.stream` option says about a streaming method, as the client needs it. */
 export interface StreamContract {

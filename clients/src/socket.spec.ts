@@ -618,3 +618,34 @@ test("goaway: the socket moves by itself within the drain period, resuming from 
     await edge.close();
   }
 });
+
+test("call: a socket call is answered by its result, an error by its status, and a closed socket fails what waits with 14", async () => {
+  const edge = await FakeEdge.start();
+  try {
+    const socket = new EdgeSocket({ url: edge.url, webSocket: factory, getToken: () => "t1", retry: { initialDelayMs: 10, maxDelayMs: 50 } });
+    socket.subscribe(ChatService.method.streamRoom, { room: "lobby" }, { next: () => {} });
+    await until(() => socket.state === "open");
+    const calls = (frames: Record<string, unknown>[]) => frames.filter((f) => f["type"] === "call");
+
+    const quote = socket.call(MarketDataService.method.getQuote, { symbol: "ACME" });
+    await edge.waitFor((f) => calls(f).length === 1);
+    const first = calls(edge.frames)[0]!;
+    assert.equal(first["method"], "trading.v1.MarketDataService/GetQuote");
+    assert.deepEqual(first["request"], { symbol: "ACME" });
+    edge.send({ type: "result", id: first["id"], message: { quote: { symbol: "ACME", price: 12.5 } } });
+    assert.equal((await quote).quote?.price, 12.5);
+
+    const missing = socket.call(MarketDataService.method.getQuote, { symbol: "NOPE" });
+    await edge.waitFor((f) => calls(f).length === 2);
+    edge.send({ type: "error", id: calls(edge.frames)[1]!["id"], status: { code: 5, message: "Unknown symbol." } });
+    await assert.rejects(missing, (error: EdgeError) => error.code === 5);
+
+    const waiting = socket.call(MarketDataService.method.getQuote, { symbol: "HOOL" });
+    await edge.waitFor((f) => calls(f).length === 3);
+    edge.sockets.at(-1)?.terminate();
+    await assert.rejects(waiting, (error: EdgeError) => error.code === 14);
+    socket.close();
+  } finally {
+    await edge.close();
+  }
+});

@@ -147,6 +147,7 @@ export class EdgeSocket {
   private readonly options: SocketOptions;
   private readonly policy: RetryPolicy;
   private readonly subscriptions = new Map<string, ActiveSubscription>();
+  private readonly calls = new Map<string, { method: DescMethod; resolve: (message: unknown) => void; reject: (error: EdgeError) => void }>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly eventListeners = new Map<keyof SocketEvents, Set<(event: never) => void>>();
   private socket: WebSocketLike | undefined;
@@ -321,6 +322,51 @@ export class EdgeSocket {
   }
 
   /**
+   * Calls a unary method the contract opts into socket calls (`edgebridge.v1.call`) on the open socket: no HTTP
+   * request per call. Rejects with 14 UNAVAILABLE when the socket is not open or closes before the answer (the
+   * call may still have been carried out: retry what is idempotent, e.g. an order with its `client_order_id`).
+   */
+  call<I extends DescMessage, O extends DescMessage>(method: DescMethod & { input: I; output: O }, request: MessageInitShape<I>, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<MessageShape<O>> {
+    if (!this.acked || this.socket?.readyState !== OPEN) {
+      return Promise.reject(new EdgeError(Code.Unavailable, "The socket is not open."));
+    }
+    if (options.signal?.aborted) {
+      return Promise.reject(cancelled(options.signal));
+    }
+    const id = `c${++this.nextId}`;
+    return new Promise<MessageShape<O>>((resolve, reject) => {
+      const done = () => {
+        this.calls.delete(id);
+        options.signal?.removeEventListener("abort", onAbort);
+        clearTimeout(deadline);
+      };
+      const onAbort = () => {
+        done();
+        reject(cancelled(options.signal));
+      };
+      const deadline = options.timeoutMs !== undefined
+        ? setTimeout(() => {
+          done();
+          reject(new EdgeError(Code.DeadlineExceeded, `The call's ${options.timeoutMs} ms deadline passed.`));
+        }, options.timeoutMs)
+        : undefined;
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.calls.set(id, {
+        method,
+        resolve: (message) => {
+          done();
+          resolve(message as MessageShape<O>);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      });
+      this.send({ type: "call", id, method: `${method.parent.typeName}/${method.name}`, request: toJson(method.input, create(method.input, request)) });
+    });
+  }
+
+  /**
    * Asks `getToken()` again now and, when it gives another token, sends it on the open socket (an `auth` frame) —
    * or, for another user, reconnects with it. Called by itself before each token expires.
    */
@@ -377,6 +423,7 @@ export class EdgeSocket {
       active.handlers.complete?.();
     }
     this.socket?.close(1000, "");
+    this.failCalls();
     this.emit("closed", { code: 1000, reason: "closed by the client", error: undefined });
   }
 
@@ -422,6 +469,7 @@ export class EdgeSocket {
         return;
       }
       this.socket = undefined;
+      this.failCalls();
       const wasOpen = this.acked;
       this.acked = false;
       clearTimeout(this.refreshTimer);
@@ -534,8 +582,21 @@ export class EdgeSocket {
         }
         return;
       }
+      case "result": {
+        const pending = frame.id === undefined ? undefined : this.calls.get(frame.id);
+        if (pending) {
+          try {
+            pending.resolve(fromJson(pending.method.output, frame.message as never, { ignoreUnknownFields: true }));
+          } catch (error) {
+            pending.reject(new EdgeError(Code.Internal, `The result does not fit ${pending.method.output.typeName}: ${(error as Error).message}`));
+          }
+        }
+        return;
+      }
       case "error":
-        if (frame.id === undefined) {
+        if (frame.id !== undefined && this.calls.has(frame.id)) {
+          this.calls.get(frame.id)!.reject(EdgeError.fromStatus(frame.status));
+        } else if (frame.id === undefined) {
           this.connectionError(EdgeError.fromStatus(frame.status));
         } else {
           this.subscriptionError(frame.id, EdgeError.fromStatus(frame.status));
@@ -686,11 +747,19 @@ export class EdgeSocket {
   private restart(): void {
     const socket = this.socket;
     this.socket = undefined;
+    this.failCalls();
     this.acked = false;
     socket?.close(1000, "");
     this.attempt = 0;
     this.setState("reconnecting");
     void this.connect();
+  }
+
+  /** Calls waiting on a socket that is gone get 14: whether the edge carried them out is unknown. */
+  private failCalls(): void {
+    for (const pending of [...this.calls.values()]) {
+      pending.reject(new EdgeError(Code.Unavailable, "The socket closed before the call was answered; it may have been carried out."));
+    }
   }
 
   private send(frame: object): void {

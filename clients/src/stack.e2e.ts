@@ -109,3 +109,30 @@ test("WebSocket with proto encoding: the same messages as JSON, decoded from bin
   json.close();
   proto.close();
 });
+
+test("call(): on an open socket, a method the contract opts in goes over the socket, not over HTTP", async () => {
+  const login = await client().call(AuthService.method.login, { username: "alice", password: "wonderland" });
+  let requests = 0;
+  const edge = createEdgeClient({
+    baseUrl,
+    webSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
+    fetch: (input, init) => {
+      requests++;
+      return fetch(input, init);
+    },
+  });
+  edge.setToken(login.accessToken);
+  const quotes = edge.stream(MarketDataService.method.streamQuotes, { symbols: ["ACME"] })[Symbol.asyncIterator]();
+  await quotes.next();
+
+  const order = await edge.call(TradingService.method.placeOrder, { accountId: login.accountId, symbol: "ACME", side: OrderSide.BUY, quantity: 1n, clientOrderId: `socket-${Date.now()}` });
+  const quote = await edge.call(MarketDataService.method.getQuote, { symbol: "HOOL" });
+  const portfolio = await edge.call(TradingService.method.getPortfolio, { accountId: login.accountId });
+
+  assert.equal(order.order?.status, OrderStatus.FILLED);
+  assert.equal(quote.quote?.symbol, "HOOL");
+  assert.ok(portfolio.portfolio);
+  // PlaceOrder and GetQuote rode the socket; GetPortfolio is not a socket call and went over REST.
+  assert.equal(requests, 1);
+  edge.close();
+});
