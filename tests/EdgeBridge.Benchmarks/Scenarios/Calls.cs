@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -47,8 +45,8 @@ internal static class Calls
 
     private static async Task<CallsResult> RestAsync(int port, string token, int round, int calls)
     {
-        var counter = new ByteCounter();
-        using var http = new HttpClient(new SocketsHttpHandler { ConnectCallback = counter.ConnectAsync }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var counter = new WireCounter();
+        using var http = new HttpClient(counter.Handler(0)) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         async Task OneAsync(int i)
         {
@@ -65,11 +63,11 @@ internal static class Calls
 
     private static async Task<CallsResult> SocketAsync(int port, string token, int round, int calls)
     {
-        var counter = new ByteCounter();
+        var counter = new WireCounter();
         using var socket = new ClientWebSocket();
         socket.Options.AddSubProtocol("edgebridge.v1");
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler { ConnectCallback = counter.ConnectAsync });
+        using var invoker = new HttpMessageInvoker(counter.Handler(0));
         await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ws"), invoker, CancellationToken.None);
         var buffer = new byte[64 * 1024];
         async Task<string> ReceiveAsync()
@@ -105,7 +103,7 @@ internal static class Calls
         return measured;
     }
 
-    private static async Task<CallsResult> MeasureAsync(string path, int round, int calls, ByteCounter counter, Func<int, Task> call)
+    private static async Task<CallsResult> MeasureAsync(string path, int round, int calls, WireCounter counter, Func<int, Task> call)
     {
         // Warm: connections open, code compiled; then the measured calls, back to back.
         // An even number of them, so that the measured calls start with a buy again.
@@ -151,63 +149,5 @@ internal static class Calls
         }
 
         return text.AppendLine().ToString();
-    }
-
-    /// <summary>Counts the bytes of every connection it opens, both ways.</summary>
-    private sealed class ByteCounter
-    {
-        private long _bytes;
-
-        public long Bytes => Interlocked.Read(ref _bytes);
-
-        public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
-        {
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-            return new Counting(new NetworkStream(socket, ownsSocket: true), this);
-        }
-
-        private sealed class Counting(Stream inner, ByteCounter counter) : Stream
-        {
-            public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => true;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() => inner.Flush();
-            public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-            public override int Read(byte[] buffer, int offset, int count) => Add(inner.Read(buffer, offset, count));
-            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => Add(await inner.ReadAsync(buffer, cancellationToken));
-            public override void Write(byte[] buffer, int offset, int count)
-            {
-                Add(count);
-                inner.Write(buffer, offset, count);
-            }
-
-            public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-            {
-                Add(buffer.Length);
-                return inner.WriteAsync(buffer, cancellationToken);
-            }
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing)
-                {
-                    inner.Dispose();
-                }
-
-                base.Dispose(disposing);
-            }
-
-            private int Add(int count)
-            {
-                Interlocked.Add(ref counter._bytes, count);
-                return count;
-            }
-        }
     }
 }
