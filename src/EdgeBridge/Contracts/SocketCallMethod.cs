@@ -20,14 +20,7 @@ internal sealed class SocketCallMethod
         Descriptor = descriptor;
         RequiresToken = descriptor.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required;
         Timeout = options.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(options.TimeoutMs) : defaultTimeout;
-        var input = descriptor.InputType.Parser;
-        var output = descriptor.OutputType.Parser;
-        GrpcMethod = new Method<IMessage, IMessage>(
-            MethodType.Unary,
-            descriptor.Service.FullName,
-            descriptor.Name,
-            Marshallers.Create<IMessage>(static message => message.ToByteArray(), input.ParseFrom),
-            Marshallers.Create<IMessage>(static message => message.ToByteArray(), output.ParseFrom));
+        GrpcMethod = DescriptorMethods.Create(MethodType.Unary, descriptor);
     }
 
     /// <summary><c>package.Service/Method</c>, as clients name it in <c>call</c>.</summary>

@@ -28,29 +28,7 @@ internal sealed class StreamingMethod
             ForwardsToken: !shared && auth != Auth.None,
             RequiresToken: !shared && auth == Auth.Required);
         Cursor = StreamCursor.For(descriptor, options.Resume);
-        var input = descriptor.InputType.Parser;
-        var output = descriptor.OutputType.Parser;
-        GrpcMethod = new Method<IMessage, IMessage>(
-            MethodType.ServerStreaming,
-            descriptor.Service.FullName,
-            descriptor.Name,
-            Marshallers.Create<IMessage>(
-                static (message, context) =>
-                {
-                    var size = message.CalculateSize();
-                    context.SetPayloadLength(size);
-                    message.WriteTo(context.GetBufferWriter());
-                    context.Complete();
-                },
-                context => input.ParseFrom(context.PayloadAsReadOnlySequence())),
-            Marshallers.Create<IMessage>(
-                static (message, context) =>
-                {
-                    context.SetPayloadLength(message.CalculateSize());
-                    message.WriteTo(context.GetBufferWriter());
-                    context.Complete();
-                },
-                context => output.ParseFrom(context.PayloadAsReadOnlySequence())));
+        GrpcMethod = DescriptorMethods.Create(MethodType.ServerStreaming, descriptor);
     }
 
     /// <summary><c>package.Service/Method</c>, as clients name it in <c>subscribe</c>.</summary>
@@ -64,4 +42,21 @@ internal sealed class StreamingMethod
     public StreamCursor? Cursor { get; }
 
     public Method<IMessage, IMessage> GrpcMethod { get; }
+}
+
+/// <summary>gRPC method definitions over <see cref="IMessage"/>, built from descriptors: no generated client is needed.</summary>
+internal static class DescriptorMethods
+{
+    public static Method<IMessage, IMessage> Create(MethodType type, MethodDescriptor descriptor) =>
+        new(type, descriptor.Service.FullName, descriptor.Name, Marshaller(descriptor.InputType.Parser), Marshaller(descriptor.OutputType.Parser));
+
+    // Written straight into the call's buffer; read from its payload without a copy.
+    private static Marshaller<IMessage> Marshaller(MessageParser parser) => Marshallers.Create<IMessage>(
+        static (message, context) =>
+        {
+            context.SetPayloadLength(message.CalculateSize());
+            message.WriteTo(context.GetBufferWriter());
+            context.Complete();
+        },
+        context => parser.ParseFrom(context.PayloadAsReadOnlySequence()));
 }

@@ -103,7 +103,7 @@ internal static partial class HttpStreamEndpoint
             return;
         }
 
-        var (caller, refusal) = await AuthenticateAsync(context, method, services.GetRequiredService<EdgeTokens>());
+        var (caller, expires, refusal) = await AuthenticateAsync(context, method, services.GetRequiredService<EdgeTokens>());
         if (refusal is not null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
@@ -114,33 +114,14 @@ internal static partial class HttpStreamEndpoint
         // A stream holds what a socket holds: it is admitted and counted like one.
         var registry = services.GetRequiredService<ConnectionRegistry>();
         var address = caller.Address;
-        if (registry.Stopping)
+        if (!await ConnectionGate.TryEnterAsync(context, address, options.WebSockets, static _ => { }))
         {
-            context.Response.Headers.RetryAfter = "1";
-            await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable, "This edge is shutting down; connect to another edge.", StatusCodes.Status503ServiceUnavailable);
-            return;
-        }
-
-        if (services.GetRequiredService<HandshakeAdmission>().TryAdmit(address) is { } notAdmitted)
-        {
-            context.Response.Headers.RetryAfter = notAdmitted.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await RpcStatusWriter.WriteAsync(context, notAdmitted.Edge ? StatusCode.Unavailable : StatusCode.ResourceExhausted,
-                $"Too many new streams; retry after {notAdmitted.RetryAfterSeconds} s.", notAdmitted.Edge ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
-            return;
-        }
-
-        if (registry.TryReserve(address, options.WebSockets) is { } full)
-        {
-            context.Response.Headers.RetryAfter = "5";
-            await RpcStatusWriter.WriteAsync(context, full == ConnectionRefusal.EdgeFull ? StatusCode.Unavailable : StatusCode.ResourceExhausted,
-                full == ConnectionRefusal.EdgeFull ? "This edge holds as many connections as it may; retry, possibly on another edge." : "Too many connections from this address.",
-                full == ConnectionRefusal.EdgeFull ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
             return;
         }
 
         try
         {
-            await StreamAsync(context, method, request, caller, format, options.Streams, catalog.Json, registry.Draining);
+            await StreamAsync(context, method, request, caller, expires, format, options.Streams, catalog.Json, registry.Draining);
         }
         finally
         {
@@ -148,7 +129,7 @@ internal static partial class HttpStreamEndpoint
         }
     }
 
-    private static async Task StreamAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, StreamFormat format,
+    private static async Task StreamAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, DateTimeOffset? expires, StreamFormat format,
         HttpStreamOptions options, ProtoJson json, CancellationToken draining)
     {
         var services = context.RequestServices;
@@ -176,9 +157,9 @@ internal static partial class HttpStreamEndpoint
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, draining);
-        using var expiry = caller.Token is not null && sink.UsesToken && ExpiresAt(context) is { } expires
+        using var expiry = sink.UsesToken && expires is { } at
             ? time.CreateTimer(static state => ((StreamSink)state!).End(StatusCode.Unauthenticated, "The access token expired; reconnect with a fresh one and resume."),
-                sink, expires - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan)
+                sink, at - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan)
             : null;
         var writer = response.BodyWriter;
         try
@@ -294,7 +275,7 @@ internal static partial class HttpStreamEndpoint
     }
 
     /// <summary>The caller from the <c>Authorization</c> header, checked as every path checks tokens; a refusal when it does not hold.</summary>
-    private static async Task<(Caller Caller, string? Refusal)> AuthenticateAsync(HttpContext context, StreamingMethod method, EdgeTokens tokens)
+    private static async Task<(Caller Caller, DateTimeOffset? Expires, string? Refusal)> AuthenticateAsync(HttpContext context, StreamingMethod method, EdgeTokens tokens)
     {
         var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
         var header = context.Request.Headers.Authorization.ToString();
@@ -304,7 +285,7 @@ internal static partial class HttpStreamEndpoint
             var (sealedToken, problem) = context.RequestServices.GetRequiredService<StreamTickets>().Redeem(ticket);
             if (sealedToken is null)
             {
-                return (default, $"The stream ticket was refused: {problem}.");
+                return (default, null, $"The stream ticket was refused: {problem}.");
             }
 
             header = "Bearer " + sealedToken;
@@ -313,29 +294,24 @@ internal static partial class HttpStreamEndpoint
         if (header.Length == 0)
         {
             return method.Policy.RequiresToken
-                ? (default, $"'{method.FullName}' needs an access token: send it as 'Authorization: Bearer <token>'.")
-                : (new Caller(address, null, null), null);
+                ? (default, null, $"'{method.FullName}' needs an access token: send it as 'Authorization: Bearer <token>'.")
+                : (new Caller(address, null, null), null, null);
         }
 
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return (default, "The authorization header must be 'Bearer <token>'.");
+            return (default, null, "The authorization header must be 'Bearer <token>'.");
         }
 
         var token = header["Bearer ".Length..].Trim();
         var check = await tokens.ValidateAsync(token);
         if (!check.Valid)
         {
-            return (default, $"The token was rejected: {check.Problem}.");
+            return (default, null, $"The token was rejected: {check.Problem}.");
         }
 
-        context.Items[ExpiresKey] = check.Expires;
-        return (new Caller(address, check.Subject, token), null);
+        return (new Caller(address, check.Subject, token), check.Expires, null);
     }
-
-    private static readonly object ExpiresKey = new();
-
-    private static DateTimeOffset? ExpiresAt(HttpContext context) => context.Items.TryGetValue(ExpiresKey, out var value) ? (DateTimeOffset?)value : null;
 }
 
 internal sealed record TicketBody(string Ticket, string ExpiresAt);

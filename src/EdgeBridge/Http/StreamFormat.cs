@@ -47,7 +47,15 @@ internal abstract class StreamFormat
 
     private static void Write(PipeWriter writer, ReadOnlySpan<byte> bytes) => writer.Write(bytes);
 
-    private static void Write(PipeWriter writer, string text) => writer.Write(Encoding.UTF8.GetBytes(text));
+    private static void Write(PipeWriter writer, ReadOnlySpan<char> text) => Encoding.UTF8.GetBytes(text, writer);
+
+    // Straight into the writer: a message's extras cost no string.
+    private static void Write(PipeWriter writer, long number)
+    {
+        var span = writer.GetSpan(20);
+        System.Buffers.Text.Utf8Formatter.TryFormat(number, span, out var written);
+        writer.Advance(written);
+    }
 
     private static void WriteNextJson(PipeWriter writer, ReadOnlySpan<byte> message, long dropped)
     {
@@ -55,7 +63,8 @@ internal abstract class StreamFormat
         Write(writer, message);
         if (dropped > 0)
         {
-            Write(writer, ",\"dropped\":" + dropped.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Write(writer, ",\"dropped\":"u8);
+            Write(writer, dropped);
         }
 
         Write(writer, "}"u8);
@@ -74,7 +83,9 @@ internal abstract class StreamFormat
             if (position is not null)
             {
                 // An id is one line: a cursor never holds a line break (integers, or strings the backend chose).
-                Write(writer, "id: " + position.Replace("\n", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal) + "\n");
+                Write(writer, "id: "u8);
+                Write(writer, position.AsSpan().ContainsAny('\n', '\r') ? position.Replace("\n", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal) : position);
+                Write(writer, "\n"u8);
             }
 
             // proto3 JSON from Google.Protobuf's formatter is one line: no raw line breaks inside strings.

@@ -20,7 +20,6 @@ internal sealed class ConnectionRegistry : IDisposable
     private TimeSpan _keepAlivePeriod;
     private readonly TaskCompletionSource _emptied = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _draining = new();
-    private volatile bool _stopping;
     private volatile bool _sendingAway;
     private byte[]? _goAway;
 
@@ -36,7 +35,7 @@ internal sealed class ConnectionRegistry : IDisposable
     }
 
     /// <summary>Whether the edge is draining: new sockets are refused and live ones are sent away.</summary>
-    public bool Stopping => _stopping;
+    public bool Stopping => _draining.IsCancellationRequested;
 
     /// <summary>Cancelled when the drain begins: HTTP streams end then, and their clients reconnect elsewhere.</summary>
     public CancellationToken Draining => _draining.Token;
@@ -51,7 +50,6 @@ internal sealed class ConnectionRegistry : IDisposable
     public void BeginDrain(byte[] goAway)
     {
         _goAway = goAway;
-        _stopping = true;
         _draining.Cancel();
         foreach (var connection in _connections.Values)
         {
@@ -64,7 +62,6 @@ internal sealed class ConnectionRegistry : IDisposable
     /// <summary>The end of the drain: whoever is still connected is closed with 1001.</summary>
     public void SendAwayAll()
     {
-        _stopping = true;
         _sendingAway = true;
         _draining.Cancel();
         foreach (var connection in _connections.Values)
@@ -88,7 +85,7 @@ internal sealed class ConnectionRegistry : IDisposable
         {
             SendAway(connection);
         }
-        else if (_stopping)
+        else if (Stopping)
         {
             connection.GoAway(_goAway!);
         }
@@ -127,7 +124,7 @@ internal sealed class ConnectionRegistry : IDisposable
     public void Remove(WebSocketConnection connection)
     {
         _connections.TryRemove(connection.Id, out _);
-        if (_stopping)
+        if (Stopping)
         {
             CompleteIfEmpty();
         }

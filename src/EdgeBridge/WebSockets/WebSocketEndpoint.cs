@@ -77,51 +77,10 @@ internal static partial class WebSocketEndpoint
         }
 
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.WebSockets;
-        var registry = services.GetRequiredService<ConnectionRegistry>();
-        if (registry.Stopping)
-        {
-            Refused(services, logger, "edge draining");
-
-            // Soon enough for the balancer to have taken this edge out of rotation.
-            context.Response.Headers.RetryAfter = "1";
-            await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
-                "This edge is shutting down; connect to another edge.", StatusCodes.Status503ServiceUnavailable);
-            return;
-        }
-
         var address = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
-        if (services.GetRequiredService<HandshakeAdmission>().TryAdmit(address) is { } notAdmitted)
+        if (!await ConnectionGate.TryEnterAsync(context, address, options, reason => Refused(services, logger, reason)))
         {
-            context.Response.Headers.RetryAfter = notAdmitted.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (notAdmitted.Edge)
-            {
-                Refused(services, logger, "edge at its handshake rate");
-                await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
-                    $"This edge is admitting new connections at its rate; retry after {notAdmitted.RetryAfterSeconds} s.", StatusCodes.Status503ServiceUnavailable);
-            }
-            else
-            {
-                Refused(services, logger, "address at its handshake rate");
-                await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
-                    $"Too many new connections from this address; retry after {notAdmitted.RetryAfterSeconds} s.", StatusCodes.Status429TooManyRequests);
-            }
-
             return;
-        }
-
-        switch (registry.TryReserve(address, options))
-        {
-            case ConnectionRefusal.EdgeFull:
-                Refused(services, logger, "edge at its connection limit");
-                await RpcStatusWriter.WriteAsync(context, StatusCode.Unavailable,
-                    $"This edge has reached its limit of {options.MaxConnections} connections; retry, possibly on another edge.", StatusCodes.Status503ServiceUnavailable);
-                return;
-            case ConnectionRefusal.AddressFull:
-                Refused(services, logger, "address at its connection limit");
-                context.Response.Headers.RetryAfter = "5";
-                await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted,
-                    $"Too many connections from this address (limit {options.MaxConnectionsPerAddress}).", StatusCodes.Status429TooManyRequests);
-                return;
         }
 
         try
@@ -132,7 +91,7 @@ internal static partial class WebSocketEndpoint
         }
         finally
         {
-            registry.Release(address);
+            services.GetRequiredService<ConnectionRegistry>().Release(address);
         }
     }
 
