@@ -276,6 +276,12 @@ public sealed class EdgeWebSocketOptions
     /// <summary>Queue bound for methods whose option does not set one. Read at startup.</summary>
     public int DefaultQueueLimit { get; set; } = 256;
 
+    /// <summary>
+    /// Client messages of a client-streaming or bidirectional stream that may wait to be written upstream, for methods
+    /// whose option sets no <c>send_queue_limit</c>; one more ends the stream with RESOURCE_EXHAUSTED. Read at startup.
+    /// </summary>
+    public int DefaultSendQueueLimit { get; set; } = 32;
+
     /// <summary>Upper bound on any method's queue limit, whatever its option says. Read at startup.</summary>
     public int MaxQueueLimit { get; set; } = 8192;
 

@@ -37,6 +37,7 @@ public static class BackendApplication
         builder.Services.AddSingleton<QuoteBook>();
         builder.Services.AddSingleton<OrderBook>();
         builder.Services.AddSingleton<ChatRooms>();
+        builder.Services.AddSingleton<ChatPresence>();
         builder.Services.AddSingleton<StreamLifetime>();
         builder.Services.AddHostedService<MarketSimulator>();
 

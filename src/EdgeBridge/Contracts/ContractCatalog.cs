@@ -13,7 +13,7 @@ internal sealed class ContractOptions
 }
 
 /// <summary>
-/// Every server-streaming method of the registered contracts that opts in with <c>edgebridge.v1.stream</c>, every
+/// Every streaming method of the registered contracts that opts in with <c>edgebridge.v1.stream</c>, every
 /// method's call policy (<see cref="ContractMethod"/>), and the JSON mapping shared by all of them. Built once from
 /// descriptors: no per-method code exists.
 /// </summary>
@@ -38,7 +38,7 @@ internal sealed class ContractCatalog
                 {
                     var call = new ContractMethod(method);
                     calls[call.GrpcPath] = call;
-                    if (method.IsServerStreaming && !method.IsClientStreaming
+                    if ((method.IsServerStreaming || method.IsClientStreaming)
                         && method.GetOptions()?.GetExtension(OptionsExtensions.Stream) is { } stream)
                     {
                         var exposed = new StreamingMethod(method, stream, options.Value.WebSockets);

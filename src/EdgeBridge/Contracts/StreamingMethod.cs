@@ -8,13 +8,44 @@ namespace EdgeBridge.Contracts;
 /// <summary>How the edge delivers one method's messages, from its <c>edgebridge.v1.stream</c> option.</summary>
 internal readonly record struct StreamPolicy(bool Shared, int QueueLimit, bool DropOldest, bool ForwardsToken = false, bool RequiresToken = false);
 
-/// <summary>A server-streaming method that its contract exposes as a WebSocket subscription.</summary>
+/// <summary>Which side of a streaming method streams.</summary>
+internal enum StreamKind
+{
+    /// <summary>One request, a stream of responses: a subscription on any transport.</summary>
+    Server,
+
+    /// <summary>A stream of requests, one response: over the socket only.</summary>
+    Client,
+
+    /// <summary>Both ways at once: over the socket only.</summary>
+    Bidirectional,
+}
+
+/// <summary>A streaming method that its contract exposes as a WebSocket subscription (and, for server streams, an HTTP stream).</summary>
 internal sealed class StreamingMethod
 {
     public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, EdgeWebSocketOptions limits)
     {
         Descriptor = descriptor;
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;
+        Kind = descriptor.IsClientStreaming ? descriptor.IsServerStreaming ? StreamKind.Bidirectional : StreamKind.Client : StreamKind.Server;
+        if (Kind != StreamKind.Server)
+        {
+            // The client's messages belong to one caller, and once written upstream they cannot be replayed elsewhere.
+            if (options.Sharing == Sharing.Shared)
+            {
+                throw new InvalidOperationException($"{FullName} streams from the client and cannot be SHARING_SHARED: its messages are one caller's.");
+            }
+
+            if (options.Resume is not null)
+            {
+                throw new InvalidOperationException($"{FullName} streams from the client and cannot resume: the messages it was sent cannot be replayed on another replica.");
+            }
+        }
+
+        SendQueueLimit = options.SendQueueLimit == 0
+            ? limits.DefaultSendQueueLimit
+            : (int)Math.Min(options.SendQueueLimit, (uint)limits.MaxQueueLimit);
         var queueLimit = options.QueueLimit == 0 ? limits.DefaultQueueLimit : (int)Math.Min(options.QueueLimit, (uint)limits.MaxQueueLimit);
         var shared = options.Sharing == Sharing.Shared;
         var auth = options.Auth != Auth.Unspecified
@@ -28,8 +59,21 @@ internal sealed class StreamingMethod
             ForwardsToken: !shared && auth != Auth.None,
             RequiresToken: !shared && auth == Auth.Required);
         Cursor = StreamCursor.For(descriptor, options.Resume);
-        GrpcMethod = DescriptorMethods.Create(MethodType.ServerStreaming, descriptor);
+        GrpcMethod = DescriptorMethods.Create(Kind switch
+        {
+            StreamKind.Client => MethodType.ClientStreaming,
+            StreamKind.Bidirectional => MethodType.DuplexStreaming,
+            _ => MethodType.ServerStreaming,
+        }, descriptor);
     }
+
+    public StreamKind Kind { get; }
+
+    /// <summary>Whether the client sends messages (<c>send</c>, <c>end</c>): client-streaming and bidirectional methods.</summary>
+    public bool ClientSends => Kind != StreamKind.Server;
+
+    /// <summary>The client's messages that may wait to be written upstream; one more ends the stream with RESOURCE_EXHAUSTED.</summary>
+    public int SendQueueLimit { get; }
 
     /// <summary><c>package.Service/Method</c>, as clients name it in <c>subscribe</c>.</summary>
     public string FullName { get; }

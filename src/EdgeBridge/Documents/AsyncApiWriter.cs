@@ -41,6 +41,7 @@ internal static class AsyncApiWriter
         AddMessage("pong", "Answer to ping.", Frame("pong", new JsonObject()));
         AddMessage("unsubscribe", "Ends a subscription; answered with complete.", Frame("unsubscribe", Id(), "id"));
         AddMessage("complete", "The subscription ended normally.", Frame("complete", Id(), "id"));
+        AddMessage("end", "Half-closes a client-streaming or bidirectional stream: the client sends no more messages on it.", Frame("end", Id(), "id"));
         AddMessage("error", "The subscription ended with a google.rpc.Status (without id: a frame was rejected).", Frame("error", new JsonObject
         {
             ["id"] = new JsonObject { ["type"] = "string" },
@@ -85,11 +86,10 @@ internal static class AsyncApiWriter
             // Prefer the descriptor with source info, for the comments.
             var descriptor = byName.GetValueOrDefault(method.FullName) ?? method.Descriptor;
             var key = method.FullName.Replace('/', '.');
-            AddMessage(key + ".subscribe", "Subscribe to " + method.FullName + ".", Frame("subscribe", new JsonObject
+            var subscribe = new JsonObject
             {
                 ["id"] = new JsonObject { ["type"] = "string", ["minLength"] = 1, ["maxLength"] = 64 },
                 ["method"] = new JsonObject { ["const"] = method.FullName },
-                ["request"] = schemas.Reference(descriptor.InputType),
                 ["encoding"] = new JsonObject
                 {
                     ["enum"] = new JsonArray("json", "proto"),
@@ -105,7 +105,25 @@ internal static class AsyncApiWriter
                         ? "Not accepted: one upstream call serves every subscriber of the same request."
                         : "Metadata for the upstream call; only the keys the edge forwards (EdgeBridge:WebSockets:ForwardedMetadata).",
                 },
-            }, "id", "method"));
+            };
+            var sent = new List<string> { key + ".subscribe" };
+            if (method.ClientSends)
+            {
+                // The client's messages are send frames; the subscribe only opens the call.
+                AddMessage(key + ".send", "One message for " + method.FullName + ".", Frame("send", new JsonObject
+                {
+                    ["id"] = new JsonObject { ["type"] = "string" },
+                    ["message"] = schemas.Reference(descriptor.InputType),
+                }, "id", "message"));
+                sent.Add(key + ".send");
+                sent.Add("end");
+            }
+            else
+            {
+                subscribe["request"] = schemas.Reference(descriptor.InputType);
+            }
+
+            AddMessage(key + ".subscribe", (method.ClientSends ? "Open " : "Subscribe to ") + method.FullName + ".", Frame("subscribe", subscribe, "id", "method"));
             AddMessage(key + ".next", "One message of " + method.FullName + " (a binary edgebridge.v1.NextFrame instead when subscribed with encoding proto).", Frame("next", new JsonObject
             {
                 ["id"] = new JsonObject { ["type"] = "string" },
@@ -120,9 +138,10 @@ internal static class AsyncApiWriter
                 ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
                 ["title"] = method.FullName,
                 ["summary"] = ProtoSchemas.Comment(descriptor).Split('\n')[0],
-                ["description"] = ProtoSchemas.Comment(descriptor) + Policy(policy)
-                    + $"\n\nAlso over plain HTTP, as server-sent events or NDJSON: `GET|POST {streamPath}/{method.FullName}` (see the OpenAPI document).",
-                ["messages"] = Refs(key + ".subscribe"),
+                ["description"] = ProtoSchemas.Comment(descriptor) + Policy(policy) + (method.ClientSends
+                    ? $"\n\nA {(method.Kind == StreamKind.Client ? "client-streaming" : "bidirectional")} stream: `subscribe` opens the call, each `send` frame carries one message upstream (at most {method.SendQueueLimit} waiting; one more ends the stream with 8), `end` half-closes it. Over the socket only."
+                    : $"\n\nAlso over plain HTTP, as server-sent events or NDJSON: `GET|POST {streamPath}/{method.FullName}` (see the OpenAPI document)."),
+                ["messages"] = Refs([.. sent]),
                 ["reply"] = new JsonObject
                 {
                     ["channel"] = new JsonObject { ["$ref"] = ChannelRef },
@@ -130,12 +149,17 @@ internal static class AsyncApiWriter
                 },
                 ["x-edgebridge-policy"] = new JsonObject
                 {
+                    ["kind"] = method.Kind switch { StreamKind.Client => "client", StreamKind.Bidirectional => "bidirectional", _ => "server" },
                     ["sharing"] = policy.Shared ? "shared" : "per-caller",
                     ["queueLimit"] = policy.QueueLimit,
                     ["slowConsumer"] = policy.DropOldest ? "drop-oldest" : "end-subscription",
                     ["auth"] = policy.RequiresToken ? "required" : policy.ForwardsToken ? "forwarded-when-present" : "none",
                 },
             };
+            if (method.ClientSends)
+            {
+                operations[key]!["x-edgebridge-policy"]!["sendQueueLimit"] = method.SendQueueLimit;
+            }
             if (method.Cursor is { } cursor)
             {
                 // Where the edge continues the stream after a failover, and where a client resumes after a reconnect.

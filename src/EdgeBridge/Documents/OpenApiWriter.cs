@@ -52,7 +52,7 @@ internal static partial class OpenApiWriter
 
         // Every exposed server stream over HTTP, with the descriptors that carry comments where there are some.
         var described = files.SelectMany(f => f.Services).SelectMany(s => s.Methods).ToDictionary(m => m.FullName, StringComparer.Ordinal);
-        foreach (var stream in streams ?? [])
+        foreach (var stream in (streams ?? []).Where(s => !s.ClientSends))
         {
             var method = described.GetValueOrDefault(stream.Descriptor.FullName) ?? stream.Descriptor;
             paths[$"{streamPath}/{stream.FullName}"] = StreamOperations(method, stream, schemas);

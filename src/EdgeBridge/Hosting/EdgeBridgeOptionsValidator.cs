@@ -150,6 +150,7 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
         }
         Positive("WebSockets:DefaultQueueLimit", sockets.DefaultQueueLimit);
         Positive("WebSockets:MaxQueueLimit", sockets.MaxQueueLimit);
+        Positive("WebSockets:DefaultSendQueueLimit", sockets.DefaultSendQueueLimit);
         if (sockets.DefaultQueueLimit > sockets.MaxQueueLimit)
         {
             failures.Add($"{Root}:WebSockets:DefaultQueueLimit ({sockets.DefaultQueueLimit}) must not exceed {Root}:WebSockets:MaxQueueLimit ({sockets.MaxQueueLimit}).");

@@ -89,6 +89,14 @@ internal static partial class HttpStreamEndpoint
             return;
         }
 
+        if (method.ClientSends)
+        {
+            // An HTTP response cannot carry the client's messages while it streams: only the socket is full-duplex.
+            await RpcStatusWriter.WriteAsync(context, StatusCode.NotFound,
+                $"'{name}' streams from the client too and is served over the WebSocket only (send and end frames).");
+            return;
+        }
+
         if (StreamFormat.Negotiate(context.Request.Headers.Accept) is not { } format)
         {
             await RpcStatusWriter.WriteAsync(context, StatusCode.InvalidArgument,

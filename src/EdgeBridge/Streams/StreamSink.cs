@@ -54,7 +54,7 @@ internal abstract class StreamSink
 
     public DateTimeOffset Created { get; }
 
-    public UpstreamStream? Upstream { get; set; }
+    public IUpstreamCall? Upstream { get; set; }
 
     /// <summary>Where <see cref="Upstream"/> keeps this sink in its list; guarded by the upstream's lock.</summary>
     public int UpstreamSlot { get; set; } = -1;

@@ -14,7 +14,7 @@ namespace EdgeBridge.Streams;
 /// </summary>
 // The cancellation source has no timer, so it needs no disposal; disposing it would race with late Remove calls.
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "CancellationTokenSource without a timer.")]
-internal sealed partial class UpstreamStream
+internal sealed partial class UpstreamStream : IUpstreamCall
 {
     private const int MaxUnwokenMessages = 16;
 

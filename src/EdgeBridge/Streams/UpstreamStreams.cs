@@ -43,11 +43,18 @@ internal sealed class UpstreamStreams(
     /// Connects <paramref name="sink"/> to an upstream call of its method: a running shared one when there is one,
     /// else a new call charged to <paramref name="caller"/>. Returns null when subscribed, or the RESOURCE_EXHAUSTED
     /// status when the caller (or the edge) is at its cap of upstream calls; the sink is then left untouched.
-    /// <paramref name="metadata"/> is the subscription's own metadata; shared methods take none.
+    /// <paramref name="metadata"/> is the subscription's own metadata; shared methods take none. Client-streaming and
+    /// bidirectional methods take no <paramref name="request"/>: their messages come through <see cref="ClientStreamCall.Send"/>.
     /// </summary>
-    public Google.Rpc.Status? Subscribe(StreamSink sink, IMessage request, Caller caller, Metadata? metadata = null)
+    public Google.Rpc.Status? Subscribe(StreamSink sink, IMessage? request, Caller caller, Metadata? metadata = null)
     {
         var method = sink.Method;
+        if (method.ClientSends)
+        {
+            return StartClientStream(sink, caller, metadata);
+        }
+
+        ArgumentNullException.ThrowIfNull(request);
         if (!method.Policy.Shared)
         {
             var headers = UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null, metadata);
@@ -99,6 +106,47 @@ internal sealed class UpstreamStreams(
 
         stream.Charge = charge;
         Start(stream, first);
+        return null;
+    }
+
+    // A client or bidirectional stream: always the caller's own call, never re-opened elsewhere.
+    private Google.Rpc.Status? StartClientStream(StreamSink sink, Caller caller, Metadata? metadata)
+    {
+        var charge = budget.TryCharge(caller, out var refusal);
+        if (charge is null)
+        {
+            return Refused(refusal!);
+        }
+
+        var method = sink.Method;
+        var call = new ClientStreamCall(sink, UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null, metadata), logger) { Charge = charge };
+        CallInvoker invoker;
+        try
+        {
+            invoker = _nextInvoker(null);
+        }
+        catch (RpcException ex)
+        {
+            charge.Dispose();
+            sink.End(ex.StatusCode, ex.Status.Detail);
+            return null;
+        }
+
+        call.Trace(Diagnostics.EdgeBridgeActivities.StartUpstream(method, sink.Activity?.Context ?? default));
+        _startedByMethod.AddOrUpdate(method.FullName, 1, static (_, n) => n + 1);
+        Interlocked.Increment(ref _active);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await call.RunAsync(invoker, catalog.Json, Counters);
+            }
+            finally
+            {
+                charge.Dispose();
+                Interlocked.Decrement(ref _active);
+            }
+        });
         return null;
     }
 

@@ -37,6 +37,15 @@ internal abstract record ClientFrame
     /// <summary><c>call</c>: one unary call; <paramref name="Request"/> the raw JSON object (<c>{}</c> when absent), null when it is not an object.</summary>
     public sealed record Call(string Id, string Method, string? Request) : ClientFrame;
 
+    /// <summary>
+    /// <c>send</c>: one message for a client-streaming or bidirectional stream; <paramref name="Message"/> the raw JSON
+    /// object, null when it is not an object.
+    /// </summary>
+    public sealed record Send(string Id, string? Message) : ClientFrame;
+
+    /// <summary><c>end</c>: the client has no more messages for the stream (half-close).</summary>
+    public sealed record End(string Id) : ClientFrame;
+
     public sealed record Ping : ClientFrame;
 
     public sealed record Pong : ClientFrame;
@@ -98,6 +107,8 @@ internal static class ClientFrames
                 "subscribe" => Subscribe(root),
                 "unsubscribe" => TryGetId(root, out var id) ? new ClientFrame.Unsubscribe(id) : IdMissing("unsubscribe"),
                 "call" => Call(root),
+                "send" => Send(root),
+                "end" => TryGetId(root, out var endId) ? new ClientFrame.End(endId) : IdMissing("end"),
                 "ping" => s_ping,
                 "pong" => s_pong,
                 "init" => Init(root),
@@ -214,6 +225,17 @@ internal static class ClientFrames
         }
 
         return new ClientFrame.Call(id, method.GetString()!, request);
+    }
+
+    private static ClientFrame Send(JsonElement root)
+    {
+        if (!TryGetId(root, out var id))
+        {
+            return IdMissing("send");
+        }
+
+        // A message is required: an empty one is {}, never an absent field.
+        return new ClientFrame.Send(id, root.TryGetProperty("message", out var element) && element.ValueKind == JsonValueKind.Object ? element.GetRawText() : null);
     }
 
     private static bool TryParseEncoding(string value, out MessageEncoding encoding)

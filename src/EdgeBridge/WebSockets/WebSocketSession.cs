@@ -46,6 +46,11 @@ internal sealed partial class WebSocketSession
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly HashSet<string> _calls = new(StringComparer.Ordinal);
+
+    // Client streams that ended lately: sends the client pipelined before it read the end are dropped, not each
+    // answered with NOT_FOUND (the end frame already told it why). Bounded: the oldest is forgotten first.
+    private readonly Queue<string> _endedClientStreams = new();
+    private const int RememberedEndedStreams = 16;
     private readonly CancellationTokenSource _closing = new();
     private readonly Upstream.UpstreamCalls? _upstreamCalls;
     private ITimer? _expiryTimer;
@@ -104,6 +109,8 @@ internal sealed partial class WebSocketSession
             ClientFrame.Subscribe subscribe => ValueTask.FromResult(Subscribe(subscribe)),
             ClientFrame.Unsubscribe unsubscribe => ValueTask.FromResult(Unsubscribe(unsubscribe.Id)),
             ClientFrame.Call call => ValueTask.FromResult(Call(call)),
+            ClientFrame.Send send => ValueTask.FromResult(SendUpstream(send)),
+            ClientFrame.End end => ValueTask.FromResult(EndUpstream(end.Id)),
             ClientFrame.Ping => ValueTask.FromResult(Send(ServerFrames.Pong)),
             ClientFrame.Pong => ValueTask.FromResult(Verdict.Continue),
             ClientFrame.Auth auth => AuthAsync(auth.Token),
@@ -121,6 +128,15 @@ internal sealed partial class WebSocketSession
             if (_subscriptions.TryGetValue(subscription.Id, out var current) && ReferenceEquals(current, subscription))
             {
                 _subscriptions.Remove(subscription.Id);
+                if (subscription.Method.ClientSends)
+                {
+                    if (_endedClientStreams.Count == RememberedEndedStreams)
+                    {
+                        _endedClientStreams.Dequeue();
+                    }
+
+                    _endedClientStreams.Enqueue(subscription.Id);
+                }
             }
         }
     }
@@ -270,14 +286,25 @@ internal sealed partial class WebSocketSession
             }
         }
 
-        IMessage request;
-        try
+        IMessage? request = null;
+        if (method.ClientSends)
         {
-            request = _catalog.Json.Parser.Parse(frame.Request, method.Descriptor.InputType);
+            if (frame.Request != "{}")
+            {
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument,
+                    $"'{method.FullName}' streams from the client: send its messages in send frames after subscribe, not in 'request'."));
+            }
         }
-        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+        else
         {
-            return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' does not fit {method.Descriptor.InputType.FullName}: {ex.Message}"));
+            try
+            {
+                request = _catalog.Json.Parser.Parse(frame.Request, method.Descriptor.InputType);
+            }
+            catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+            {
+                return Send(ServerFrames.Error(id, StatusCode.InvalidArgument, $"'request' does not fit {method.Descriptor.InputType.FullName}: {ex.Message}"));
+            }
         }
 
         Subscription subscription;
@@ -408,6 +435,84 @@ internal sealed partial class WebSocketSession
                 _calls.Remove(id);
             }
         }
+    }
+
+    // A misused send or end ends that stream with the error: an error frame for an id always means the stream is
+    // over, so a client never believes a stream ended that the edge still feeds. Other streams go on.
+    private Verdict SendUpstream(ClientFrame.Send frame)
+    {
+        if (ClientStreamOf(frame.Id, "send", out var subscription) is { } refused)
+        {
+            return refused;
+        }
+
+        if (frame.Message is null)
+        {
+            subscription!.End(StatusCode.InvalidArgument, $"'message' must be a JSON object of {subscription.Method.Descriptor.InputType.FullName}.");
+            return Verdict.Continue;
+        }
+
+        IMessage message;
+        try
+        {
+            message = _catalog.Json.Parser.Parse(frame.Message, subscription!.Method.Descriptor.InputType);
+        }
+        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
+        {
+            subscription!.End(StatusCode.InvalidArgument, $"'message' does not fit {subscription.Method.Descriptor.InputType.FullName}: {ex.Message}");
+            return Verdict.Continue;
+        }
+
+        var call = (ClientStreamCall)subscription.Upstream!;
+        if (call.Send(message) == SendOutcome.AfterEnd)
+        {
+            subscription.End(StatusCode.FailedPrecondition, $"Stream '{frame.Id}' was already ended by the client; nothing more can be sent on it.");
+        }
+
+        return Verdict.Continue;
+    }
+
+    private Verdict EndUpstream(string id)
+    {
+        if (ClientStreamOf(id, "end", out var subscription) is { } refused)
+        {
+            return refused;
+        }
+
+        // A repeated end changes nothing and needs no answer.
+        ((ClientStreamCall)subscription!.Upstream!).End();
+        return Verdict.Continue;
+    }
+
+    /// <summary>The active client or bidirectional stream <paramref name="id"/>, or the answer when there is none.</summary>
+    private Verdict? ClientStreamOf(string id, string frame, out Subscription? subscription)
+    {
+        bool endedLately;
+        lock (_gate)
+        {
+            _subscriptions.TryGetValue(id, out subscription);
+            endedLately = subscription is null && _endedClientStreams.Contains(id);
+        }
+
+        if (subscription is null)
+        {
+            return endedLately ? Verdict.Continue : Send(ServerFrames.Error(id, StatusCode.NotFound, $"No active stream '{id}' to {frame} on."));
+        }
+
+        if (subscription.Upstream is ClientStreamCall { Ended: true })
+        {
+            // Ended, its last frame not yet written: the same as above.
+            return Verdict.Continue;
+        }
+
+        if (subscription.Upstream is not ClientStreamCall)
+        {
+            subscription.End(StatusCode.FailedPrecondition,
+                $"'{subscription.Method.FullName}' is a server stream: it takes no {frame} frames, and the subscription was ended.");
+            return Verdict.Continue;
+        }
+
+        return null;
     }
 
     private Verdict Unsubscribe(string id)

@@ -5,7 +5,7 @@ using Grpc.Core.Interceptors;
 namespace EdgeBridge.FunctionalTests.Common;
 
 /// <summary>
-/// Watches the backend's server-streaming calls from the inside: how many started per method, how many are
+/// Watches the backend's server-streaming and bidirectional calls from the inside: how many started per method, how many are
 /// running, and whether each ended because its caller cancelled it.
 /// </summary>
 public sealed class CallRecorder : Interceptor
@@ -43,6 +43,27 @@ public sealed class CallRecorder : Interceptor
         try
         {
             await continuation(request, responseStream, context);
+        }
+        finally
+        {
+            if (context.CancellationToken.IsCancellationRequested)
+            {
+                _cancelled.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
+            }
+
+            _active.AddOrUpdate(context.Method, 0, (_, n) => n - 1);
+        }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        StreamCalls.Enqueue((context.Method, context.RequestHeaders));
+        _started.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
+        _active.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
+        try
+        {
+            await continuation(requestStream, responseStream, context);
         }
         finally
         {

@@ -57,7 +57,9 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
     public async Task OpenApi_EveryStreamOfTheSocketIsAnHttpStreamToo_ThatAnswersAsDocumented()
     {
         var (openApi, asyncApi) = await FetchAsync();
-        var streams = asyncApi["operations"]!.AsObject().Where(o => o.Value!["x-edgebridge-policy"] is not null).Select(o => (string)o.Value!["title"]!).ToList();
+        // Server streams only: a stream that also takes the client's messages needs the socket.
+        var streams = asyncApi["operations"]!.AsObject().Where(o => (string?)o.Value!["x-edgebridge-policy"]?["kind"] == "server").Select(o => (string)o.Value!["title"]!).ToList();
+        Assert.Contains("chat.v1.ChatService/Converse", asyncApi["operations"]!.AsObject().Select(o => (string?)o.Value!["title"]));
         var paths = openApi["paths"]!.AsObject().Where(p => p.Key.StartsWith("/stream/", StringComparison.Ordinal)).ToDictionary(p => p.Key["/stream/".Length..], p => p.Value!);
 
         Assert.Equal(streams.Order(StringComparer.Ordinal), paths.Keys.Order(StringComparer.Ordinal));
@@ -131,8 +133,12 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
             ["trading.v1.MarketDataService.StreamQuotes"] = new { symbols = new[] { "ACME" } },
             ["trading.v1.TradingService.StreamOrderUpdates"] = new { accountId = "acc-alice" },
         };
-        var streaming = asyncApi["operations"]!.AsObject().Where(o => o.Value!["x-edgebridge-policy"] is not null).ToList();
+        var streaming = asyncApi["operations"]!.AsObject().Where(o => (string?)o.Value!["x-edgebridge-policy"]?["kind"] == "server").ToList();
         Assert.Equal(requests.Keys.Order(StringComparer.Ordinal), streaming.Select(o => o.Key).Order(StringComparer.Ordinal));
+
+        // Bidirectional streams: a subscribe without request, then send frames; the replies match the schema too.
+        var sending = asyncApi["operations"]!.AsObject().Where(o => (string?)o.Value!["x-edgebridge-policy"]?["kind"] == "bidirectional").ToList();
+        Assert.Equal(["chat.v1.ChatService.Converse"], sending.Select(o => o.Key));
 
         var samples = new JsonArray();
         var (socket, ack) = await EdgeSocket.OpenAsync(stack.Edge, alice.Token);
@@ -147,6 +153,19 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
             var (next, _) = await socket.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == key);
             samples.Add(new JsonObject { ["asyncapi"] = key + ".next", ["frame"] = JsonNode.Parse(next.GetRawText()) });
         }
+
+        var converse = new { type = "subscribe", id = "chat.v1.ChatService.Converse", method = "chat.v1.ChatService/Converse" };
+        var join = new { type = "send", id = converse.id, message = new { join = new { room = "asyncapi" } } };
+        var end = new { type = "end", id = converse.id };
+        samples.Add(new JsonObject { ["asyncapi"] = converse.id + ".subscribe", ["frame"] = JsonNode.Parse(JsonSerializer.Serialize(converse)) });
+        samples.Add(new JsonObject { ["asyncapi"] = converse.id + ".send", ["frame"] = JsonNode.Parse(JsonSerializer.Serialize(join)) });
+        samples.Add(new JsonObject { ["asyncapi"] = "end", ["frame"] = JsonNode.Parse(JsonSerializer.Serialize(end)) });
+        await socket.SendAsync(converse);
+        await socket.SendAsync(join);
+        var (reply, _) = await socket.ReceiveUntilAsync(f => f.Type() == "next" && f.Id() == converse.id);
+        samples.Add(new JsonObject { ["asyncapi"] = converse.id + ".next", ["frame"] = JsonNode.Parse(reply.GetRawText()) });
+        await socket.SendAsync(end);
+        await socket.ReceiveUntilAsync(f => f.Type() == "complete" && f.Id() == converse.id);
 
         // Calls on the socket: each documented call answers with a result that matches its schema.
         var callRequests = new Dictionary<string, object>

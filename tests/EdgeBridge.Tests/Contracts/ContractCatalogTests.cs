@@ -14,23 +14,50 @@ public sealed class ContractCatalogTests
     }
 
     [Fact]
-    public void Methods_OnlyAnnotatedServerStreaming_AreExposed()
+    public void Methods_OnlyAnnotatedStreaming_AreExposed()
     {
         var names = Catalog().Methods.Select(m => m.FullName).Order(StringComparer.Ordinal);
 
         Assert.Equal(
-            ["catalogtest.v1.FeedService/HugeQueueFeed", "catalogtest.v1.FeedService/PrivateFeed", "catalogtest.v1.FeedService/SharedFeed"],
+            ["catalogtest.v1.FeedService/Chat", "catalogtest.v1.FeedService/HugeQueueFeed", "catalogtest.v1.FeedService/PrivateFeed",
+                "catalogtest.v1.FeedService/SharedFeed", "catalogtest.v1.FeedService/Upload"],
             names);
     }
 
     [Fact]
-    public void TryGet_HiddenUnaryOrClientStreaming_NotFound()
+    public void TryGet_HiddenOrUnary_NotFound()
     {
         var catalog = Catalog();
 
         Assert.False(catalog.TryGet("catalogtest.v1.FeedService/HiddenFeed", out _));
         Assert.False(catalog.TryGet("catalogtest.v1.FeedService/AnnotatedUnary", out _));
-        Assert.False(catalog.TryGet("catalogtest.v1.FeedService/AnnotatedUpload", out _));
+        Assert.False(catalog.TryGet("catalogtest.v1.FeedService/HiddenUpload", out _));
+    }
+
+    [Fact]
+    public void ClientAndBidirectionalStreams_KnowTheirKind_AndTheirSendQueue()
+    {
+        var catalog = Catalog(new EdgeWebSocketOptions { DefaultSendQueueLimit = 9 });
+
+        Assert.True(catalog.TryGet("catalogtest.v1.FeedService/Chat", out var chat));
+        Assert.True(catalog.TryGet("catalogtest.v1.FeedService/Upload", out var upload));
+        Assert.True(catalog.TryGet("catalogtest.v1.FeedService/SharedFeed", out var feed));
+
+        Assert.Equal((StreamKind.Bidirectional, true, 2, Grpc.Core.MethodType.DuplexStreaming), (chat.Kind, chat.ClientSends, chat.SendQueueLimit, chat.GrpcMethod.Type));
+        Assert.Equal((StreamKind.Client, true, 9, Grpc.Core.MethodType.ClientStreaming), (upload.Kind, upload.ClientSends, upload.SendQueueLimit, upload.GrpcMethod.Type));
+        Assert.Equal((StreamKind.Server, false), (feed.Kind, feed.ClientSends));
+    }
+
+    [Fact]
+    public void SharedBidirectionalStream_IsRefusedAtLoad_NamingTheMethod()
+    {
+        var contracts = new ContractOptions();
+        contracts.Files.Add(SharedChatTest.V1.SharedChatTestReflection.Descriptor);
+
+        var error = Assert.Throws<InvalidOperationException>(() => new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions())));
+
+        Assert.Contains("sharedchattest.v1.RoomService/Chat", error.Message);
+        Assert.Contains("SHARING_SHARED", error.Message);
     }
 
     [Fact]

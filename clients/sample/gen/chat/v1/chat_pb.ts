@@ -14,7 +14,148 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEifAoLQ2hhdE1lc3NhZ2USDAoEcm9vbRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoAxIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMAoSUG9zdE1lc3NhZ2VSZXF1ZXN0EgwKBHJvb20YASABKAkSDAoEdGV4dBgCIAEoCSI8ChNQb3N0TWVzc2FnZVJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyFC5jaGF0LnYxLkNoYXRNZXNzYWdlIk4KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDAoEcm9vbRgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAxIRCglwYWdlX3NpemUYAyABKAUiUAoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJgoIbWVzc2FnZXMYASADKAsyFC5jaGF0LnYxLkNoYXRNZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIjkKEVN0cmVhbVJvb21SZXF1ZXN0EgwKBHJvb20YASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiOwoSU3RyZWFtUm9vbVJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyFC5jaGF0LnYxLkNoYXRNZXNzYWdlMvECCgtDaGF0U2VydmljZRJyCgtQb3N0TWVzc2FnZRIbLmNoYXQudjEuUG9zdE1lc3NhZ2VSZXF1ZXN0GhwuY2hhdC52MS5Qb3N0TWVzc2FnZVJlc3BvbnNlIijw4BgBgtPkkwIeOgEqIhkvdjEvcm9vbXMve3Jvb219L21lc3NhZ2VzEnIKDExpc3RNZXNzYWdlcxIcLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBodLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiJfDgGAKC0+STAhsSGS92MS9yb29tcy97cm9vbX0vbWVzc2FnZXMSegoKU3RyZWFtUm9vbRIaLmNoYXQudjEuU3RyZWFtUm9vbVJlcXVlc3QaGy5jaGF0LnYxLlN0cmVhbVJvb21SZXNwb25zZSIx6uAYLQgBEIAIGAIgAioiCg5hZnRlcl9zZXF1ZW5jZRIQbWVzc2FnZS5zZXF1ZW5jZTABQgqqAgdDaGF0LlYxYgZwcm90bzM", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiXwoPQ29udmVyc2VSZXF1ZXN0EiEKBGpvaW4YASABKAsyES5jaGF0LnYxLkpvaW5Sb29tSAASDgoEdGV4dBgCIAEoCUgAEhAKBnR5cGluZxgDIAEoCEgAQgcKBWV2ZW50IjAKCEpvaW5Sb29tEgwKBHJvb20YASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMicAoQQ29udmVyc2VSZXNwb25zZRInCgdtZXNzYWdlGAEgASgLMhQuY2hhdC52MS5DaGF0TWVzc2FnZUgAEioKBnR5cGluZxgCIAEoCzIYLmNoYXQudjEuVHlwaW5nSW5kaWNhdG9ySABCBwoFZXZlbnQiPQoPVHlwaW5nSW5kaWNhdG9yEgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCRIOCgZhY3RpdmUYAyABKAgifAoLQ2hhdE1lc3NhZ2USDAoEcm9vbRgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoAxIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMAoSUG9zdE1lc3NhZ2VSZXF1ZXN0EgwKBHJvb20YASABKAkSDAoEdGV4dBgCIAEoCSI8ChNQb3N0TWVzc2FnZVJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyFC5jaGF0LnYxLkNoYXRNZXNzYWdlIk4KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDAoEcm9vbRgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAxIRCglwYWdlX3NpemUYAyABKAUiUAoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJgoIbWVzc2FnZXMYASADKAsyFC5jaGF0LnYxLkNoYXRNZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIjkKEVN0cmVhbVJvb21SZXF1ZXN0EgwKBHJvb20YASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiOwoSU3RyZWFtUm9vbVJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyFC5jaGF0LnYxLkNoYXRNZXNzYWdlMscDCgtDaGF0U2VydmljZRJyCgtQb3N0TWVzc2FnZRIbLmNoYXQudjEuUG9zdE1lc3NhZ2VSZXF1ZXN0GhwuY2hhdC52MS5Qb3N0TWVzc2FnZVJlc3BvbnNlIijw4BgBgtPkkwIeOgEqIhkvdjEvcm9vbXMve3Jvb219L21lc3NhZ2VzEnIKDExpc3RNZXNzYWdlcxIcLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBodLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiJfDgGAKC0+STAhsSGS92MS9yb29tcy97cm9vbX0vbWVzc2FnZXMSegoKU3RyZWFtUm9vbRIaLmNoYXQudjEuU3RyZWFtUm9vbVJlcXVlc3QaGy5jaGF0LnYxLlN0cmVhbVJvb21SZXNwb25zZSIx6uAYLQgBEIAIGAIgAioiCg5hZnRlcl9zZXF1ZW5jZRIQbWVzc2FnZS5zZXF1ZW5jZTABElQKCENvbnZlcnNlEhguY2hhdC52MS5Db252ZXJzZVJlcXVlc3QaGS5jaGF0LnYxLkNvbnZlcnNlUmVzcG9uc2UiD+rgGAsIARCACBgCIAEwECgBMAFCCqoCB0NoYXQuVjFiBnByb3RvMw", [file_edgebridge_v1_options, file_google_api_annotations, file_google_protobuf_timestamp]);
+
+/**
+ * One message from the client of a conversation.
+ *
+ * @generated from message chat.v1.ConverseRequest
+ */
+export type ConverseRequest = Message<"chat.v1.ConverseRequest"> & {
+  /**
+   * @generated from oneof chat.v1.ConverseRequest.event
+   */
+  event: {
+    /**
+     * Joins a room: must be the first message, and only the first.
+     *
+     * @generated from field: chat.v1.JoinRoom join = 1;
+     */
+    value: JoinRoom;
+    case: "join";
+  } | {
+    /**
+     * Posts a message, 1 to 2,000 characters, to the joined room.
+     *
+     * @generated from field: string text = 2;
+     */
+    value: string;
+    case: "text";
+  } | {
+    /**
+     * Whether the user is typing now (true) or stopped (false); only changes are passed on.
+     *
+     * @generated from field: bool typing = 3;
+     */
+    value: boolean;
+    case: "typing";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message chat.v1.ConverseRequest.
+ * Use `create(ConverseRequestSchema)` to create a new message.
+ */
+export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 0);
+
+/**
+ * Which room a conversation is in, and where its messages start.
+ *
+ * @generated from message chat.v1.JoinRoom
+ */
+export type JoinRoom = Message<"chat.v1.JoinRoom"> & {
+  /**
+   * The room: 1 to 64 letters, digits, '-' or '_'.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Deliver only messages with a greater sequence; zero replays the whole room.
+   *
+   * @generated from field: int64 after_sequence = 2;
+   */
+  afterSequence: bigint;
+};
+
+/**
+ * Describes the message chat.v1.JoinRoom.
+ * Use `create(JoinRoomSchema)` to create a new message.
+ */
+export const JoinRoomSchema: GenMessage<JoinRoom> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 1);
+
+/**
+ * One event of a conversation.
+ *
+ * @generated from message chat.v1.ConverseResponse
+ */
+export type ConverseResponse = Message<"chat.v1.ConverseResponse"> & {
+  /**
+   * @generated from oneof chat.v1.ConverseResponse.event
+   */
+  event: {
+    /**
+     * A message of the room, in sequence order.
+     *
+     * @generated from field: chat.v1.ChatMessage message = 1;
+     */
+    value: ChatMessage;
+    case: "message";
+  } | {
+    /**
+     * Another user of the room started or stopped typing.
+     *
+     * @generated from field: chat.v1.TypingIndicator typing = 2;
+     */
+    value: TypingIndicator;
+    case: "typing";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message chat.v1.ConverseResponse.
+ * Use `create(ConverseResponseSchema)` to create a new message.
+ */
+export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 2);
+
+/**
+ * Someone in a room is typing, or stopped.
+ *
+ * @generated from message chat.v1.TypingIndicator
+ */
+export type TypingIndicator = Message<"chat.v1.TypingIndicator"> & {
+  /**
+   * The room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * The user.
+   *
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * Whether they are typing now.
+   *
+   * @generated from field: bool active = 3;
+   */
+  active: boolean;
+};
+
+/**
+ * Describes the message chat.v1.TypingIndicator.
+ * Use `create(TypingIndicatorSchema)` to create a new message.
+ */
+export const TypingIndicatorSchema: GenMessage<TypingIndicator> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 3);
 
 /**
  * A message in a room.
@@ -63,7 +204,7 @@ export type ChatMessage = Message<"chat.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 0);
+  messageDesc(file_chat_v1_chat, 4);
 
 /**
  * Asks to post a message.
@@ -91,7 +232,7 @@ export type PostMessageRequest = Message<"chat.v1.PostMessageRequest"> & {
  * Use `create(PostMessageRequestSchema)` to create a new message.
  */
 export const PostMessageRequestSchema: GenMessage<PostMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 1);
+  messageDesc(file_chat_v1_chat, 5);
 
 /**
  * The posted message.
@@ -112,7 +253,7 @@ export type PostMessageResponse = Message<"chat.v1.PostMessageResponse"> & {
  * Use `create(PostMessageResponseSchema)` to create a new message.
  */
 export const PostMessageResponseSchema: GenMessage<PostMessageResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 2);
+  messageDesc(file_chat_v1_chat, 6);
 
 /**
  * Asks for a page of a room's messages.
@@ -147,7 +288,7 @@ export type ListMessagesRequest = Message<"chat.v1.ListMessagesRequest"> & {
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 3);
+  messageDesc(file_chat_v1_chat, 7);
 
 /**
  * A page of a room's messages.
@@ -175,7 +316,7 @@ export type ListMessagesResponse = Message<"chat.v1.ListMessagesResponse"> & {
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 4);
+  messageDesc(file_chat_v1_chat, 8);
 
 /**
  * Asks for a room's live messages.
@@ -203,7 +344,7 @@ export type StreamRoomRequest = Message<"chat.v1.StreamRoomRequest"> & {
  * Use `create(StreamRoomRequestSchema)` to create a new message.
  */
 export const StreamRoomRequestSchema: GenMessage<StreamRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 5);
+  messageDesc(file_chat_v1_chat, 9);
 
 /**
  * One message of a live room stream.
@@ -224,7 +365,7 @@ export type StreamRoomResponse = Message<"chat.v1.StreamRoomResponse"> & {
  * Use `create(StreamRoomResponseSchema)` to create a new message.
  */
 export const StreamRoomResponseSchema: GenMessage<StreamRoomResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 6);
+  messageDesc(file_chat_v1_chat, 10);
 
 /**
  * Chat rooms where traders talk. Anyone may read; posting needs a token.
@@ -264,6 +405,19 @@ export const ChatService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamRoomRequestSchema;
     output: typeof StreamRoomResponseSchema;
+  },
+  /**
+   * A conversation in a room, both ways on one stream. The first message joins a room; after it the client
+   * posts messages and says when its user starts or stops typing. The stream carries the room's messages
+   * (from `after_sequence`, the caller's own included) and the other users' typing indicators. The client
+   * half-closing leaves the room and ends the stream.
+   *
+   * @generated from rpc chat.v1.ChatService.Converse
+   */
+  converse: {
+    methodKind: "bidi_streaming";
+    input: typeof ConverseRequestSchema;
+    output: typeof ConverseResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_chat, 0);

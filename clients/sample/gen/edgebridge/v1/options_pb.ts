@@ -12,13 +12,16 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file edgebridge/v1/options.proto.
  */
 export const file_edgebridge_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEi0QEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aBIlCgZyZXN1bWUYBSABKAsyFS5lZGdlYnJpZGdlLnYxLlJlc3VtZSI3CgZSZXN1bWUSFQoNcmVxdWVzdF9maWVsZBgBIAEoCRIWCg5yZXNwb25zZV9maWVsZBgCIAEoCSIqCg9DcmVkZW50aWFsQ2hlY2sSFwoPcHJpbmNpcGFsX2ZpZWxkGAEgASgJIiAKClNvY2tldENhbGwSEgoKdGltZW91dF9tcxgBIAEoDSo+CgRBdXRoEhQKEEFVVEhfVU5TUEVDSUZJRUQQABIRCg1BVVRIX1JFUVVJUkVEEAESDQoJQVVUSF9OT05FEAIqTgoHU2hhcmluZxIXChNTSEFSSU5HX1VOU1BFQ0lGSUVEEAASFgoSU0hBUklOR19QRVJfQ0FMTEVSEAESEgoOU0hBUklOR19TSEFSRUQQAiqLAQoSU2xvd0NvbnN1bWVyUG9saWN5EiQKIFNMT1dfQ09OU1VNRVJfUE9MSUNZX1VOU1BFQ0lGSUVEEAASJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfRFJPUF9PTERFU1QQARIpCiVTTE9XX0NPTlNVTUVSX1BPTElDWV9FTkRfU1VCU0NSSVBUSU9OEAI6VgoGc3RyZWFtEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjYwDIAEoCzIcLmVkZ2VicmlkZ2UudjEuU3RyZWFtT3B0aW9uc1IGc3RyZWFtOk0KBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGI6MAyABKA4yEy5lZGdlYnJpZGdlLnYxLkF1dGhSBmFjY2VzczpiCgtjcmVkZW50aWFscxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGI+MAyABKAsyHi5lZGdlYnJpZGdlLnYxLkNyZWRlbnRpYWxDaGVja1ILY3JlZGVudGlhbHM6TwoEY2FsbBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJCMAyABKAsyGS5lZGdlYnJpZGdlLnYxLlNvY2tldENhbGxSBGNhbGxCGqoCF0VkZ2VCcmlkZ2UuQ29udHJhY3RzLlYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChtlZGdlYnJpZGdlL3YxL29wdGlvbnMucHJvdG8SDWVkZ2VicmlkZ2UudjEi6wEKDVN0cmVhbU9wdGlvbnMSJwoHc2hhcmluZxgBIAEoDjIWLmVkZ2VicmlkZ2UudjEuU2hhcmluZxITCgtxdWV1ZV9saW1pdBgCIAEoDRI4Cg1zbG93X2NvbnN1bWVyGAMgASgOMiEuZWRnZWJyaWRnZS52MS5TbG93Q29uc3VtZXJQb2xpY3kSIQoEYXV0aBgEIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aBIlCgZyZXN1bWUYBSABKAsyFS5lZGdlYnJpZGdlLnYxLlJlc3VtZRIYChBzZW5kX3F1ZXVlX2xpbWl0GAYgASgNIjcKBlJlc3VtZRIVCg1yZXF1ZXN0X2ZpZWxkGAEgASgJEhYKDnJlc3BvbnNlX2ZpZWxkGAIgASgJIioKD0NyZWRlbnRpYWxDaGVjaxIXCg9wcmluY2lwYWxfZmllbGQYASABKAkiIAoKU29ja2V0Q2FsbBISCgp0aW1lb3V0X21zGAEgASgNKj4KBEF1dGgSFAoQQVVUSF9VTlNQRUNJRklFRBAAEhEKDUFVVEhfUkVRVUlSRUQQARINCglBVVRIX05PTkUQAipOCgdTaGFyaW5nEhcKE1NIQVJJTkdfVU5TUEVDSUZJRUQQABIWChJTSEFSSU5HX1BFUl9DQUxMRVIQARISCg5TSEFSSU5HX1NIQVJFRBACKosBChJTbG93Q29uc3VtZXJQb2xpY3kSJAogU0xPV19DT05TVU1FUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIkCiBTTE9XX0NPTlNVTUVSX1BPTElDWV9EUk9QX09MREVTVBABEikKJVNMT1dfQ09OU1VNRVJfUE9MSUNZX0VORF9TVUJTQ1JJUFRJT04QAjpWCgZzdHJlYW0SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiNjAMgASgLMhwuZWRnZWJyaWRnZS52MS5TdHJlYW1PcHRpb25zUgZzdHJlYW06TQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYjowDIAEoDjITLmVkZ2VicmlkZ2UudjEuQXV0aFIGYWNjZXNzOmIKC2NyZWRlbnRpYWxzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYj4wDIAEoCzIeLmVkZ2VicmlkZ2UudjEuQ3JlZGVudGlhbENoZWNrUgtjcmVkZW50aWFsczpPCgRjYWxsEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYkIwDIAEoCzIZLmVkZ2VicmlkZ2UudjEuU29ja2V0Q2FsbFIEY2FsbEIaqgIXRWRnZUJyaWRnZS5Db250cmFjdHMuVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
- * How an EdgeBridge edge exposes a server-streaming method as a WebSocket subscription.
+ * How an EdgeBridge edge exposes a streaming method as a WebSocket subscription.
  *
- * A server-streaming method is reachable over the edge's WebSocket endpoint only when it carries
- * this option; methods without it are invisible to WebSocket clients.
+ * A streaming method is reachable over the edge's WebSocket endpoint only when it carries this option;
+ * methods without it are invisible to WebSocket clients. Server streams are also served as HTTP streams
+ * (SSE, NDJSON). Client-streaming and bidirectional methods are served over the WebSocket only (it is the
+ * one full-duplex transport a browser has): `send` frames carry the client's messages, `end` half-closes.
+ * They are always per caller and cannot resume: the client's messages cannot be replayed to another replica.
  *
  * @generated from message edgebridge.v1.StreamOptions
  */
@@ -60,6 +63,15 @@ export type StreamOptions = Message<"edgebridge.v1.StreamOptions"> & {
    * @generated from field: edgebridge.v1.Resume resume = 5;
    */
   resume?: Resume | undefined;
+
+  /**
+   * Client-streaming and bidirectional methods: how many of the client's messages may wait to be written
+   * upstream (the backend reads them at its own pace). A client that sends more ends the stream with
+   * RESOURCE_EXHAUSTED. Zero means EdgeBridge:WebSockets:DefaultSendQueueLimit.
+   *
+   * @generated from field: uint32 send_queue_limit = 6;
+   */
+  sendQueueLimit: number;
 };
 
 /**
