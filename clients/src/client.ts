@@ -3,7 +3,7 @@ import { callRest, createEtagCache } from "./rest.js";
 import type { CallOptions, EtagCache, UnaryMethod } from "./rest.js";
 import { EdgeSocket } from "./socket.js";
 import { isSocketCall } from "./contract.js";
-import type { ConnectionState, SocketEvents, StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers, WebSocketFactory } from "./socket.js";
+import type { ConnectionState, DuplexMethod, DuplexStream, SocketEvents, StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers, WebSocketFactory } from "./socket.js";
 import type { RetryOptions } from "./retry.js";
 import { fetchToken } from "./tokens.js";
 import type { TokenSource } from "./tokens.js";
@@ -39,6 +39,8 @@ export interface EdgeClient {
   subscribe<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>, handlers: SubscriptionHandlers<O>, options?: SubscribeOptions): Subscription;
   /** The same as an async iterable; leaving the loop unsubscribes. */
   stream<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>, options?: SubscribeOptions & { limit?: number }): AsyncIterable<MessageShape<O>> & { readonly dropped: number };
+  /** Opens a client-streaming or bidirectional stream over the shared WebSocket: send, end, and iterate over the replies. */
+  open<I extends DescMessage, O extends DescMessage>(method: DuplexMethod<I, O>, options?: SubscribeOptions & { limit?: number }): DuplexStream<I, O>;
   /** Sets the token used when no `getToken` was given; an open socket gets it at once (an `auth` frame, or a reconnect for another user). */
   setToken(token: string | undefined): void;
   /** The socket's state ("closed" until the first subscription opens it). */
@@ -102,6 +104,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     },
     subscribe: (method, request, handlers, subscribeOptions) => ensureSocket().subscribe(method, request, handlers, subscribeOptions),
     stream: (method, request, streamOptions) => ensureSocket().stream(method, request, streamOptions),
+    open: (method, openOptions) => ensureSocket().open(method, openOptions),
     setToken(value) {
       token = value;
       void socket?.refreshToken();

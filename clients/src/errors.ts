@@ -40,6 +40,7 @@ export const Code = {
   NotFound: 5,
   PermissionDenied: 7,
   ResourceExhausted: 8,
+  FailedPrecondition: 9,
   Unimplemented: 12,
   Internal: 13,
   Unavailable: 14,

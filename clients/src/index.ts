@@ -5,6 +5,8 @@ export type { EdgeClient, EdgeClientOptions } from "./client.js";
 export { EdgeSocket, webSocketFromWs } from "./socket.js";
 export type {
   ConnectionState,
+  DuplexMethod,
+  DuplexStream,
   NextInfo,
   SocketEvents,
   SocketOptions,

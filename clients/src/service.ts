@@ -1,16 +1,17 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { EdgeClient } from "./client.js";
 import type { CallOptions, UnaryMethod } from "./rest.js";
-import type { StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers } from "./socket.js";
+import type { DuplexMethod, DuplexStream, StreamingMethod, SubscribeOptions, Subscription, SubscriptionHandlers } from "./socket.js";
 
 /**
  * What the edge exposes of one service, as `protoc-gen-edgebridge` generates it (`<file>_edge.ts`): the service and
- * the local names of its REST methods and of its WebSocket streams.
+ * the local names of its REST methods, of its WebSocket streams, and of its client and bidirectional streams.
  */
 export interface ServiceExposure {
   readonly service: Omit<DescService, "method"> & { readonly method: Record<string, DescMethod> };
   readonly rest: readonly string[];
   readonly streams: readonly string[];
+  readonly duplex?: readonly string[];
 }
 
 type Methods<E extends ServiceExposure> = E["service"]["method"];
@@ -31,6 +32,8 @@ export type ServiceClient<E extends ServiceExposure> = {
   readonly [K in E["rest"][number]]: (request: MessageInitShape<Input<Methods<E>[K]>>, options?: CallOptions) => Promise<MessageShape<Output<Methods<E>[K]>>>;
 } & {
   readonly [K in E["streams"][number]]: StreamCall<Input<Methods<E>[K]>, Output<Methods<E>[K]>>;
+} & {
+  readonly [K in NonNullable<E["duplex"]>[number]]: (options?: SubscribeOptions & { limit?: number }) => DuplexStream<Input<Methods<E>[K]>, Output<Methods<E>[K]>>;
 };
 
 /** The typed client of `exposure.service` over `client`: REST calls and subscriptions as the contract says. */
@@ -47,6 +50,10 @@ export function createServiceClient<E extends ServiceExposure>(exposure: E, clie
         client.subscribe(method, request, handlers, options),
       stream: (request: MessageInitShape<DescMessage>, options?: SubscribeOptions & { limit?: number }) => client.stream(method, request, options),
     } satisfies StreamCall<DescMessage, DescMessage>;
+  }
+  for (const name of exposure.duplex ?? []) {
+    const method = exposure.service.method[name] as DuplexMethod;
+    methods[name] = (options?: SubscribeOptions & { limit?: number }) => client.open(method, options);
   }
   return Object.freeze(methods) as ServiceClient<E>;
 }

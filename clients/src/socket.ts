@@ -19,6 +19,29 @@ export type StreamingMethod<I extends DescMessage = DescMessage, O extends DescM
   output: O;
 };
 
+/** A client-streaming or bidirectional method of the contract exposed by the edge (over the socket only). */
+export type DuplexMethod<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> = DescMethod & {
+  methodKind: "bidi_streaming" | "client_streaming";
+  input: I;
+  output: O;
+};
+
+/**
+ * An open client-streaming or bidirectional stream: `send` messages, `end` when done, and iterate over the replies
+ * (leaving the loop cancels the call). It cannot resume: if the socket closes, the loop throws 14 UNAVAILABLE and
+ * the application opens a new one — the messages already sent cannot be replayed.
+ */
+export interface DuplexStream<I extends DescMessage, O extends DescMessage> extends AsyncIterable<MessageShape<O>> {
+  /** Its id on the socket. */
+  readonly id: string;
+  /** Sends one message upstream; queued (bounded) until the socket is open. Throws 9 after `end()` or the end of the stream. */
+  send(message: MessageInitShape<I>): void;
+  /** Half-closes: no more messages; replies keep coming until the backend ends the call. */
+  end(): void;
+  /** Cancels the call; the loop ends. */
+  cancel(): void;
+}
+
 /** What came with a message besides the message. */
 export interface NextInfo {
   /** Messages the edge discarded for this subscriber before this one (drop-oldest streams whose reader fell behind). */
@@ -134,6 +157,8 @@ interface ActiveSubscription {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   retries: number;
   cleanup: () => void;
+  /** For client-streaming and bidirectional streams: messages waiting for the socket, and whether it was opened. */
+  duplex?: { pending: unknown[]; opened: boolean; ended: boolean };
 }
 
 const OPEN = 1;
@@ -322,6 +347,113 @@ export class EdgeSocket {
   }
 
   /**
+   * Opens a client-streaming or bidirectional stream (`edgebridge.v1.stream` on such a method). Replies wait in a buffer
+   * bounded like `stream()`'s; messages sent before the socket is open wait in one of the same size (one more throws 8).
+   */
+  open<I extends DescMessage, O extends DescMessage>(method: DuplexMethod<I, O>, options: SubscribeOptions & { limit?: number } = {}): DuplexStream<I, O> {
+    const contract = streamContract(method);
+    const limit = Math.max(1, options.limit ?? (contract.queueLimit > 0 ? contract.queueLimit : 1024));
+    const id = `d${++this.nextId}`;
+    const replies: MessageShape<O>[] = [];
+    let wake: (() => void) | undefined;
+    let failure: EdgeError | undefined;
+    let done = false;
+    const stop = () => wake?.();
+    const duplex = { pending: [] as unknown[], opened: false, ended: false };
+    const active: ActiveSubscription = {
+      id,
+      method: method as unknown as StreamingMethod,
+      contract,
+      request: create(method.input) as MessageShape<DescMessage>,
+      headers: options.headers && Object.keys(options.headers).length > 0 ? { ...options.headers } : undefined,
+      handlers: {
+        next: (message) => {
+          if (replies.length >= limit) {
+            this.end(id, new EdgeError(Code.ResourceExhausted, `The loop fell ${limit} messages behind the stream.`));
+            return;
+          }
+          replies.push(message as MessageShape<O>);
+          stop();
+        },
+        error: (error) => {
+          failure = error;
+          stop();
+        },
+        complete: () => {
+          done = true;
+          stop();
+        },
+      },
+      cursor: undefined,
+      retryTimer: undefined,
+      retries: 0,
+      cleanup: () => {},
+      duplex,
+    };
+    const over = () => !this.subscriptions.has(id);
+    const stream: DuplexStream<I, O> = {
+      id,
+      send: (message) => {
+        if (over() || duplex.ended) {
+          throw new EdgeError(Code.FailedPrecondition, duplex.ended ? "end() was called: the stream takes no more messages." : "The stream is over.");
+        }
+        const json = toJson(method.input, create(method.input, message));
+        if (duplex.opened) {
+          this.send({ type: "send", id, message: json });
+        } else if (duplex.pending.length < limit) {
+          duplex.pending.push(json);
+        } else {
+          throw new EdgeError(Code.ResourceExhausted, `${limit} messages already wait for the socket to open.`);
+        }
+      },
+      end: () => {
+        if (over() || duplex.ended) {
+          return;
+        }
+        duplex.ended = true;
+        if (duplex.opened) {
+          this.send({ type: "end", id });
+        }
+      },
+      cancel: () => {
+        this.unsubscribe(id);
+        done = true;
+        stop();
+      },
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<MessageShape<O>>> => {
+          while (replies.length === 0 && failure === undefined && !done) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+          }
+          const value = replies.shift();
+          if (value !== undefined) {
+            return { value, done: false };
+          }
+          if (failure !== undefined) {
+            throw failure;
+          }
+          return { value: undefined, done: true };
+        },
+        return: async (): Promise<IteratorResult<MessageShape<O>>> => {
+          stream.cancel();
+          return { value: undefined, done: true };
+        },
+      }),
+    };
+    if (this.current === "closed") {
+      failure = new EdgeError(Code.Unavailable, "The client is closed.");
+      return stream;
+    }
+    const onAbort = () => this.end(id, cancelled(options.signal));
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    active.cleanup = () => options.signal?.removeEventListener("abort", onAbort);
+    this.subscriptions.set(id, active);
+    this.sendSubscribe(active);
+    return stream;
+  }
+
+  /**
    * Calls a unary method the contract opts into socket calls (`edgebridge.v1.call`) on the open socket: no HTTP
    * request per call. Rejects with 14 UNAVAILABLE when the socket is not open or closes before the answer (the
    * call may still have been carried out: retry what is idempotent, e.g. an order with its `client_order_id`).
@@ -470,6 +602,7 @@ export class EdgeSocket {
       }
       this.socket = undefined;
       this.failCalls();
+      this.failDuplex();
       const wasOpen = this.acked;
       this.acked = false;
       clearTimeout(this.refreshTimer);
@@ -652,6 +785,10 @@ export class EdgeSocket {
     if (!active) {
       return;
     }
+    if (active.duplex) {
+      this.drop(active, error);
+      return;
+    }
     const resumable = error.code === Code.Unavailable || error.code === Code.ResourceExhausted
       || (error.code === Code.Unauthenticated && active.contract.authRequired && !this.signedOut);
     if (resumable && this.current !== "closed" && active.retries < 10) {
@@ -679,6 +816,10 @@ export class EdgeSocket {
       this.end(active.id, new EdgeError(Code.Unauthenticated, "Signed out: this stream needs a token."));
       return;
     }
+    if (active.duplex) {
+      this.openDuplex(active, active.duplex);
+      return;
+    }
     const request = create(active.method.input, active.request);
     const resume = active.contract.resume;
     if (resume && active.cursor !== undefined) {
@@ -693,6 +834,45 @@ export class EdgeSocket {
       ...(this.options.encoding === "proto" ? { encoding: "proto" } : {}),
       ...(active.headers ? { metadata: active.headers } : {}),
     });
+  }
+
+  /** Opens a client or bidirectional stream on the acked socket, then sends what waited for it. */
+  private openDuplex(active: ActiveSubscription, duplex: NonNullable<ActiveSubscription["duplex"]>): void {
+    if (duplex.opened) {
+      // A resubscribe after a reconnect: what was sent on the old socket cannot be replayed.
+      this.drop(active, new EdgeError(Code.Unavailable, "The socket reconnected; open the stream again."));
+      return;
+    }
+    duplex.opened = true;
+    this.send({
+      type: "subscribe",
+      id: active.id,
+      method: `${active.method.parent.typeName}/${active.method.name}`,
+      ...(this.options.encoding === "proto" ? { encoding: "proto" } : {}),
+      ...(active.headers ? { metadata: active.headers } : {}),
+    });
+    for (const message of duplex.pending.splice(0)) {
+      this.send({ type: "send", id: active.id, message });
+    }
+    if (duplex.ended) {
+      this.send({ type: "end", id: active.id });
+    }
+  }
+
+  /** Ends a stream locally, without telling the edge (its socket is gone, or the edge ended it). */
+  private drop(active: ActiveSubscription, error: EdgeError): void {
+    this.subscriptions.delete(active.id);
+    active.cleanup();
+    active.handlers.error?.(error);
+  }
+
+  /** The socket is gone: the client and bidirectional streams opened on it end with 14; the others resume later. */
+  private failDuplex(): void {
+    for (const active of [...this.subscriptions.values()]) {
+      if (active.duplex?.opened) {
+        this.drop(active, new EdgeError(Code.Unavailable, "The socket closed; open the stream again."));
+      }
+    }
   }
 
   private unsubscribe(id: string): void {
@@ -748,6 +928,7 @@ export class EdgeSocket {
     const socket = this.socket;
     this.socket = undefined;
     this.failCalls();
+    this.failDuplex();
     this.acked = false;
     socket?.close(1000, "");
     this.attempt = 0;

@@ -136,3 +136,57 @@ test("call(): on an open socket, a method the contract opts in goes over the soc
   assert.equal(requests, 1);
   edge.close();
 });
+
+test("open(): a bidirectional chat between two users, typed, with send, end and async iteration", async () => {
+  const room = `ts-bidi-${Date.now()}`;
+  const login = async (username: string, password: string) => {
+    const edge = client();
+    const session = await edge.call(AuthService.method.login, { username, password });
+    edge.setToken(session.accessToken);
+    return edge;
+  };
+  const alice = await login("alice", "wonderland");
+  const bob = await login("bob", "builder");
+  try {
+    const aliceTalk = alice.open(ChatService.method.converse);
+    const bobTalk = bob.open(ChatService.method.converse);
+    // Sent before the socket is open: kept, and sent in order once it is.
+    aliceTalk.send({ event: { case: "join", value: { room } } });
+    bobTalk.send({ event: { case: "join", value: { room } } });
+    const bobReplies = bobTalk[Symbol.asyncIterator]();
+    aliceTalk.send({ event: { case: "typing", value: true } });
+    let seen = await bobReplies.next();
+    // Bob may have joined after Alice started typing: then he sees her message first.
+    aliceTalk.send({ event: { case: "text", value: "hello from ts" } });
+    while (!(seen.value?.event.case === "message" && seen.value.event.value.text === "hello from ts")) {
+      if (seen.value?.event.case === "typing") {
+        assert.equal(seen.value.event.value.user, "alice");
+      }
+      seen = await bobReplies.next();
+    }
+    assert.equal(seen.value.event.case === "message" && seen.value.event.value.author, "alice");
+
+    aliceTalk.end();
+    assert.throws(() => aliceTalk.send({ event: { case: "text", value: "late" } }), (error: EdgeError) => error.code === 9);
+    const rest: string[] = [];
+    for await (const reply of aliceTalk) {
+      if (reply.event.case === "message") {
+        rest.push(reply.event.value.text);
+      }
+    }
+    assert.deepEqual(rest, ["hello from ts"]);
+
+    // Leaving the loop cancels Bob's stream; a misused one fails with the edge's code.
+    await bobReplies.return?.();
+    const early = bob.open(ChatService.method.converse);
+    early.send({ event: { case: "text", value: "before joining" } });
+    await assert.rejects((async () => {
+      for await (const _ of early) {
+        // Nothing arrives before the error.
+      }
+    })(), (error: EdgeError) => error.code === 3);
+  } finally {
+    alice.close();
+    bob.close();
+  }
+});

@@ -11,5 +11,6 @@ export const ChatServiceEdge = {
   service: ChatService,
   rest: ["postMessage", "listMessages"],
   streams: ["streamRoom"],
+  duplex: ["converse"],
 } as const;
 

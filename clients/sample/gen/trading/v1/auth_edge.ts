@@ -11,5 +11,6 @@ export const AuthServiceEdge = {
   service: AuthService,
   rest: ["login", "refresh"],
   streams: [],
+  duplex: [],
 } as const;
 

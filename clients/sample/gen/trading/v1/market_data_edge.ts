@@ -11,5 +11,6 @@ export const MarketDataServiceEdge = {
   service: MarketDataService,
   rest: ["getQuote", "listSymbols"],
   streams: ["streamQuotes"],
+  duplex: [],
 } as const;
 

@@ -11,5 +11,6 @@ export const TradingServiceEdge = {
   service: TradingService,
   rest: ["getPortfolio", "placeOrder", "getOrder", "cancelOrder"],
   streams: ["streamOrderUpdates"],
+  duplex: [],
 } as const;
 
