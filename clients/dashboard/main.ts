@@ -1,14 +1,15 @@
-// The live trading dashboard served by the edge at "/": REST for login, reads and orders; one WebSocket for
-// quotes, order updates and chat. Built into src/EdgeBridge.Host/wwwroot/app.js by `npm run build`.
+// The live trading dashboard served by the edge at "/": REST for login and reads; one WebSocket for public quotes
+// (before anyone logs in), order updates, orders (socket calls while it is open, REST otherwise) and the chat (one
+// bidirectional stream for messages and typing both ways). Built into src/EdgeBridge.Host/wwwroot/app.js by `npm run build`.
 import { callRest, Code, createEdgeClient, EdgeError } from "../src/index.js";
-import type { ConnectionState } from "../src/index.js";
+import type { ConnectionState, DuplexStream, Subscription } from "../src/index.js";
 import { AuthService } from "../sample/gen/trading/v1/auth_pb.js";
 import { MarketDataService } from "../sample/gen/trading/v1/market_data_pb.js";
 import type { Quote } from "../sample/gen/trading/v1/market_data_pb.js";
 import { TradingService, OrderSide, OrderStatus } from "../sample/gen/trading/v1/trading_pb.js";
 import type { OrderUpdate } from "../sample/gen/trading/v1/trading_pb.js";
 import { ChatService } from "../sample/gen/chat/v1/chat_pb.js";
-import type { ChatMessage } from "../sample/gen/chat/v1/chat_pb.js";
+import type { ChatMessage, ConverseRequestSchema, ConverseResponseSchema, TypingIndicator } from "../sample/gen/chat/v1/chat_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 
 const ROOM = "lobby";
@@ -53,6 +54,7 @@ function signedOut(reason: string): void {
   banner.textContent = `Signed out: ${reason} Log in again to trade; prices and chat stay live.`;
   banner.hidden = false;
   $("order-form").hidden = true;
+  $("chat-form").hidden = true;
 }
 
 // Binary frames: the quotes of a busy page in about 40 % of the bytes, decoded with the generated schemas.
@@ -64,13 +66,19 @@ const latencies: number[] = [];
 
 client.onConnectionStateChange((state: ConnectionState) => {
   $("connection").dataset["state"] = state;
-  $("connection-state").textContent = state;
+  if (state === "open") $("connection").dataset["transport"] = "websocket";
+  $("connection-state").textContent = state === "reconnecting" && $("connection").dataset["transport"] === "http" ? "live over HTTP" : state;
 });
 // A close the client will not retry (the edge refused the page, or the page broke a limit): say why, once.
 client.on("closed", ({ code, error }) => {
   if (error) $("connection-state").textContent = `closed (${code}): ${error.message}`;
 });
 client.on("signedOut", ({ error }) => signedOut(error.message));
+// WebSockets blocked on the way (a proxy): the streams continue over HTTP (server-sent events) until a socket opens.
+client.on("transport", ({ transport }) => {
+  $("connection").dataset["transport"] = transport;
+  if (transport === "http") $("connection-state").textContent = "live over HTTP";
+});
 
 $<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -82,14 +90,17 @@ $<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
     accountId = login.accountId;
     $("user").textContent = `${username} · ${accountId}`;
     $("login").hidden = true;
-    $("app").hidden = false;
+    // The socket that carried public quotes takes the token (an auth frame): the same socket, now signed in.
+    await client.refreshToken();
+    for (const card of document.querySelectorAll<HTMLElement>(".private")) card.hidden = false;
     await start();
   } catch (error) {
     $("login-error").textContent = error instanceof EdgeError ? error.message : String(error);
   }
 });
 
-async function start(): Promise<void> {
+// Public: the quotes are live before anyone logs in.
+async function startQuotes(): Promise<void> {
   const symbols = await client.call(MarketDataService.method.listSymbols, {});
   const body = $<HTMLTableElement>("quotes").tBodies[0]!;
   const select = $<HTMLSelectElement>("order-symbol");
@@ -101,15 +112,104 @@ async function start(): Promise<void> {
     row.cells[0]!.textContent = info.symbol;
     select.add(new Option(info.symbol, info.symbol));
   }
-
   client.subscribe(MarketDataService.method.streamQuotes, {}, { next: (m) => m.quote && showQuote(m.quote) });
+}
+
+void startQuotes();
+
+async function start(): Promise<void> {
   client.subscribe(TradingService.method.streamOrderUpdates, { accountId }, {
     next: (m) => m.update && showOrderUpdate(m.update),
     error: (e) => ($("order-result").textContent = `Order updates stopped: ${e.message}`),
   });
-  client.subscribe(ChatService.method.streamRoom, { room: ROOM }, { next: (m) => m.message && showChat(m.message) });
+  void converse();
   await refreshPortfolio();
 }
+
+// The chat: one bidirectional stream (ChatService/Converse) carries the room's messages and typing both ways. It
+// cannot resume by itself (what was sent cannot be replayed), so when it ends — the socket moved, a replica died —
+// the page opens it again from the last message it showed; signed out, it reads the room (StreamRoom) instead.
+let conversation: DuplexStream<typeof ConverseRequestSchema, typeof ConverseResponseSchema> | undefined;
+let lastChatSequence = 0n;
+let typing = false;
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+const typists = new Set<string>();
+
+/** Resolves when the socket is open (at once if it is). */
+function untilOpen(): Promise<void> {
+  return new Promise((resolve) => {
+    const off = client.onConnectionStateChange((state) => {
+      if (state === "open") {
+        queueMicrotask(() => off());
+        resolve();
+      }
+    });
+  });
+}
+
+async function converse(): Promise<void> {
+  let failures = 0;
+  while (session) {
+    if (client.connectionState !== "open") {
+      // No socket (blocked, or reconnecting): read the room as a plain stream — over HTTP if need be — and post over REST.
+      $("chat-transport").textContent = "";
+      readRoom();
+      await untilOpen();
+      if (!session) break;
+    }
+    roomSubscription?.unsubscribe();
+    roomSubscription = undefined;
+    const talk = client.open(ChatService.method.converse);
+    conversation = talk;
+    $("chat-transport").textContent = "over the socket";
+    talk.send({ event: { case: "join", value: { room: ROOM, afterSequence: lastChatSequence } } });
+    try {
+      for await (const reply of talk) {
+        failures = 0;
+        if (reply.event.case === "message") showChat(reply.event.value);
+        else if (reply.event.case === "typing") showTyping(reply.event.value);
+      }
+    } catch (error) {
+      if (error instanceof EdgeError && error.code === Code.Unauthenticated) break;
+    } finally {
+      conversation = undefined;
+      typing = false;
+      typists.clear();
+      $("chat-typing").textContent = "";
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** failures++)));
+  }
+  $("chat-transport").textContent = "read-only";
+  readRoom();
+}
+
+let roomSubscription: Subscription | undefined;
+
+function readRoom(): void {
+  roomSubscription?.unsubscribe();
+  roomSubscription = client.subscribe(ChatService.method.streamRoom, { room: ROOM, afterSequence: lastChatSequence }, { next: (m) => m.message && showChat(m.message) });
+}
+
+function showTyping(indicator: TypingIndicator): void {
+  if (indicator.active) typists.add(indicator.user);
+  else typists.delete(indicator.user);
+  const names = [...typists];
+  $("chat-typing").textContent = names.length === 0 ? "" : `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…`;
+}
+
+function setTyping(active: boolean): void {
+  clearTimeout(typingTimer);
+  if (active) typingTimer = setTimeout(() => setTyping(false), 3_000);
+  if (active === typing || !conversation) return;
+  typing = active;
+  try {
+    conversation.send({ event: { case: "typing", value: active } });
+  } catch {
+    // The stream just ended; the next one starts not typing.
+  }
+}
+
+$<HTMLInputElement>("chat-text").addEventListener("input", (event) => setTyping((event.target as HTMLInputElement).value.trim().length > 0));
 
 // Quotes arrive hundreds of times a second; the page renders at most once per frame, so a busy stream never
 // starves input handling. Only the latest quote per symbol is kept between frames.
@@ -171,6 +271,9 @@ function showOrderUpdate(update: OrderUpdate): void {
 }
 
 function showChat(message: ChatMessage): void {
+  // A reopened stream starts after the last message shown; anything older is already on the page.
+  if (message.sequence <= lastChatSequence) return;
+  lastChatSequence = message.sequence;
   const item = document.createElement("li");
   item.dataset["sequence"] = String(message.sequence);
   const author = document.createElement("b");
@@ -217,7 +320,13 @@ $<HTMLFormElement>("chat-form").addEventListener("submit", async (event) => {
   const text = input.value.trim();
   if (!text) return;
   try {
-    await client.call(ChatService.method.postMessage, { room: ROOM, text });
+    if (conversation && client.connectionState === "open") {
+      // Over the open conversation: the message comes back on it once stored, like everyone else's.
+      conversation.send({ event: { case: "text", value: text } });
+      setTyping(false);
+    } else {
+      await client.call(ChatService.method.postMessage, { room: ROOM, text });
+    }
     input.value = "";
   } catch (error) {
     $("order-result").textContent = error instanceof EdgeError ? error.message : String(error);

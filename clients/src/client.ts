@@ -27,6 +27,12 @@ export interface EdgeClientOptions {
   retry?: RetryOptions;
   /** How subscriptions receive messages: "json" (default) or "proto" (binary frames, about 40 % of the bytes: a quote is 67 bytes instead of 174). */
   encoding?: "json" | "proto";
+  /**
+   * When WebSockets cannot be opened (3 attempts in a row refused or closed before `ack`), server streams continue as
+   * HTTP streams (server-sent events) from their cursors and move back when the socket opens: on by default, `false`
+   * turns it off.
+   */
+  httpFallback?: false | { afterAttempts?: number; streamPath?: string };
   /** Revalidate GET calls with `If-None-Match` and answer 304s from memory: true (256 responses), a size, or a cache. */
   etagCache?: boolean | number | EtagCache;
 }
@@ -41,6 +47,8 @@ export interface EdgeClient {
   stream<I extends DescMessage, O extends DescMessage>(method: StreamingMethod<I, O>, request: MessageInitShape<I>, options?: SubscribeOptions & { limit?: number }): AsyncIterable<MessageShape<O>> & { readonly dropped: number };
   /** Opens a client-streaming or bidirectional stream over the shared WebSocket: send, end, and iterate over the replies. */
   open<I extends DescMessage, O extends DescMessage>(method: DuplexMethod<I, O>, options?: SubscribeOptions & { limit?: number }): DuplexStream<I, O>;
+  /** Asks `getToken()` again now: an open socket takes the new token (an `auth` frame; a reconnect only for another user). */
+  refreshToken(): Promise<void>;
   /** Sets the token used when no `getToken` was given; an open socket gets it at once (an `auth` frame, or a reconnect for another user). */
   setToken(token: string | undefined): void;
   /** The socket's state ("closed" until the first subscription opens it). */
@@ -74,6 +82,9 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         ...(options.webSocket ? { webSocket: options.webSocket } : {}),
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.encoding ? { encoding: options.encoding } : {}),
+        ...(options.httpFallback === false ? {} : {
+          httpFallback: { baseUrl: options.baseUrl, ...options.httpFallback, ...(options.fetch ? { fetch: options.fetch } : {}) },
+        }),
       });
       socket.onStateChange((state) => stateListeners.forEach((listener) => listener(state)));
       for (const { event, listener } of eventListeners) {
@@ -105,6 +116,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     subscribe: (method, request, handlers, subscribeOptions) => ensureSocket().subscribe(method, request, handlers, subscribeOptions),
     stream: (method, request, streamOptions) => ensureSocket().stream(method, request, streamOptions),
     open: (method, openOptions) => ensureSocket().open(method, openOptions),
+    refreshToken: async () => socket?.refreshToken(),
     setToken(value) {
       token = value;
       void socket?.refreshToken();

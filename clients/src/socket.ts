@@ -7,6 +7,8 @@ import { NextFrameSchema } from "./gen/edgebridge/v1/frames_pb.js";
 import { RetryPolicy, closeError } from "./retry.js";
 import type { CloseReason, RetryOptions } from "./retry.js";
 import { fetchToken, refreshDelay, tokenSubject } from "./tokens.js";
+import { openHttpStream } from "./httpstream.js";
+import type { StreamFrame } from "./httpstream.js";
 import type { TokenSource } from "./tokens.js";
 
 /** Where the client's WebSocket is in its life. */
@@ -124,6 +126,11 @@ export interface SocketEvents {
   signedOut: { error: EdgeError };
   /** `getToken()` threw, hung or the edge refused its token; it is asked again after a backoff delay. */
   tokenError: { error: unknown };
+  /**
+   * Server streams moved to HTTP (server-sent events) because WebSockets could not be opened, or back to the socket
+   * once one was: the socket keeps trying under its retry policy meanwhile.
+   */
+  transport: { transport: "websocket" | "http" };
 }
 
 /** Options of the socket connection. */
@@ -144,6 +151,13 @@ export interface SocketOptions {
    * frames of protobuf — about 40 % of the bytes for the same messages, decoded with the generated schemas.
    */
   encoding?: "json" | "proto";
+  /**
+   * Where server streams go when WebSockets are blocked (a proxy refuses the upgrade, or closes the socket before
+   * `ack`): after `afterAttempts` such attempts in a row (default 3), each subscription continues as an HTTP stream
+   * (server-sent events over fetch, the token in the Authorization header) from its cursor, and moves back to the
+   * socket, again from its cursor, as soon as one opens. Client and bidirectional streams wait for the socket.
+   */
+  httpFallback?: { baseUrl: string; streamPath?: string; afterAttempts?: number; fetch?: typeof fetch };
 }
 
 interface ActiveSubscription {
@@ -159,6 +173,8 @@ interface ActiveSubscription {
   cleanup: () => void;
   /** For client-streaming and bidirectional streams: messages waiting for the socket, and whether it was opened. */
   duplex?: { pending: unknown[]; opened: boolean; ended: boolean };
+  /** Aborts its HTTP stream while on the HTTP fallback. */
+  http?: AbortController;
 }
 
 const OPEN = 1;
@@ -191,6 +207,8 @@ export class EdgeSocket {
   /** A refused token gets one more attempt with whatever getToken() gives then. */
   private retriedToken = false;
   private tokenFailures = 0;
+  /** Whether server streams run over HTTP because the socket could not be opened. */
+  private onHttp = false;
 
   constructor(options: SocketOptions) {
     this.options = options;
@@ -529,8 +547,8 @@ export class EdgeSocket {
     if (!this.acked) {
       return; // The connection being opened asks getToken() itself.
     }
-    if (tokenSubject(token) !== tokenSubject(this.token)) {
-      // Another user: a connection's identity changes only by reconnecting.
+    if (this.token !== undefined && tokenSubject(token) !== tokenSubject(this.token)) {
+      // Another user: a connection's identity changes only by reconnecting. An anonymous one signs in in place.
       this.restart();
       return;
     }
@@ -551,6 +569,7 @@ export class EdgeSocket {
     const open = [...this.subscriptions.values()];
     this.subscriptions.clear();
     for (const active of open) {
+      active.http?.abort();
       active.cleanup();
       active.handlers.complete?.();
     }
@@ -644,12 +663,25 @@ export class EdgeSocket {
       clearTimeout(this.refreshTimer);
       const open = [...this.subscriptions.values()];
       this.subscriptions.clear();
+      this.onHttp = false;
       for (const active of open) {
+        active.http?.abort();
         active.cleanup();
         active.handlers.error?.(error);
       }
       this.emit("closed", { code: reason.code, reason: reason.reason, error });
       return;
+    }
+    const fallback = this.options.httpFallback;
+    if (fallback && !this.onHttp && this.attempt >= (fallback.afterAttempts ?? 3)) {
+      // Several attempts in a row refused or closed before ack: WebSockets are blocked on this path.
+      this.onHttp = true;
+      this.emit("transport", { transport: "http" });
+      for (const active of this.subscriptions.values()) {
+        if (!active.duplex) {
+          void this.openHttp(active);
+        }
+      }
     }
     const delayMs = this.policy.delay(attempt, reason.retryAfterMs);
     this.setState("reconnecting");
@@ -670,6 +702,15 @@ export class EdgeSocket {
         if (!this.acked) {
           this.acked = true;
           this.attempt = 0;
+          if (this.onHttp) {
+            // The socket works again: every stream moves back to it, from its cursor.
+            this.onHttp = false;
+            for (const active of this.subscriptions.values()) {
+              active.http?.abort();
+              delete active.http;
+            }
+            this.emit("transport", { transport: "websocket" });
+          }
           this.retriedToken = false;
           this.setState("open");
           const connectionId = String(frame.connectionId ?? "");
@@ -810,6 +851,9 @@ export class EdgeSocket {
 
   private sendSubscribe(active: ActiveSubscription): void {
     if (!this.acked) {
+      if (this.onHttp && !active.duplex) {
+        void this.openHttp(active);
+      }
       return; // Sent when the ack arrives.
     }
     if (active.contract.authRequired && this.signedOut) {
@@ -834,6 +878,65 @@ export class EdgeSocket {
       ...(this.options.encoding === "proto" ? { encoding: "proto" } : {}),
       ...(active.headers ? { metadata: active.headers } : {}),
     });
+  }
+
+  /**
+   * Runs one subscription as an HTTP stream until the socket is back: from its cursor, with the token of the moment,
+   * re-opened with backoff when it breaks and for the errors the socket would resume from.
+   */
+  private async openHttp(active: ActiveSubscription): Promise<void> {
+    const fallback = this.options.httpFallback!;
+    active.http?.abort();
+    const controller = new AbortController();
+    active.http = controller;
+    const current = () => this.onHttp && active.http === controller && this.subscriptions.get(active.id) === active;
+    const request = create(active.method.input, active.request);
+    const resume = active.contract.resume;
+    if (resume && active.cursor !== undefined) {
+      (request as Record<string, unknown>)[resume.requestField.localName] = active.cursor;
+      active.handlers.resumed?.(active.cursor);
+    }
+    const path = `${fallback.streamPath ?? "/stream"}/${active.method.parent.typeName}/${active.method.name}`;
+    try {
+      await openHttpStream({
+        url: new URL(path, fallback.baseUrl).toString(),
+        request: toJson(active.method.input, request),
+        token: this.signedOut ? undefined : await fetchToken(this.options.getToken),
+        headers: active.headers,
+        ...(fallback.fetch ? { fetch: fallback.fetch } : {}),
+        signal: controller.signal,
+      }, (frame: StreamFrame) => {
+        if (!current()) {
+          return;
+        }
+        if (frame.type === "next") {
+          this.deliver(active, fromJson(active.method.output, frame.message as never, { ignoreUnknownFields: true }), Number(frame.dropped ?? 0));
+        } else if (frame.type === "complete") {
+          delete active.http;
+          this.subscriptions.delete(active.id);
+          active.cleanup();
+          active.handlers.complete?.();
+        } else {
+          throw EdgeError.fromStatus(frame.status);
+        }
+      });
+    } catch (error) {
+      if (!current()) {
+        return; // Aborted: unsubscribed, closed, or moved back to the socket.
+      }
+      const failure = error instanceof EdgeError ? error : new EdgeError(Code.Unavailable, String(error));
+      const resumable = failure.code === Code.Unavailable || failure.code === Code.ResourceExhausted
+        || (failure.code === Code.Unauthenticated && active.contract.authRequired && !this.signedOut);
+      if (!resumable || active.retries >= 10) {
+        delete active.http;
+        this.drop(active, failure);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.policy.delay(active.retries++, failure.retryAfterMs)));
+      if (current()) {
+        void this.openHttp(active);
+      }
+    }
   }
 
   /** Opens a client or bidirectional stream on the acked socket, then sends what waited for it. */
@@ -861,6 +964,7 @@ export class EdgeSocket {
 
   /** Ends a stream locally, without telling the edge (its socket is gone, or the edge ended it). */
   private drop(active: ActiveSubscription, error: EdgeError): void {
+    active.http?.abort();
     this.subscriptions.delete(active.id);
     active.cleanup();
     active.handlers.error?.(error);
@@ -880,6 +984,7 @@ export class EdgeSocket {
     if (!active) {
       return;
     }
+    active.http?.abort();
     active.cleanup();
     this.subscriptions.delete(id);
     this.send({ type: "unsubscribe", id });

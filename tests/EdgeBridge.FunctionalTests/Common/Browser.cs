@@ -44,7 +44,7 @@ public sealed class Browser : IAsyncDisposable
         await page.FillAsync("#username", username);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login-form button");
-        await Assertions.Expect(page.Locator("#app")).ToBeVisibleAsync(new() { Timeout = (float)Wait.Deadline.TotalMilliseconds });
+        await Assertions.Expect(page.Locator("#portfolio")).ToBeVisibleAsync(new() { Timeout = (float)Wait.Deadline.TotalMilliseconds });
         Assert.Empty(errors);
         return page;
     }

@@ -35,24 +35,80 @@ public sealed partial class DashboardTests : IAsyncLifetime
         await Expect(page.Locator("#connection")).ToHaveAttributeAsync("data-state", "open");
         await Expect(page.Locator("#latency")).ToContainTextAsync("ms");
 
+        var orderPosts = 0;
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST" && request.Url.Contains("/orders", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref orderPosts);
+            }
+        };
         await page.SelectOptionAsync("#order-symbol", "HOOL");
         await page.FillAsync("#order-quantity", "2");
         await page.ClickAsync("#order-form button");
 
         await Expect(page.Locator("#order-updates li[data-status='FILLED']").Filter(new() { HasText = "HOOL" }).First).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
         await Expect(page.Locator("#positions tr[data-symbol='HOOL']")).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
+
+        // The socket was open: the order was a call over it, not an HTTP request.
+        Assert.Equal(0, Volatile.Read(ref orderPosts));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDirectory, "dashboard.png"), FullPage = true });
     }
 
     [Fact]
-    public async Task Dashboard_TwoUsersChat_EachSeesTheOther()
+    public async Task Dashboard_BeforeLogin_QuotesAreLive_AndNothingPrivateShows()
+    {
+        var context = await _browser.Instance.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(_stack.Edge.HttpAddress + "/");
+        var row = page.Locator("#quotes tr[data-symbol='ACME']");
+
+        await Expect(row).ToHaveAttributeAsync("data-sequence", new Regex("\\d+"), new() { Timeout = Ms(s_deadline) });
+        var first = await row.GetAttributeAsync("data-sequence");
+        await Expect(row).Not.ToHaveAttributeAsync("data-sequence", first!, new() { Timeout = Ms(s_deadline) });
+        await Expect(page.Locator("#login-form")).ToBeVisibleAsync();
+        await Expect(page.Locator("#portfolio")).ToBeHiddenAsync();
+        await Expect(page.Locator("#order-form")).ToBeHiddenAsync();
+
+        // Logging in signs the same socket in: no second socket, and the quotes go on.
+        var sockets = 0;
+        page.WebSocket += (_, _) => Interlocked.Increment(ref sockets);
+        await page.FillAsync("#password", "wonderland");
+        await page.ClickAsync("#login-form button");
+        await Expect(page.Locator("#portfolio")).ToBeVisibleAsync(new() { Timeout = Ms(s_deadline) });
+        var after = await row.GetAttributeAsync("data-sequence");
+        await Expect(row).Not.ToHaveAttributeAsync("data-sequence", after!, new() { Timeout = Ms(s_deadline) });
+        Assert.Equal(0, Volatile.Read(ref sockets));
+    }
+
+    [Fact]
+    public async Task Dashboard_TwoUsersChat_OverOneBidirectionalStreamEach_WithTyping()
     {
         var alice = await OpenLoggedInAsync("alice", "wonderland");
         var bob = await OpenLoggedInAsync("bob", "builder");
+        var posts = 0;
+        foreach (var page in new[] { alice, bob })
+        {
+            page.Request += (_, request) =>
+            {
+                if (request.Method == "POST" && request.Url.Contains("/v1/rooms/", StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref posts);
+                }
+            };
+            await Expect(page.Locator("#chat-transport")).ToHaveTextAsync("over the socket", new() { Timeout = Ms(s_deadline) });
+        }
+
         var tag = Guid.NewGuid().ToString("N")[..6];
+
+        // Typing shows on the other page while it lasts.
+        await alice.Locator("#chat-text").PressSequentiallyAsync("hi");
+        await Expect(bob.Locator("#chat-typing")).ToHaveTextAsync("alice is typing…", new() { Timeout = Ms(s_deadline) });
+        await Expect(alice.Locator("#chat-typing")).ToHaveTextAsync("");
 
         await alice.FillAsync("#chat-text", $"hi bob {tag}");
         await alice.ClickAsync("#chat-form button");
+        await Expect(bob.Locator("#chat-typing")).ToHaveTextAsync("", new() { Timeout = Ms(s_deadline) });
         await bob.FillAsync("#chat-text", $"hi alice {tag}");
         await bob.ClickAsync("#chat-form button");
 
@@ -62,6 +118,8 @@ public sealed partial class DashboardTests : IAsyncLifetime
             await Expect(page.Locator("#chat-messages li", new() { HasText = $"hi alice {tag}" })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
         }
 
+        // Both messages went over the sockets: no REST post.
+        Assert.Equal(0, Volatile.Read(ref posts));
         await bob.ScreenshotAsync(new() { Path = Path.Combine(Browser.ScreenshotDirectory, "chat.png"), FullPage = true });
     }
 
