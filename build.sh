@@ -165,6 +165,7 @@ cluster() {
       --contentRoot "$root/src/EdgeBridge.Host" --environment Demo \
       --Kestrel:Endpoints:Http:Url="http://127.0.0.1:8${i}80" --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:8${i}81" \
       --EdgeBridge:Listeners:Http:ProxyProtocol=true --EdgeBridge:Listeners:Grpc:ProxyProtocol=true \
+      --EdgeBridge:Listeners:Http:TrustedProxies:0=127.0.0.1 --EdgeBridge:Listeners:Grpc:TrustedProxies:0=127.0.0.1 \
       --ReverseProxy:Clusters:backend-rest:Destinations:backend:Address=http://127.0.0.1:5080 \
       --ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address=http://127.0.0.1:5081 \
       --ReverseProxy:Clusters:backend-rest:Destinations:replica-2:Address=http://127.0.0.1:5082 \

@@ -158,6 +158,11 @@ export interface SocketOptions {
    * socket, again from its cursor, as soon as one opens. Client and bidirectional streams wait for the socket.
    */
   httpFallback?: { baseUrl: string; streamPath?: string; afterAttempts?: number; fetch?: typeof fetch };
+  /**
+   * Longest wait from starting an attempt to the edge's `ack` (default 10 s): a handshake or an `init` that hangs — a
+   * balancer holding the connection, an edge that stopped answering — is abandoned and retried under the retry policy.
+   */
+  ackTimeoutMs?: number;
 }
 
 interface ActiveSubscription {
@@ -600,6 +605,18 @@ export class EdgeSocket {
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => this.send(token ? { type: "init", token } : { type: "init" });
+    const ackTimer = setTimeout(() => {
+      if (this.socket === socket && !this.acked) {
+        // Counts as a failed attempt, like a close before ack.
+        socket.onclose?.({ code: 1006, reason: `no ack within ${this.options.ackTimeoutMs ?? 10_000} ms` });
+        socket.onclose = null;
+        try {
+          socket.close();
+        } catch {
+          // Closing a socket that never connected may throw; it is abandoned either way.
+        }
+      }
+    }, this.options.ackTimeoutMs ?? 10_000);
     socket.onmessage = (event) => {
       const bytes = binaryData(event.data);
       if (bytes === undefined) {
@@ -616,6 +633,7 @@ export class EdgeSocket {
       }
     };
     socket.onclose = (event) => {
+      clearTimeout(ackTimer);
       if (this.socket !== socket) {
         return;
       }

@@ -79,10 +79,16 @@ public sealed class EdgeListenerOptions
     /// <summary>
     /// Whether every connection on this listener starts with a PROXY protocol v2 header from the load balancer
     /// (HAProxy's <c>send-proxy-v2</c>): the client address it names is the one every per-address limit and log uses.
-    /// A connection without a valid header is closed. Only for a listener that nothing but the balancer can reach.
-    /// Read at startup.
+    /// A connection without a valid header is closed. Needs <see cref="TrustedProxies"/>. Read at startup.
     /// </summary>
     public bool ProxyProtocol { get; set; }
+
+    /// <summary>
+    /// With <see cref="ProxyProtocol"/>, the balancers' addresses or networks (<c>10.0.0.5</c>, <c>10.0.0.0/24</c>):
+    /// a connection from any other peer is closed before its header is read, so a client that reaches the listener
+    /// directly cannot name itself any address. Required when <see cref="ProxyProtocol"/> is on. Read at startup.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
 }
 
 /// <summary>The upstream gRPC service the edge calls itself.</summary>

@@ -93,6 +93,19 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
             {
                 failures.Add($"{Root}:Listeners:{listener}:DirectUpgrade needs the Browser role: only browser listeners serve the WebSocket endpoint.");
             }
+
+            if (settings.ProxyProtocol && settings.TrustedProxies.Count == 0)
+            {
+                failures.Add($"{Root}:Listeners:{listener}:TrustedProxies must list the balancers' addresses (e.g. 10.0.0.5 or 10.0.0.0/24) when ProxyProtocol is on: otherwise anyone who reaches the listener names their own address.");
+            }
+
+            foreach (var proxy in settings.TrustedProxies)
+            {
+                if (!Listeners.TrustedPeers.TryParse(proxy, out _))
+                {
+                    failures.Add($"{Root}:Listeners:{listener}:TrustedProxies: '{proxy}' is neither an IP address nor a network in CIDR notation.");
+                }
+            }
         }
 
         var upstream = options.Upstream;

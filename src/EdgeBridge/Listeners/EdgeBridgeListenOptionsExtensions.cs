@@ -47,7 +47,7 @@ public static class EdgeBridgeListenOptionsExtensions
                 if (listener.ProxyProtocol)
                 {
                     // First: everything after it, the roles and direct upgrades included, sees the client's address.
-                    endpoint.ListenOptions.UseProxyProtocol(kestrel.Limits.RequestHeadersTimeout);
+                    endpoint.ListenOptions.UseProxyProtocol(kestrel.Limits.RequestHeadersTimeout, TrustedPeers.Parse(listener.TrustedProxies));
                 }
 
                 endpoint.ListenOptions.UseEdgeBridge(name, listener.Roles, directUpgrade);
@@ -57,12 +57,12 @@ public static class EdgeBridgeListenOptionsExtensions
         return kestrel;
     }
 
-    private static void UseProxyProtocol(this ListenOptions listen, TimeSpan headerTimeout)
+    private static void UseProxyProtocol(this ListenOptions listen, TimeSpan headerTimeout, TrustedPeers trusted)
     {
         var services = listen.ApplicationServices;
         var time = services.GetRequiredService<TimeProvider>();
         var logger = services.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProxyProtocol>>();
-        listen.Use(next => new ProxyProtocol(next, headerTimeout, time, logger).OnConnectionAsync);
+        listen.Use(next => new ProxyProtocol(next, headerTimeout, time, logger, trusted).OnConnectionAsync);
     }
 
     private static ListenOptions UseEdgeBridge(this ListenOptions listen, string? name, EdgeListenerRoles roles, Func<EdgeBridgeOptions, bool>? directUpgrade)

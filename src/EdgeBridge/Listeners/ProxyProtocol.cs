@@ -16,10 +16,11 @@ namespace EdgeBridge.Listeners;
 /// </summary>
 /// <remarks>
 /// Version 2 only: it is binary, fixed-layout and self-delimiting, so there is nothing to parse but lengths. The
-/// header is never trusted on a listener where it is not configured; on one where it is, a client that can reach the
-/// listener directly could name any address, which is why the listener must be reachable only by the balancer.
+/// header is never trusted on a listener where it is not configured; on one where it is, only from the peers listed
+/// in <c>TrustedProxies</c>: a client that reaches the listener directly is closed before its header is read, so it
+/// cannot name itself any address.
 /// </remarks>
-internal sealed partial class ProxyProtocol(ConnectionDelegate next, TimeSpan headerTimeout, TimeProvider time, ILogger logger)
+internal sealed partial class ProxyProtocol(ConnectionDelegate next, TimeSpan headerTimeout, TimeProvider time, ILogger logger, TrustedPeers trusted)
 {
     // \r\n\r\n\0\r\nQUIT\n, then version and command, family and protocol, and the length of what follows.
     private static ReadOnlySpan<byte> Signature => [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
@@ -31,6 +32,13 @@ internal sealed partial class ProxyProtocol(ConnectionDelegate next, TimeSpan he
 
     public async Task OnConnectionAsync(ConnectionContext context)
     {
+        if (!trusted.Contains((context.RemoteEndPoint as IPEndPoint)?.Address))
+        {
+            Log.Untrusted(logger, context.ConnectionId, context.RemoteEndPoint?.ToString() ?? "?");
+            context.Abort(new ConnectionAbortedException("The peer is not a trusted proxy of this listener."));
+            return;
+        }
+
         var parse = await ReadHeaderAsync(context, context.Transport.Input);
 
         if (parse.Problem is { } problem)
@@ -173,5 +181,9 @@ internal sealed partial class ProxyProtocol(ConnectionDelegate next, TimeSpan he
         [LoggerMessage(EventId = 1, EventName = "ProxyHeaderRefused", Level = LogLevel.Warning,
             Message = "Connection {ConnectionId} from {Peer} closed: PROXY protocol header missing or invalid ({Problem}).")]
         public static partial void Refused(ILogger logger, string connectionId, string peer, string problem);
+
+        [LoggerMessage(EventId = 2, EventName = "ProxyPeerUntrusted", Level = LogLevel.Warning,
+            Message = "Connection {ConnectionId} from {Peer} closed: not one of the listener's TrustedProxies.")]
+        public static partial void Untrusted(ILogger logger, string connectionId, string peer);
     }
 }

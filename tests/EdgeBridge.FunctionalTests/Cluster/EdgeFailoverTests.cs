@@ -49,6 +49,10 @@ public sealed class EdgeFailoverTests(PostgresServer postgres) : IAsyncLifetime
         await fleet.WaitUntilAsync((c, i) => c.Quotes > beforeKill[i].Quotes, "quotes continue for every client", s_moveDeadline);
         await Wait.UntilAsync(async () => (await _cluster.Balancer.UpAsync()).Http.SetEquals(["edge2"]), "the balancer takes edge 1 out");
 
+        // A client whose attempts kept landing on the dead edge may follow over HTTP streams meanwhile (the fallback
+        // for blocked WebSockets); each is back on a socket, on edge 2, before the next step.
+        await fleet.WaitUntilAsync(c => c.State == "open", "every client is on a socket again", s_moveDeadline);
+
         // Edge 1 is back; then edge 2 drains: told to move first (goaway), every client moves to edge 1.
         await _cluster.Edge1.RestartAsync();
         await _cluster.Balancer.WaitUntilUpAsync("edge1", "edge2");

@@ -40,6 +40,9 @@ public sealed class EdgeProcess : IAsyncDisposable
             $"--Kestrel:Endpoints:Grpc:Url=http://127.0.0.1:{grpc}",
             "--EdgeBridge:Listeners:Http:ProxyProtocol=true",
             "--EdgeBridge:Listeners:Grpc:ProxyProtocol=true",
+            // HAProxy runs on this machine: its connections come from loopback.
+            "--EdgeBridge:Listeners:Http:TrustedProxies:0=127.0.0.0/8",
+            "--EdgeBridge:Listeners:Grpc:TrustedProxies:0=127.0.0.0/8",
             $"--EdgeBridge:Tokens:SigningKey={BackendServer.SigningKey}",
             "--Logging:LogLevel:Default=Warning",
         };

@@ -11,6 +11,7 @@ public sealed class ProxiedListenerFixture : StackFixture
     protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
     {
         ["EdgeBridge:Listeners:Http:ProxyProtocol"] = "true",
+        ["EdgeBridge:Listeners:Http:TrustedProxies:0"] = "127.0.0.1",
         ["EdgeBridge:WebSockets:MaxConnectionsPerAddress"] = "1",
 
         // The header must come within a second; what follows it has its own timeouts.
@@ -110,6 +111,55 @@ public sealed class ProxyProtocolTests(ProxiedListenerFixture stack) : IClassFix
         try
         {
             return await stream.ReadAsync(buffer).AsTask().WaitAsync(Wait.Deadline);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
+
+/// <summary>An edge that takes PROXY headers only from a balancer at another address than the tests'.</summary>
+public sealed class ElsewhereBalancerFixture : StackFixture
+{
+    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
+    {
+        ["EdgeBridge:Listeners:Http:ProxyProtocol"] = "true",
+        ["EdgeBridge:Listeners:Http:TrustedProxies:0"] = "192.0.2.10",
+        ["EdgeBridge:Listeners:Http:TrustedProxies:1"] = "2001:db8::/32",
+    };
+}
+
+/// <summary>
+/// A client that reaches the PROXY listener directly cannot name itself an address: a valid header from a peer
+/// that is not a trusted proxy closes the connection before anything is read.
+/// </summary>
+public sealed class UntrustedProxyTests(ElsewhereBalancerFixture stack) : IClassFixture<ElsewhereBalancerFixture>
+{
+    [Fact]
+    public async Task ValidHeader_FromAnUntrustedPeer_IsClosed_AndTheGrpcListenerGoesOn()
+    {
+        using var raw = new TcpClient();
+        await raw.ConnectAsync(IPAddress.Loopback, stack.Edge.HttpPort);
+        var stream = raw.GetStream();
+        await stream.WriteAsync(ProxyHeader.V2(new IPEndPoint(IPAddress.Parse("198.51.100.7"), 40000), new IPEndPoint(IPAddress.Loopback, stack.Edge.HttpPort)));
+        await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n"u8.ToArray());
+
+        // Closed without an answer (a reset, or the end of the stream).
+        var buffer = new byte[256];
+        var read = await ReadOrResetAsync(stream, buffer);
+        Assert.Equal(0, read);
+
+        // The other listener, without the PROXY protocol, is not affected.
+        var quote = await new Trading.V1.MarketDataService.MarketDataServiceClient(stack.Grpc).GetQuoteAsync(new Trading.V1.GetQuoteRequest { Symbol = "ACME" });
+        Assert.Equal("ACME", quote.Quote.Symbol);
+    }
+
+    private static async Task<int> ReadOrResetAsync(NetworkStream stream, byte[] buffer)
+    {
+        try
+        {
+            return await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         }
         catch (IOException)
         {

@@ -44,6 +44,9 @@ public sealed class EdgeBridgeOptionsTests
         { "EdgeBridge:Browser:AllowedOrigins", o => o.Browser.AllowedOrigins.Add("https://app.example/path") },
         { "EdgeBridge:Listeners:Grpc:Roles", o => o.Listeners["Grpc"] = new EdgeListenerOptions { Roles = EdgeListenerRoles.None } },
         { "EdgeBridge:Listeners:Grpc:DirectUpgrade", o => o.Listeners["Grpc"] = new EdgeListenerOptions { Roles = EdgeListenerRoles.Grpc, DirectUpgrade = true } },
+        { "EdgeBridge:Listeners:Http:TrustedProxies", o => o.Listeners["Http"] = new EdgeListenerOptions { Roles = EdgeListenerRoles.Browser, ProxyProtocol = true } },
+        { "EdgeBridge:Listeners:Http:TrustedProxies", o => o.Listeners["Http"] = new EdgeListenerOptions { Roles = EdgeListenerRoles.Browser, ProxyProtocol = true, TrustedProxies = ["10.0.0.0/33"] } },
+        { "EdgeBridge:Listeners:Http:TrustedProxies", o => o.Listeners["Http"] = new EdgeListenerOptions { Roles = EdgeListenerRoles.Browser, ProxyProtocol = true, TrustedProxies = ["balancer.local"] } },
     };
 
     [Theory]
