@@ -33,6 +33,8 @@ export interface EdgeClientOptions {
    * turns it off.
    */
   httpFallback?: false | { afterAttempts?: number; streamPath?: string };
+  /** Longest wait from an attempt's start to the edge's `ack` before it is abandoned and retried (default 10 s). */
+  ackTimeoutMs?: number;
   /** Revalidate GET calls with `If-None-Match` and answer 304s from memory: true (256 responses), a size, or a cache. */
   etagCache?: boolean | number | EtagCache;
 }
@@ -82,6 +84,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         ...(options.webSocket ? { webSocket: options.webSocket } : {}),
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.encoding ? { encoding: options.encoding } : {}),
+        ...(options.ackTimeoutMs !== undefined ? { ackTimeoutMs: options.ackTimeoutMs } : {}),
         ...(options.httpFallback === false ? {} : {
           httpFallback: { baseUrl: options.baseUrl, ...options.httpFallback, ...(options.fetch ? { fetch: options.fetch } : {}) },
         }),

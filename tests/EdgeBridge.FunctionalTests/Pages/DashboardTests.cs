@@ -101,21 +101,28 @@ public sealed partial class DashboardTests : IAsyncLifetime
 
         var tag = Guid.NewGuid().ToString("N")[..6];
 
-        // Typing shows on the other page while it lasts.
-        await alice.Locator("#chat-text").PressSequentiallyAsync("hi");
-        await Expect(bob.Locator("#chat-typing")).ToHaveTextAsync("alice is typing…", new() { Timeout = Ms(s_deadline) });
-        await Expect(alice.Locator("#chat-typing")).ToHaveTextAsync("");
-
+        // Alice's message reaches Bob's page: his conversation has joined the room.
         await alice.FillAsync("#chat-text", $"hi bob {tag}");
         await alice.ClickAsync("#chat-form button");
+        await Expect(bob.Locator("#chat-messages li", new() { HasText = $"hi bob {tag}" })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
+
+        // Typing shows on the other page while it lasts, never on the typist's own.
+        await alice.Locator("#chat-text").PressSequentiallyAsync("and");
+        await Expect(bob.Locator("#chat-typing")).ToHaveTextAsync("alice is typing…", new() { Timeout = Ms(s_deadline) });
+        await Expect(alice.Locator("#chat-typing")).ToHaveTextAsync("");
+        await alice.FillAsync("#chat-text", $"and more {tag}");
+        await alice.ClickAsync("#chat-form button");
         await Expect(bob.Locator("#chat-typing")).ToHaveTextAsync("", new() { Timeout = Ms(s_deadline) });
+
         await bob.FillAsync("#chat-text", $"hi alice {tag}");
         await bob.ClickAsync("#chat-form button");
 
         foreach (var page in new[] { alice, bob })
         {
-            await Expect(page.Locator("#chat-messages li", new() { HasText = $"hi bob {tag}" })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
-            await Expect(page.Locator("#chat-messages li", new() { HasText = $"hi alice {tag}" })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
+            foreach (var text in new[] { $"hi bob {tag}", $"and more {tag}", $"hi alice {tag}" })
+            {
+                await Expect(page.Locator("#chat-messages li", new() { HasText = text })).ToHaveCountAsync(1, new() { Timeout = Ms(s_deadline) });
+            }
         }
 
         // Both messages went over the sockets: no REST post.

@@ -37,19 +37,21 @@ public sealed class ClientStreamTests(StackFixture stack) : IClassFixture<StackF
         await aliceSocket.SendAsync(new { type = "send", id = "a", message = new { join = new { room } } });
         await bobSocket.SubscribeAsync("b", Converse);
         await bobSocket.SendAsync(new { type = "send", id = "b", message = new { join = new { room } } });
-        await Wait.UntilAsync(() => stack.Backend.Calls.Active(ConversePath) >= 2, "both conversations reach the backend");
 
-        // Bob sees Alice start typing; Alice does not see her own indicator.
-        await aliceSocket.SendAsync(new { type = "send", id = "a", message = new { typing = true } });
-        await bobSocket.ReceiveUntilAsync(f => IsTyping(f, "b", "alice", true));
-
+        // Alice's message reaches both streams (hers too): Bob's conversation has joined the room.
         await aliceSocket.SendAsync(new { type = "send", id = "a", message = new { text = "hello bob" } });
-        var (_, aliceBefore) = await aliceSocket.ReceiveUntilAsync(f => IsMessage(f, "a", "hello bob"));
-        Assert.DoesNotContain(aliceBefore, f => f.Type() == "next" && f.GetProperty("message").TryGetProperty("typing", out _));
+        await aliceSocket.ReceiveUntilAsync(f => IsMessage(f, "a", "hello bob"));
         var (fromAlice, _) = await bobSocket.ReceiveUntilAsync(f => IsMessage(f, "b", "hello bob"));
         var message = fromAlice.GetProperty("message").GetProperty("message");
         Assert.Equal("alice", message.GetProperty("author").GetString());
         Assert.Equal(room, message.GetProperty("room").GetString());
+
+        // Bob sees Alice start typing; Alice does not see her own indicator.
+        await aliceSocket.SendAsync(new { type = "send", id = "a", message = new { typing = true } });
+        await bobSocket.ReceiveUntilAsync(f => IsTyping(f, "b", "alice", true));
+        await aliceSocket.SendAsync(new { type = "ping" });
+        var (_, aliceBefore) = await aliceSocket.ReceiveUntilAsync(f => f.Type() == "pong");
+        Assert.DoesNotContain(aliceBefore, f => f.Type() == "next" && f.GetProperty("message").TryGetProperty("typing", out _));
 
         // And back: Bob answers on his stream, Alice receives it on hers.
         await bobSocket.SendAsync(new { type = "send", id = "b", message = new { text = "hi alice" } });

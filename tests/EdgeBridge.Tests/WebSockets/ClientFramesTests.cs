@@ -32,6 +32,29 @@ public sealed class ClientFramesTests
     }
 
     [Theory]
+    [InlineData("""{"type":"send","id":"b","message":{"text":"hi"}}""", """{"text":"hi"}""")]
+    [InlineData("""{"type":"send","id":"b","message":{}}""", "{}")]
+    [InlineData("""{"type":"send","id":"b"}""", null)]
+    [InlineData("""{"type":"send","id":"b","message":"hi"}""", null)]
+    [InlineData("""{"type":"send","id":"b","message":null}""", null)]
+    public void Send_CarriesItsMessage_OrNullWhenItIsNotAnObject(string json, string? message)
+    {
+        var send = Assert.IsType<ClientFrame.Send>(Parse(json));
+
+        Assert.Equal(("b", message), (send.Id, send.Message));
+    }
+
+    [Fact]
+    public void End_YieldsItsId() => Assert.Equal("b", Assert.IsType<ClientFrame.End>(Parse("""{"type":"end","id":"b"}""")).Id);
+
+    [Theory]
+    [InlineData("""{"type":"send","message":{}}""", "send")]
+    [InlineData("""{"type":"end"}""", "end")]
+    [InlineData("""{"type":"end","id":""}""", "end")]
+    public void SendOrEnd_WithoutAnId_IsMalformed(string json, string type) =>
+        Assert.Equal(type, Assert.IsType<ClientFrame.Malformed>(Parse(json)).Type);
+
+    [Theory]
     [InlineData("""{"type":"call","method":"a.v1.S/M"}""")]
     [InlineData("""{"type":"call","id":"c","method":5}""")]
     public void Call_WithoutIdOrMethod_IsMalformed(string json) =>
