@@ -76,8 +76,12 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const wsUrl = new URL(options.webSocketPath ?? "/ws", options.baseUrl);
   wsUrl.protocol = wsUrl.protocol === "https:" ? "wss:" : "ws:";
 
+  // Closed by the edge for good (a limit broken, a refusal the retry policy does not retry): new subscriptions fail on
+  // it instead of opening socket after socket against the same refusal; close() lets the next one start afresh.
+  let closedByEdge = false;
   const ensureSocket = (): EdgeSocket => {
-    if (!socket || socket.state === "closed") {
+    if (!socket || (socket.state === "closed" && !closedByEdge)) {
+      closedByEdge = false;
       socket = new EdgeSocket({
         url: wsUrl.toString(),
         getToken,
@@ -90,6 +94,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         }),
       });
       socket.onStateChange((state) => stateListeners.forEach((listener) => listener(state)));
+      socket.on("closed", ({ error }) => (closedByEdge = error !== undefined));
       for (const { event, listener } of eventListeners) {
         attach(socket, event, listener);
       }
