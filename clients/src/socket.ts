@@ -314,54 +314,29 @@ export class EdgeSocket {
         return dropped;
       },
       [Symbol.asyncIterator]: () => {
-        const queue: MessageShape<O>[] = [];
-        let wake: (() => void) | undefined;
-        let failure: EdgeError | undefined;
-        let done = false;
-        const stop = () => wake?.();
+        const inbox = new Inbox<MessageShape<O>>();
         const subscription = this.subscribe(method, request, {
           next: (message, info) => {
             dropped += info.dropped;
-            if (queue.length >= limit) {
+            if (inbox.length >= limit) {
               if (!contract.dropOldest) {
                 subscription.unsubscribe();
-                failure = new EdgeError(Code.ResourceExhausted, `The loop fell ${limit} messages behind the stream.`);
-                stop();
+                inbox.fail(new EdgeError(Code.ResourceExhausted, `The loop fell ${limit} messages behind the stream.`));
                 return;
               }
-              queue.shift();
+              inbox.shift();
               dropped++;
             }
-            queue.push(message);
-            stop();
+            inbox.push(message);
           },
-          error: (error) => {
-            failure = error;
-            stop();
-          },
-          complete: () => {
-            done = true;
-            stop();
-          },
+          error: (error) => inbox.fail(error),
+          complete: () => inbox.finish(),
         }, options);
         return {
-          next: async (): Promise<IteratorResult<MessageShape<O>>> => {
-            while (queue.length === 0 && failure === undefined && !done) {
-              await new Promise<void>((resolve) => (wake = resolve));
-              wake = undefined;
-            }
-            const value = queue.shift();
-            if (value !== undefined) {
-              return { value, done: false };
-            }
-            if (failure !== undefined) {
-              throw failure;
-            }
-            return { value: undefined, done: true };
-          },
+          next: () => inbox.next(),
           return: async (): Promise<IteratorResult<MessageShape<O>>> => {
             subscription.unsubscribe();
-            done = true;
+            inbox.finish();
             return { value: undefined, done: true };
           },
         };
@@ -377,11 +352,7 @@ export class EdgeSocket {
     const contract = streamContract(method);
     const limit = Math.max(1, options.limit ?? (contract.queueLimit > 0 ? contract.queueLimit : 1024));
     const id = `d${++this.nextId}`;
-    const replies: MessageShape<O>[] = [];
-    let wake: (() => void) | undefined;
-    let failure: EdgeError | undefined;
-    let done = false;
-    const stop = () => wake?.();
+    const replies = new Inbox<MessageShape<O>>();
     const duplex = { pending: [] as unknown[], opened: false, ended: false };
     const active: ActiveSubscription = {
       id,
@@ -396,16 +367,9 @@ export class EdgeSocket {
             return;
           }
           replies.push(message as MessageShape<O>);
-          stop();
         },
-        error: (error) => {
-          failure = error;
-          stop();
-        },
-        complete: () => {
-          done = true;
-          stop();
-        },
+        error: (error) => replies.fail(error),
+        complete: () => replies.finish(),
       },
       cursor: undefined,
       retryTimer: undefined,
@@ -440,24 +404,10 @@ export class EdgeSocket {
       },
       cancel: () => {
         this.unsubscribe(id);
-        done = true;
-        stop();
+        replies.finish();
       },
       [Symbol.asyncIterator]: () => ({
-        next: async (): Promise<IteratorResult<MessageShape<O>>> => {
-          while (replies.length === 0 && failure === undefined && !done) {
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = undefined;
-          }
-          const value = replies.shift();
-          if (value !== undefined) {
-            return { value, done: false };
-          }
-          if (failure !== undefined) {
-            throw failure;
-          }
-          return { value: undefined, done: true };
-        },
+        next: () => replies.next(),
         return: async (): Promise<IteratorResult<MessageShape<O>>> => {
           stream.cancel();
           return { value: undefined, done: true };
@@ -465,7 +415,7 @@ export class EdgeSocket {
       }),
     };
     if (this.current === "closed") {
-      failure = new EdgeError(Code.Unavailable, "The client is closed.");
+      replies.fail(new EdgeError(Code.Unavailable, "The client is closed."));
       return stream;
     }
     const onAbort = () => this.end(id, cancelled(options.signal));
@@ -882,12 +832,7 @@ export class EdgeSocket {
       this.openDuplex(active, active.duplex);
       return;
     }
-    const request = create(active.method.input, active.request);
-    const resume = active.contract.resume;
-    if (resume && active.cursor !== undefined) {
-      (request as Record<string, unknown>)[resume.requestField.localName] = active.cursor;
-      active.handlers.resumed?.(active.cursor);
-    }
+    const request = this.resumeRequest(active);
     this.send({
       type: "subscribe",
       id: active.id,
@@ -908,12 +853,7 @@ export class EdgeSocket {
     const controller = new AbortController();
     active.http = controller;
     const current = () => this.onHttp && active.http === controller && this.subscriptions.get(active.id) === active;
-    const request = create(active.method.input, active.request);
-    const resume = active.contract.resume;
-    if (resume && active.cursor !== undefined) {
-      (request as Record<string, unknown>)[resume.requestField.localName] = active.cursor;
-      active.handlers.resumed?.(active.cursor);
-    }
+    const request = this.resumeRequest(active);
     const path = `${fallback.streamPath ?? "/stream"}/${active.method.parent.typeName}/${active.method.name}`;
     try {
       await openHttpStream({
@@ -955,6 +895,17 @@ export class EdgeSocket {
         void this.openHttp(active);
       }
     }
+  }
+
+  /** The subscription's request, continuing from its cursor when it has one (on any transport). */
+  private resumeRequest(active: ActiveSubscription): MessageShape<DescMessage> {
+    const request = create(active.method.input, active.request);
+    const resume = active.contract.resume;
+    if (resume && active.cursor !== undefined) {
+      (request as Record<string, unknown>)[resume.requestField.localName] = active.cursor;
+      active.handlers.resumed?.(active.cursor);
+    }
+    return request;
   }
 
   /** Opens a client or bidirectional stream on the acked socket, then sends what waited for it. */
@@ -1085,6 +1036,53 @@ export class EdgeSocket {
     for (const listener of this.eventListeners.get(event) ?? []) {
       (listener as (event: SocketEvents[K]) => void)(value);
     }
+  }
+}
+
+/** Messages waiting for a loop, and how their stream ended: what `stream()` and `open()` iterate over. */
+class Inbox<T> {
+  private readonly items: T[] = [];
+  private wake: (() => void) | undefined;
+  private failure: EdgeError | undefined;
+  private done = false;
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  /** Drops the oldest waiting item (drop-oldest streams). */
+  shift(): void {
+    this.items.shift();
+  }
+
+  fail(error: EdgeError): void {
+    this.failure = error;
+    this.wake?.();
+  }
+
+  finish(): void {
+    this.done = true;
+    this.wake?.();
+  }
+
+  /** The next item; after the last one, the end (or the failure, thrown). */
+  async next(): Promise<IteratorResult<T>> {
+    while (this.items.length === 0 && this.failure === undefined && !this.done) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    if (this.items.length > 0) {
+      return { value: this.items.shift()!, done: false };
+    }
+    if (this.failure !== undefined) {
+      throw this.failure;
+    }
+    return { value: undefined, done: true };
   }
 }
 

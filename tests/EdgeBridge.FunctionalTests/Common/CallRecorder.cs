@@ -34,36 +34,22 @@ public sealed class CallRecorder : Interceptor
         return continuation(request, context);
     }
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        TrackAsync(context, () => continuation(request, responseStream, context));
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        TrackAsync(context, () => continuation(requestStream, responseStream, context));
+
+    private async Task TrackAsync(ServerCallContext context, Func<Task> call)
     {
         StreamCalls.Enqueue((context.Method, context.RequestHeaders));
         _started.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
         _active.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
         try
         {
-            await continuation(request, responseStream, context);
-        }
-        finally
-        {
-            if (context.CancellationToken.IsCancellationRequested)
-            {
-                _cancelled.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
-            }
-
-            _active.AddOrUpdate(context.Method, 0, (_, n) => n - 1);
-        }
-    }
-
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        StreamCalls.Enqueue((context.Method, context.RequestHeaders));
-        _started.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
-        _active.AddOrUpdate(context.Method, 1, (_, n) => n + 1);
-        try
-        {
-            await continuation(requestStream, responseStream, context);
+            await call();
         }
         finally
         {

@@ -5,7 +5,6 @@ using EdgeBridge.Streams;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.Tests.Streams;
 
@@ -15,17 +14,9 @@ namespace EdgeBridge.Tests.Streams;
 /// </summary>
 public sealed class ClientStreamCallTests
 {
-    private static readonly ContractCatalog s_catalog = Catalog();
+    private static readonly ContractCatalog s_catalog = TestCatalog.Instance;
 
-    private static ContractCatalog Catalog()
-    {
-        var contracts = new ContractOptions();
-        contracts.Files.Add(CatalogTestReflection.Descriptor);
-        return new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions()));
-    }
-
-    private static StreamingMethod Method(string name) =>
-        s_catalog.TryGet("catalogtest.v1.FeedService/" + name, out var method) ? method : throw new ArgumentException(name);
+    private static StreamingMethod Method(string name) => TestCatalog.Method(name);
 
     private static FeedRequest Line(string topic) => new() { Topic = topic };
 

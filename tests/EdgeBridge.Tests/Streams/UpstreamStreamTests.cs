@@ -5,24 +5,15 @@ using EdgeBridge.Streams;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.Tests.Streams;
 
 /// <summary>The fan-out of one upstream call to its sinks, with a scripted call in place of a backend.</summary>
 public sealed class UpstreamStreamTests
 {
-    private static readonly ContractCatalog s_catalog = Catalog();
+    private static readonly ContractCatalog s_catalog = TestCatalog.Instance;
 
-    private static ContractCatalog Catalog()
-    {
-        var contracts = new ContractOptions();
-        contracts.Files.Add(CatalogTestReflection.Descriptor);
-        return new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions()));
-    }
-
-    private static StreamingMethod Method(string name) =>
-        s_catalog.TryGet("catalogtest.v1.FeedService/" + name, out var method) ? method : throw new ArgumentException(name);
+    private static StreamingMethod Method(string name) => TestCatalog.Method(name);
 
     private static UpstreamStream Stream(string method = "SharedFeed") =>
         new(Method(method), new FeedRequest { Topic = "t" }, [], sharingKey: "k", onClosed: null, NullLogger<UpstreamStream>.Instance);
