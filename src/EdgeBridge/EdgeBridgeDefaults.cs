@@ -21,6 +21,13 @@ public static class EdgeBridgeDefaults
     /// <summary>The CORS policy of browser routes: <see cref="BrowserOptions.AllowedOrigins"/>.</summary>
     public const string CorsPolicy = "EdgeBridge.Browser";
 
+    /// <summary>
+    /// The CORS policy of the Connect and gRPC-Web endpoints: the origins of <see cref="CorsPolicy"/>, with the headers
+    /// those protocols send (<c>connect-protocol-version</c>, <c>connect-timeout-ms</c>, <c>x-grpc-web</c>, …) and expose
+    /// (<c>grpc-status</c>, <c>grpc-message</c>, …).
+    /// </summary>
+    public const string RpcCorsPolicy = "EdgeBridge.Rpc";
+
     /// <summary>The rate limiter policy of REST routes: <see cref="RestOptions.PerAddress"/> and <see cref="RestOptions.PerUser"/>.</summary>
     public const string RestRateLimiterPolicy = "EdgeBridge.Rest";
 

@@ -18,7 +18,8 @@ namespace Microsoft.AspNetCore.Builder;
 public static class EdgeBridgeEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the edge: <c>/healthz</c> and <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint, the reverse
+    /// Maps the edge: <c>/healthz</c> and <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint, the contract's
+    /// methods over the Connect protocol and gRPC-Web (<see cref="RpcOptions"/>), the reverse
     /// proxy (REST and gRPC to the backend, each route bound to its listeners and guarded by the platform's
     /// authorization, CORS and rate limiting, errors in each protocol's own terms), and a fallback that answers
     /// everything else with a 404 google.rpc.Status (UNIMPLEMENTED for gRPC). Needs <c>UseCors</c>,
@@ -35,6 +36,11 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
             WebSocketEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser),
             EdgeBridge.Http.HttpStreamEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser).RequireCors(EdgeBridgeDefaults.CorsPolicy),
         };
+
+        if (options.CurrentValue.Rpc.Enabled)
+        {
+            builders.Add(EdgeBridge.Rpc.RpcEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser));
+        }
 
         var proxy = endpoints.MapReverseProxy(pipeline =>
         {

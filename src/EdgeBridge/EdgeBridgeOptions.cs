@@ -32,6 +32,9 @@ public sealed class EdgeBridgeOptions
     /// <summary>Server streams over plain HTTP: server-sent events and NDJSON.</summary>
     public HttpStreamOptions Streams { get; set; } = new();
 
+    /// <summary>The Connect protocol and gRPC-Web for browsers and HTTP/1.1 clients: the contract's methods at <c>/{package.Service}/{Method}</c>.</summary>
+    public RpcOptions Rpc { get; set; } = new();
+
     /// <summary>How the edge validates the access tokens it receives.</summary>
     public TokenOptions Tokens { get; set; } = new();
 
@@ -338,6 +341,26 @@ public sealed class EdgeWebSocketOptions
 
     /// <summary>Concurrent WebSocket connections from one client address; beyond it upgrades answer 429.</summary>
     public int MaxConnectionsPerAddress { get; set; } = 50;
+}
+
+/// <summary>
+/// The Connect protocol (unary, GET for side-effect-free methods, server streams) and gRPC-Web (binary and text) on
+/// Browser listeners, for every method the contract exposes to browsers: each call becomes the upstream gRPC call,
+/// under the same tokens, origins, rate limits and stream policies as REST and the socket.
+/// </summary>
+public sealed class RpcOptions
+{
+    /// <summary>Whether <c>MapEdgeBridge</c> maps the protocols. Read at startup.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Largest request message in bytes (its envelope included); beyond it RESOURCE_EXHAUSTED.</summary>
+    public int MaxRequestBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>A unary call's deadline when the client sets none (<c>Connect-Timeout-Ms</c>, <c>grpc-timeout</c>).</summary>
+    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest deadline a client may ask for a unary call; a longer one is cut to it.</summary>
+    public TimeSpan MaxTimeout { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>

@@ -21,6 +21,7 @@ internal sealed class ContractCatalog
 {
     private readonly FrozenDictionary<string, StreamingMethod> _methods;
     private readonly FrozenDictionary<string, SocketCallMethod> _socketCalls;
+    private readonly FrozenDictionary<string, UnaryMethod> _unary;
     private readonly FrozenDictionary<string, ContractMethod> _byGrpcPath;
     private readonly FrozenDictionary<string, (HttpRuleTemplate Template, ContractMethod Method)[]> _byHttpMethod;
 
@@ -30,6 +31,7 @@ internal sealed class ContractCatalog
         var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
         var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
         var socketCalls = new Dictionary<string, SocketCallMethod>(StringComparer.Ordinal);
+        var unary = new Dictionary<string, UnaryMethod>(StringComparer.Ordinal);
         foreach (var file in files)
         {
             foreach (var service in file.Services)
@@ -51,12 +53,21 @@ internal sealed class ContractCatalog
                         var exposed = new SocketCallMethod(method, socketCall, options.Value.WebSockets.CallTimeout);
                         socketCalls[exposed.FullName] = exposed;
                     }
+
+                    // What browsers may call over REST or the socket, they may call over Connect and gRPC-Web.
+                    if (!method.IsServerStreaming && !method.IsClientStreaming
+                        && (call.HttpBindings.Count > 0 || method.GetOptions()?.GetExtension(OptionsExtensions.Call) is not null))
+                    {
+                        var exposed = new UnaryMethod(call);
+                        unary[exposed.FullName] = exposed;
+                    }
                 }
             }
         }
 
         _methods = methods.ToFrozenDictionary(StringComparer.Ordinal);
         _socketCalls = socketCalls.ToFrozenDictionary(StringComparer.Ordinal);
+        _unary = unary.ToFrozenDictionary(StringComparer.Ordinal);
         _byGrpcPath = calls.ToFrozenDictionary(StringComparer.Ordinal);
         _byHttpMethod = calls.Values
             .SelectMany(call => call.HttpBindings.Select(template => (Template: template, Method: call)))
@@ -75,6 +86,11 @@ internal sealed class ContractCatalog
     public IReadOnlyCollection<SocketCallMethod> SocketCalls => _socketCalls.Values;
 
     public bool TryGetCall(string fullName, out SocketCallMethod method) => _socketCalls.TryGetValue(fullName, out method!);
+
+    /// <summary>The unary methods browsers may call (over REST, the socket, Connect and gRPC-Web).</summary>
+    public IReadOnlyCollection<UnaryMethod> BrowserCalls => _unary.Values;
+
+    public bool TryGetBrowserCall(string fullName, out UnaryMethod method) => _unary.TryGetValue(fullName, out method!);
 
     /// <summary>The method a gRPC call to <paramref name="path"/> (<c>/package.Service/Method</c>) invokes.</summary>
     public ContractMethod? FindGrpc(string path) => _byGrpcPath.GetValueOrDefault(path);

@@ -192,6 +192,13 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
         Positive("Streams:MaxRequestBytes", options.Streams.MaxRequestBytes);
         Duration("Streams:TicketLifetime", options.Streams.TicketLifetime);
         Positive("Streams:MaxRedeemedTickets", options.Streams.MaxRedeemedTickets);
+        Positive("Rpc:MaxRequestBytes", options.Rpc.MaxRequestBytes);
+        Duration("Rpc:DefaultTimeout", options.Rpc.DefaultTimeout);
+        Duration("Rpc:MaxTimeout", options.Rpc.MaxTimeout);
+        if (options.Rpc.DefaultTimeout > options.Rpc.MaxTimeout)
+        {
+            failures.Add($"{Root}:Rpc:DefaultTimeout ({options.Rpc.DefaultTimeout}) must not exceed {Root}:Rpc:MaxTimeout ({options.Rpc.MaxTimeout}).");
+        }
         Rate("WebSockets:HandshakesPerAddress", sockets.HandshakesPerAddress);
         Positive("WebSockets:MaxConnections", sockets.MaxConnections);
         Positive("WebSockets:MaxConnectionsPerAddress", sockets.MaxConnectionsPerAddress);

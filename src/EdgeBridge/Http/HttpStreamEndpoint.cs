@@ -1,4 +1,3 @@
-using System.Net;
 using EdgeBridge.Contracts;
 using EdgeBridge.Diagnostics;
 using EdgeBridge.Responses;
@@ -119,7 +118,19 @@ internal static partial class HttpStreamEndpoint
             return;
         }
 
-        // A stream holds what a socket holds: it is admitted and counted like one.
+        await ServeAsync(context, method, request, caller, expires, format, MessageEncoding.Json, deadline: null);
+    }
+
+    /// <summary>
+    /// Serves one subscription of <paramref name="method"/> as this response, in <paramref name="format"/>: admitted and
+    /// counted like a socket, through the socket's sink, sharing, slow-consumer policy and upstream caps; ended by the
+    /// token's expiry, the edge's drain, and <paramref name="deadline"/> when the client set one.
+    /// </summary>
+    internal static async Task ServeAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, DateTimeOffset? expires,
+        StreamFormat format, MessageEncoding encoding, TimeSpan? deadline)
+    {
+        var services = context.RequestServices;
+        var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue;
         var registry = services.GetRequiredService<ConnectionRegistry>();
         var address = caller.Address;
         if (!await ConnectionGate.TryEnterAsync(context, address, options.WebSockets, static _ => { }))
@@ -129,7 +140,8 @@ internal static partial class HttpStreamEndpoint
 
         try
         {
-            await StreamAsync(context, method, request, caller, expires, format, options.Streams, catalog.Json, registry.Draining);
+            await StreamAsync(context, method, request, caller, expires, format, encoding, deadline, options.Streams,
+                services.GetRequiredService<ContractCatalog>().Json, registry.Draining);
         }
         finally
         {
@@ -138,11 +150,11 @@ internal static partial class HttpStreamEndpoint
     }
 
     private static async Task StreamAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, DateTimeOffset? expires, StreamFormat format,
-        HttpStreamOptions options, ProtoJson json, CancellationToken draining)
+        MessageEncoding encoding, TimeSpan? deadline, HttpStreamOptions options, ProtoJson json, CancellationToken draining)
     {
         var services = context.RequestServices;
         var time = services.GetRequiredService<TimeProvider>();
-        var sink = new HttpStreamSink(method, time.GetUtcNow())
+        var sink = new HttpStreamSink(method, time.GetUtcNow(), encoding)
         {
             UsesToken = caller.Token is not null && method.Policy.ForwardsToken,
             Activity = EdgeBridgeActivities.StartSubscription(method, context.TraceIdentifier, "http", System.Diagnostics.Activity.Current?.Context ?? default),
@@ -168,6 +180,10 @@ internal static partial class HttpStreamEndpoint
         using var expiry = sink.UsesToken && expires is { } at
             ? time.CreateTimer(static state => ((StreamSink)state!).End(StatusCode.Unauthenticated, "The access token expired; reconnect with a fresh one and resume."),
                 sink, at - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan)
+            : null;
+        using var timeout = deadline is { } after
+            ? time.CreateTimer(static state => ((StreamSink)state!).End(StatusCode.DeadlineExceeded, "The stream reached the deadline the client set."),
+                sink, after, Timeout.InfiniteTimeSpan)
             : null;
         var writer = response.BodyWriter;
         try
@@ -282,10 +298,9 @@ internal static partial class HttpStreamEndpoint
         return (request, null, 0);
     }
 
-    /// <summary>The caller from the <c>Authorization</c> header, checked as every path checks tokens; a refusal when it does not hold.</summary>
+    /// <summary>The caller from the <c>Authorization</c> header or, for <c>EventSource</c>, a stream ticket.</summary>
     private static async Task<(Caller Caller, DateTimeOffset? Expires, string? Refusal)> AuthenticateAsync(HttpContext context, StreamingMethod method, EdgeTokens tokens)
     {
-        var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
         var header = context.Request.Headers.Authorization.ToString();
         if (header.Length == 0 && context.Request.Query["ticket"].ToString() is { Length: > 0 } ticket)
         {
@@ -299,26 +314,7 @@ internal static partial class HttpStreamEndpoint
             header = "Bearer " + sealedToken;
         }
 
-        if (header.Length == 0)
-        {
-            return method.Policy.RequiresToken
-                ? (default, null, $"'{method.FullName}' needs an access token: send it as 'Authorization: Bearer <token>'.")
-                : (new Caller(address, null, null), null, null);
-        }
-
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return (default, null, "The authorization header must be 'Bearer <token>'.");
-        }
-
-        var token = header["Bearer ".Length..].Trim();
-        var check = await tokens.ValidateAsync(token);
-        if (!check.Valid)
-        {
-            return (default, null, $"The token was rejected: {check.Problem}.");
-        }
-
-        return (new Caller(address, check.Subject, token), check.Expires, null);
+        return await BearerCallers.AuthenticateAsync(context, header, method.FullName, method.Policy.RequiresToken, tokens);
     }
 }
 

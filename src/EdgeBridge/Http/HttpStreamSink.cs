@@ -4,11 +4,11 @@ using EdgeBridge.Streams;
 namespace EdgeBridge.Http;
 
 /// <summary>
-/// A subscription carried by one HTTP response (SSE or NDJSON): a <see cref="StreamSink"/> whose writer is the
+/// A subscription carried by one HTTP response (SSE, NDJSON, a Connect or gRPC-Web stream): a <see cref="StreamSink"/> whose writer is the
 /// request's own loop, woken when the sink has items.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "A SemaphoreSlim without AvailableWaitHandle holds nothing to dispose.")]
-internal sealed class HttpStreamSink(StreamingMethod method, DateTimeOffset created) : StreamSink(method, MessageEncoding.Json, created)
+internal sealed class HttpStreamSink(StreamingMethod method, DateTimeOffset created, MessageEncoding encoding = MessageEncoding.Json) : StreamSink(method, encoding, created)
 {
     // Counts wake-ups; the sink wakes at most once until Drained, so this stays at 0 or 1 but for a race that
     // only costs one empty pass.

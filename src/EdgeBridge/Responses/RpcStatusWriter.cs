@@ -11,7 +11,8 @@ namespace EdgeBridge.Responses;
 
 /// <summary>
 /// Writes errors the edge itself produces in the protocol of the request: a google.rpc.Status JSON body for
-/// REST (the shape JSON transcoding uses for backend errors), a trailers-only response for gRPC.
+/// REST (the shape JSON transcoding uses for backend errors), a trailers-only response for gRPC, Connect's error
+/// JSON or gRPC-Web's status for those protocols.
 /// </summary>
 internal static class RpcStatusWriter
 {
@@ -30,6 +31,12 @@ internal static class RpcStatusWriter
         LetTheServerDrainTheBody(context);
         SecurityHeaders.ApplyOnce(context);
         var response = context.Response;
+        if (Rpc.RpcEndpoint.ProtocolOf(context) is { } rpc)
+        {
+            // A Connect or gRPC-Web call refused before it ran (rate limits): in its own protocol.
+            return Rpc.RpcErrors.WriteAsync(context, rpc, new Google.Rpc.Status { Code = (int)code, Message = message });
+        }
+
         if (IsGrpc(context))
         {
             // Trailers-only: the status rides in the headers of a 200 response with no body.

@@ -67,10 +67,23 @@ internal static class BrowserOrigins
 /// </summary>
 internal sealed class CorsSetup(IOptionsMonitor<EdgeBridgeOptions> options) : IConfigureOptions<CorsOptions>
 {
-    public void Configure(CorsOptions cors) => cors.AddPolicy(EdgeBridgeDefaults.CorsPolicy, policy => policy
-        .SetIsOriginAllowed(origin => BrowserOrigins.IsListed(origin, options.CurrentValue.Browser.AllowedOrigins))
-        .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
-        .WithHeaders("authorization", "content-type", "if-none-match")
-        .WithExposedHeaders("ETag", "Retry-After", "WWW-Authenticate")
-        .SetPreflightMaxAge(options.CurrentValue.Browser.PreflightMaxAge));
+    public void Configure(CorsOptions cors)
+    {
+        cors.AddPolicy(EdgeBridgeDefaults.CorsPolicy, policy => policy
+            .SetIsOriginAllowed(origin => BrowserOrigins.IsListed(origin, options.CurrentValue.Browser.AllowedOrigins))
+            .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
+            .WithHeaders("authorization", "content-type", "if-none-match")
+            .WithExposedHeaders("ETag", "Retry-After", "WWW-Authenticate")
+            .SetPreflightMaxAge(options.CurrentValue.Browser.PreflightMaxAge));
+
+        // What connect-es and the grpc-web runtime send and read (their documentation's CORS lists).
+        cors.AddPolicy(EdgeBridgeDefaults.RpcCorsPolicy, policy => policy
+            .SetIsOriginAllowed(origin => BrowserOrigins.IsListed(origin, options.CurrentValue.Browser.AllowedOrigins))
+            .WithMethods("GET", "POST")
+            .WithHeaders("authorization", "content-type", "if-none-match", "connect-protocol-version", "connect-timeout-ms",
+                "connect-accept-encoding", "connect-content-encoding", "x-grpc-web", "x-user-agent", "grpc-timeout", "x-request-id")
+            .WithExposedHeaders("ETag", "Retry-After", "WWW-Authenticate", "grpc-status", "grpc-message", "grpc-status-details-bin",
+                "connect-content-encoding", "connect-accept-encoding")
+            .SetPreflightMaxAge(options.CurrentValue.Browser.PreflightMaxAge));
+    }
 }

@@ -11,39 +11,21 @@ namespace EdgeBridge.Upstream;
 /// </summary>
 internal sealed class UpstreamCalls(UpstreamChannels channels, TimeProvider time)
 {
-    public async Task<(IMessage? Response, Google.Rpc.Status? Error)> CallAsync(SocketCallMethod method, IMessage request, string? token, CancellationToken cancellationToken)
+    public Task<(IMessage? Response, Google.Rpc.Status? Error)> CallAsync(SocketCallMethod method, IMessage request, string? token, CancellationToken cancellationToken) =>
+        CallAsync(method.GrpcMethod, request, token, time.GetUtcNow().UtcDateTime + method.Timeout, cancellationToken);
+
+    /// <summary>One unary call of <paramref name="method"/> with the caller's token, ending by <paramref name="deadline"/> (UTC).</summary>
+    public async Task<(IMessage? Response, Google.Rpc.Status? Error)> CallAsync(Method<IMessage, IMessage> method, IMessage request, string? token, DateTime deadline, CancellationToken cancellationToken)
     {
         try
         {
             var invoker = channels.Next();
             var headers = token is null ? [] : new Metadata { { "authorization", "Bearer " + token } };
-            var options = new CallOptions(headers, time.GetUtcNow().UtcDateTime + method.Timeout, cancellationToken);
-            return (await invoker.AsyncUnaryCall(method.GrpcMethod, null, options, request), null);
+            return (await invoker.AsyncUnaryCall(method, null, new CallOptions(headers, deadline, cancellationToken), request), null);
         }
         catch (RpcException ex)
         {
-            return (null, StatusOf(ex));
+            return (null, Streams.RpcStatuses.FromException(ex));
         }
-    }
-
-    private static Google.Rpc.Status StatusOf(RpcException ex)
-    {
-        if (ex.Trailers.GetValueBytes("grpc-status-details-bin") is { } details)
-        {
-            try
-            {
-                var status = Google.Rpc.Status.Parser.ParseFrom(details);
-                if (status.Code == (int)ex.StatusCode)
-                {
-                    return status;
-                }
-            }
-            catch (InvalidProtocolBufferException)
-            {
-                // A backend's malformed details: the code and message still stand.
-            }
-        }
-
-        return new Google.Rpc.Status { Code = (int)ex.StatusCode, Message = ex.Status.Detail };
     }
 }

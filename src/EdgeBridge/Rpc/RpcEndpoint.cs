@@ -1,0 +1,384 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Net;
+using EdgeBridge.Contracts;
+using EdgeBridge.Http;
+using EdgeBridge.Proxy;
+using EdgeBridge.Responses;
+using EdgeBridge.Security;
+using EdgeBridge.Streams;
+using EdgeBridge.Upstream;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace EdgeBridge.Rpc;
+
+/// <summary>
+/// The Connect protocol and gRPC-Web at <c>/{package.Service}/{Method}</c> on Browser listeners, for every method the
+/// contract exposes to browsers: clients people already use (connect-es, the grpc-web runtime) over HTTP/1.1, with
+/// no EdgeBridge code. Each call becomes the upstream gRPC call — a unary call with the caller's token and deadline,
+/// or a subscription through the socket's sinks (sharing, slow-consumer policy, caps) — and every refusal is in the
+/// request's own protocol (<see cref="RpcErrors"/>).
+/// </summary>
+internal static partial class RpcEndpoint
+{
+    // Only names with a package (a dot) are methods: "/docs/x" and "/v1/symbols" stay with their own routes.
+    private const string Pattern = "/{service:regex(^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$)}/{method:regex(^[A-Za-z_][A-Za-z0-9_]*$)}";
+
+    private const string LogCategory = "EdgeBridge.Rpc.RpcEndpoint";
+
+    /// <summary>Marks the endpoint, so that refusals made before it runs (rate limits) speak its protocol too.</summary>
+    internal sealed class Marker;
+
+    private static readonly Marker s_marker = new();
+
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) =>
+        endpoints.MapMethods(Pattern, [HttpMethods.Post, HttpMethods.Get], HandleAsync)
+            .WithDisplayName("EdgeBridge Connect and gRPC-Web")
+            .WithMetadata(s_marker)
+            .RequireRateLimiting(EdgeBridgeDefaults.RestRateLimiterPolicy)
+            .RequireCors(EdgeBridgeDefaults.RpcCorsPolicy);
+
+    /// <summary>The protocol of a request routed here; null for any other request (its errors are REST's or gRPC's).</summary>
+    public static RpcProtocol? ProtocolOf(HttpContext context) =>
+        context.GetEndpoint()?.Metadata.GetMetadata<Marker>() is not null ? RpcProtocol.Of(context.Request) : null;
+
+    private static Task FailAsync(HttpContext context, RpcProtocol protocol, StatusCode code, string message, int? httpStatus = null)
+    {
+        RpcStatusWriter.LetTheServerDrainTheBody(context);
+        return RpcErrors.WriteAsync(context, protocol, new Google.Rpc.Status { Code = (int)code, Message = message }, httpStatus);
+    }
+
+    private static async Task HandleAsync(HttpContext context)
+    {
+        SecurityHeaders.Apply(context);
+        var services = context.RequestServices;
+        var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Rpc;
+        var catalog = services.GetRequiredService<ContractCatalog>();
+        if (RpcProtocol.Of(context.Request) is not { } protocol)
+        {
+            // Which protocol the client meant is unknown: the answer is Connect's, which is plain HTTP and JSON.
+            context.Response.Headers["Accept-Post"] = "application/json, application/proto, application/connect+json, application/connect+proto, application/grpc-web+proto, application/grpc-web-text+proto";
+            var what = HttpMethods.IsGet(context.Request.Method)
+                ? "A GET needs the query parameters of Connect's GET: encoding=json|proto and message"
+                : $"Content type '{context.Request.ContentType}' is not one of the Connect protocol (application/json, application/proto, application/connect+json, application/connect+proto) or gRPC-Web (application/grpc-web[+proto|+json], application/grpc-web-text)";
+            await FailAsync(context, new RpcProtocol(RpcWire.Connect, Json: true), StatusCode.InvalidArgument,
+                what + "; gRPC over HTTP/2 is served on the edge's gRPC listener.", StatusCodes.Status415UnsupportedMediaType);
+            return;
+        }
+
+        if (!BrowserOrigins.IsAllowed(context, out var origin))
+        {
+            await FailAsync(context, protocol, StatusCode.PermissionDenied, $"Origin '{origin}' is not allowed.");
+            return;
+        }
+
+        var name = $"{context.Request.RouteValues["service"]}/{context.Request.RouteValues["method"]}";
+        if (!protocol.TryReadTimeout(context.Request, out var timeout))
+        {
+            await FailAsync(context, protocol, StatusCode.InvalidArgument, protocol.IsGrpcWeb
+                ? $"grpc-timeout '{context.Request.Headers["grpc-timeout"]}' is not 1 to 8 digits and a unit (H, M, S, m, u, n)."
+                : $"Connect-Timeout-Ms '{context.Request.Headers["Connect-Timeout-Ms"]}' is not 1 to 10 digits.");
+            return;
+        }
+
+        if (protocol.Wire == RpcWire.Connect && context.Request.Headers["Connect-Protocol-Version"].ToString() is { Length: > 0 } version && version != "1")
+        {
+            await FailAsync(context, protocol, StatusCode.InvalidArgument, $"Connect-Protocol-Version '{version}' is not supported; this edge speaks version 1.");
+            return;
+        }
+
+        if (catalog.TryGetBrowserCall(name, out var unary))
+        {
+            await CallAsync(context, protocol, unary, timeout, options, catalog);
+        }
+        else if (catalog.TryGet(name, out var stream) && !stream.ClientSends)
+        {
+            await SubscribeAsync(context, protocol, stream, timeout, options, catalog);
+        }
+        else if (catalog.TryGet(name, out _))
+        {
+            await FailAsync(context, protocol, StatusCode.Unimplemented,
+                $"'{name}' streams from the client too; over HTTP/1.1 it cannot, so it is served over the edge's WebSocket only.");
+        }
+        else
+        {
+            await FailAsync(context, protocol, StatusCode.Unimplemented, $"'{name}' is not a method this edge exposes to browsers.");
+        }
+    }
+
+    private static async Task CallAsync(HttpContext context, RpcProtocol protocol, UnaryMethod method, TimeSpan? timeout, RpcOptions options, ContractCatalog catalog)
+    {
+        if (protocol.Wire == RpcWire.ConnectStream)
+        {
+            await FailAsync(context, protocol, StatusCode.InvalidArgument, $"'{method.FullName}' is unary: send it as application/json or application/proto, not a stream.");
+            return;
+        }
+
+        var get = HttpMethods.IsGet(context.Request.Method);
+        if (get && !method.NoSideEffects)
+        {
+            await FailAsync(context, protocol, StatusCode.InvalidArgument,
+                $"'{method.FullName}' may change state, so it is called with POST; GET is for methods marked idempotency_level = NO_SIDE_EFFECTS.");
+            return;
+        }
+
+        var (request, problem, code) = await ReadMessageAsync(context, protocol, method.Descriptor.InputType, options, catalog);
+        if (request is null)
+        {
+            await FailAsync(context, protocol, code, problem!);
+            return;
+        }
+
+        var services = context.RequestServices;
+        var (caller, _, refusal) = await BearerCallers.AuthenticateAsync(context, context.Request.Headers.Authorization.ToString(), method.FullName,
+            method.Contract.RequiresCaller, services.GetRequiredService<EdgeTokens>());
+        if (refusal is not null)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await FailAsync(context, protocol, StatusCode.Unauthenticated, refusal);
+            return;
+        }
+
+        // A credential check is throttled here as on REST and gRPC: a throttled attempt never costs the backend a hash.
+        var throttle = method.Contract.Principal is not null ? services.GetRequiredService<LoginThrottle>() : null;
+        var principal = method.Contract.Principal?.Accessor.GetValue(request) as string;
+        if (throttle is not null && throttle.IsThrottled(caller.Address, principal, out var wait))
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await FailAsync(context, protocol, StatusCode.ResourceExhausted, $"Too many failed attempts; retry after {seconds} s.");
+            return;
+        }
+
+        var time = services.GetRequiredService<TimeProvider>();
+        var allowed = timeout is { } asked ? (asked < options.MaxTimeout ? asked : options.MaxTimeout) : options.DefaultTimeout;
+        var (response, error) = await services.GetRequiredService<UpstreamCalls>().CallAsync(method.GrpcMethod, request, caller.Token,
+            time.GetUtcNow().UtcDateTime + allowed, context.RequestAborted);
+        if (throttle is not null)
+        {
+            switch (error?.Code ?? 0)
+            {
+                case (int)StatusCode.OK:
+                    throttle.Succeeded(caller.Address, principal);
+                    break;
+                case (int)StatusCode.Unauthenticated:
+                    throttle.Failed(caller.Address, principal);
+                    break;
+            }
+        }
+
+        if (error is not null)
+        {
+            if (error.Code is (int)StatusCode.Unavailable or (int)StatusCode.Internal or (int)StatusCode.Unknown or (int)StatusCode.DataLoss)
+            {
+                Log.UpstreamFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory), method.FullName, (StatusCode)error.Code);
+            }
+
+            await RpcErrors.WriteAsync(context, protocol, error);
+            return;
+        }
+
+        var bytes = protocol.Json ? catalog.Json.FormatUtf8(response!) : response!.ToByteArray();
+        await WriteResponseAsync(context, protocol, bytes, get, caller.Token is not null);
+    }
+
+    private static async Task WriteResponseAsync(HttpContext context, RpcProtocol protocol, byte[] message, bool get, bool personal)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = protocol.ContentType;
+        if (protocol.Wire == RpcWire.Connect)
+        {
+            if (get)
+            {
+                // A GET is a read anyone may repeat: revalidated with its ETag each time, private when it is the caller's.
+                var etag = CachingTransformProvider.ComputeETag(message);
+                response.Headers.ETag = etag;
+                response.Headers.CacheControl = personal ? "private, no-cache" : "no-cache";
+                response.Headers.Vary = "Authorization";
+                if (CachingTransformProvider.Matches(context.Request.Headers.IfNoneMatch, etag))
+                {
+                    response.StatusCode = StatusCodes.Status304NotModified;
+                    response.ContentType = null;
+                    return;
+                }
+            }
+
+            response.ContentLength = message.Length;
+            await response.Body.WriteAsync(message, context.RequestAborted);
+            return;
+        }
+
+        // gRPC-Web: the message, then the trailers frame.
+        var format = RpcStreamFormat.For(protocol);
+        var writer = response.BodyWriter;
+        format.Next(writer, message, 0, null);
+        format.End(writer, new Google.Rpc.Status(), null!);
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    private static async Task SubscribeAsync(HttpContext context, RpcProtocol protocol, StreamingMethod method, TimeSpan? timeout, RpcOptions options, ContractCatalog catalog)
+    {
+        if (protocol.Wire == RpcWire.Connect)
+        {
+            await FailAsync(context, protocol, StatusCode.InvalidArgument,
+                $"'{method.FullName}' is a server stream: send it as application/connect+json or application/connect+proto.");
+            return;
+        }
+
+        var (request, problem, code) = await ReadMessageAsync(context, protocol, method.Descriptor.InputType, options, catalog);
+        if (request is null)
+        {
+            await FailAsync(context, protocol, code, problem!);
+            return;
+        }
+
+        var (caller, expires, refusal) = await BearerCallers.AuthenticateAsync(context, context.Request.Headers.Authorization.ToString(), method.FullName,
+            method.Policy.RequiresToken, context.RequestServices.GetRequiredService<EdgeTokens>());
+        if (refusal is not null)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await FailAsync(context, protocol, StatusCode.Unauthenticated, refusal);
+            return;
+        }
+
+        await HttpStreamEndpoint.ServeAsync(context, method, request, caller, expires, RpcStreamFormat.For(protocol),
+            protocol.Json ? MessageEncoding.Json : MessageEncoding.Proto, timeout);
+    }
+
+    /// <summary>
+    /// The request message: Connect unary's body (or GET's <c>message</c> parameter), or the one envelope of a
+    /// streaming or gRPC-Web body; null with a problem and its code when it is too large or does not fit the type.
+    /// </summary>
+    private static async Task<(IMessage? Request, string? Problem, StatusCode Code)> ReadMessageAsync(HttpContext context, RpcProtocol protocol,
+        MessageDescriptor type, RpcOptions options, ContractCatalog catalog)
+    {
+        ReadOnlyMemory<byte> bytes;
+        if (HttpMethods.IsGet(context.Request.Method))
+        {
+            var query = context.Request.Query;
+            var text = query["message"].ToString();
+            if (text.Length > options.MaxRequestBytes * 2)
+            {
+                return (null, $"The request is larger than {options.MaxRequestBytes} bytes.", StatusCode.ResourceExhausted);
+            }
+
+            if (query["compression"].ToString() is { Length: > 0 } compression && compression != "identity")
+            {
+                return (null, $"Compression '{compression}' is not supported; send the message uncompressed.", StatusCode.Unimplemented);
+            }
+
+            if (query["base64"] == "1")
+            {
+                var padded = text.Replace('-', '+').Replace('_', '/');
+                padded += new string('=', (4 - padded.Length % 4) % 4);
+                try
+                {
+                    bytes = Convert.FromBase64String(padded);
+                }
+                catch (FormatException)
+                {
+                    return (null, "The message parameter is not base64url (base64=1).", StatusCode.InvalidArgument);
+                }
+            }
+            else
+            {
+                bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            }
+        }
+        else
+        {
+            if (context.Request.Headers["Content-Encoding"].ToString() is { Length: > 0 } encoding && encoding != "identity"
+                || context.Request.Headers["Connect-Content-Encoding"].ToString() is { Length: > 0 } streamEncoding && streamEncoding != "identity")
+            {
+                return (null, "Compressed requests are not supported; send the message uncompressed (identity).", StatusCode.Unimplemented);
+            }
+
+            var body = await ReadBodyAsync(context, protocol.Wire == RpcWire.GrpcWebText ? options.MaxRequestBytes * 4 / 3 + 4 : options.MaxRequestBytes + Envelope.HeaderLength);
+            if (body is null)
+            {
+                return (null, $"The request is larger than {options.MaxRequestBytes} bytes.", StatusCode.ResourceExhausted);
+            }
+
+            bytes = body;
+            if (protocol.Wire == RpcWire.GrpcWebText)
+            {
+                var decoded = new byte[Base64.GetMaxDecodedFromUtf8Length(body.Length)];
+                if (Base64.DecodeFromUtf8(body, decoded, out _, out var written) != OperationStatus.Done)
+                {
+                    return (null, "The body of a grpc-web-text request is not base64.", StatusCode.InvalidArgument);
+                }
+
+                bytes = decoded.AsMemory(0, written);
+            }
+
+            if (protocol.Wire != RpcWire.Connect)
+            {
+                if (!Envelope.TryReadSingle(bytes, out bytes, out var problem))
+                {
+                    return (null, "The request is not one enveloped message: " + problem + ".", problem!.StartsWith("compressed", StringComparison.Ordinal) ? StatusCode.Unimplemented : StatusCode.InvalidArgument);
+                }
+            }
+        }
+
+        try
+        {
+            var message = protocol.Json
+                ? catalog.Json.Parser.Parse(bytes.Length == 0 ? "{}" : System.Text.Encoding.UTF8.GetString(bytes.Span), type)
+                : type.Parser.ParseFrom(bytes.Span);
+            return (message, null, StatusCode.OK);
+        }
+        catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException or ArgumentException)
+        {
+            return (null, $"The request does not fit {type.FullName}: {ex.Message}", StatusCode.InvalidArgument);
+        }
+    }
+
+    /// <summary>The whole body, up to <paramref name="limit"/> bytes; null when it is longer.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
+    {
+        var request = context.Request;
+        if (request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 256, limit) + 1);
+        try
+        {
+            while (true)
+            {
+                var read = await request.Body.ReadAsync(buffer.GetMemory(Math.Min(4096, limit + 1 - buffer.WrittenCount)), context.RequestAborted);
+                if (read == 0)
+                {
+                    return buffer.WrittenSpan.ToArray();
+                }
+
+                buffer.Advance(read);
+                if (buffer.WrittenCount > limit)
+                {
+                    return null;
+                }
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "RpcUpstreamFailed", Level = LogLevel.Warning, Message = "A call of {Method} failed upstream with {Status}.")]
+        public static partial void UpstreamFailed(ILogger logger, string method, StatusCode status);
+    }
+}
