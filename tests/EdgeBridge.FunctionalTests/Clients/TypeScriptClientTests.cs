@@ -26,6 +26,17 @@ public sealed class TypeScriptClientTests(StackFixture stack) : IClassFixture<St
         Assert.Contains("fail 0", output);
     }
 
+    /// <summary>connect-es, unchanged, over the Connect protocol (JSON, binary, GET) and gRPC-Web, against this stack.</summary>
+    [Fact]
+    public async Task ConnectEs_AgainstRealStack_Pass()
+    {
+        var (exitCode, output) = await Repository.RunInAsync(Clients, "env", $"EDGEBRIDGE_URL={stack.Edge.HttpAddress}",
+            "node", "--test", "--test-reporter=spec", "dist/src/connect.e2e.js");
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("fail 0", output);
+    }
+
     /// <summary>The library's descriptors (clients/src/gen) and the sample's code (clients/sample/gen) are what their templates generate now.</summary>
     [Theory]
     [InlineData("clients/buf.gen.yaml", "clients/src/gen")]

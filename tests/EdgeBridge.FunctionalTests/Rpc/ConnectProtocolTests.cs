@@ -89,6 +89,24 @@ public sealed class ConnectProtocolTests(RpcFixture stack) : IClassFixture<RpcFi
     }
 
     [Fact]
+    public async Task FailedLogins_AreThrottledBeforeTheBackend()
+    {
+        var user = "guess-" + Guid.NewGuid().ToString("N")[..8];
+        var logins = stack.Backend.Calls.UnaryCount("trading.v1.AuthService/Login");
+        var answers = new List<(HttpStatusCode Status, string? Code, bool RetryAfter)>();
+        for (var i = 0; i < 8; i++)
+        {
+            var (response, error) = await SendAsync(RpcWire.Connect("/trading.v1.AuthService/Login", $$"""{"username":"{{user}}","password":"wrong-{{i}}"}"""));
+            answers.Add((response.StatusCode, error.GetProperty("code").GetString(), response.Headers.RetryAfter is not null));
+        }
+
+        // Five failures per user at an address (the default), then refusals that cost the backend nothing.
+        Assert.All(answers.Take(5), a => Assert.Equal((HttpStatusCode.Unauthorized, "unauthenticated"), (a.Status, a.Code)));
+        Assert.All(answers.Skip(5), a => Assert.Equal((HttpStatusCode.TooManyRequests, "resource_exhausted", true), a));
+        Assert.Equal(logins + 5, stack.Backend.Calls.UnaryCount("trading.v1.AuthService/Login"));
+    }
+
+    [Fact]
     public async Task Get_SideEffectFree_IsCacheableWithAnETag()
     {
         var path = GetQuote + "?connect=v1&encoding=json&message=" + Uri.EscapeDataString("""{"symbol":"ACME"}""");
