@@ -25,6 +25,19 @@ public sealed class ContractCatalogTests
     }
 
     [Fact]
+    public void BrowserCalls_AreTheUnaryMethodsWithAnHttpRuleOrACallOption()
+    {
+        var catalog = Catalog();
+
+        Assert.Equal(["catalogtest.v1.FeedService/CallableRead", "catalogtest.v1.FeedService/CallableWrite"],
+            catalog.BrowserCalls.Select(m => m.FullName).Order(StringComparer.Ordinal));
+        Assert.True(catalog.TryGetBrowserCall("catalogtest.v1.FeedService/CallableRead", out var read) && read.NoSideEffects);
+        Assert.True(catalog.TryGetBrowserCall("catalogtest.v1.FeedService/CallableWrite", out var write) && !write.NoSideEffects);
+        Assert.False(catalog.TryGetBrowserCall("catalogtest.v1.FeedService/InternalOnly", out _));
+        Assert.False(catalog.TryGetBrowserCall("catalogtest.v1.FeedService/AnnotatedUnary", out _));
+    }
+
+    [Fact]
     public void TryGet_HiddenOrUnary_NotFound()
     {
         var catalog = Catalog();
