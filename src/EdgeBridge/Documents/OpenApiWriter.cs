@@ -14,7 +14,7 @@ internal static partial class OpenApiWriter
 {
 
     public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version,
-        IReadOnlyCollection<Contracts.StreamingMethod>? streams = null, string streamPath = "/stream")
+        IReadOnlyCollection<Contracts.StreamingMethod>? streams = null, string streamPath = "/stream", IReadOnlyCollection<Contracts.UnaryMethod>? rpcCalls = null)
     {
         var schemas = new ProtoSchemas("#/components/schemas/");
         var paths = new SortedDictionary<string, JsonObject>(StringComparer.Ordinal);
@@ -58,7 +58,25 @@ internal static partial class OpenApiWriter
             paths[$"{streamPath}/{stream.FullName}"] = StreamOperations(method, stream, schemas);
         }
 
+        // The same methods through the Connect protocol and gRPC-Web, for clients that already speak them.
+        foreach (var call in rpcCalls ?? [])
+        {
+            var method = described.GetValueOrDefault(call.Descriptor.FullName) ?? call.Descriptor;
+            paths["/" + call.FullName] = RpcOperations(method, call.NoSideEffects, call.Contract.RequiresCaller, schemas, streaming: false);
+        }
+
+        foreach (var stream in (rpcCalls is null ? [] : streams ?? []).Where(s => !s.ClientSends))
+        {
+            var method = described.GetValueOrDefault(stream.Descriptor.FullName) ?? stream.Descriptor;
+            paths["/" + stream.FullName] = RpcOperations(method, false, stream.Policy.RequiresToken, schemas, streaming: true);
+        }
+
         var components = new JsonObject();
+        if (rpcCalls is not null)
+        {
+            components["ConnectError"] = ConnectError();
+        }
+
         foreach (var (name, schema) in schemas.All)
         {
             components[name] = schema.DeepClone();
@@ -77,7 +95,7 @@ internal static partial class OpenApiWriter
             {
                 ["title"] = title,
                 ["version"] = version,
-                ["description"] = "REST/JSON routes of the contract, as served through the edge. Generated from the proto descriptors.",
+                ["description"] = "REST/JSON routes of the contract, as served through the edge, its server streams over HTTP, and (where the edge serves them) its methods over the Connect protocol and gRPC-Web. Generated from the proto descriptors.",
             },
             ["servers"] = new JsonArray(new JsonObject { ["url"] = "/" }),
             ["tags"] = tags,
@@ -238,6 +256,111 @@ internal static partial class OpenApiWriter
 
         return new JsonObject { ["get"] = Operation("get"), ["post"] = Operation("post") };
     }
+
+    /// <summary>A method as Connect (unary, GET when side-effect-free, or a server stream) and gRPC-Web call it.</summary>
+    private static JsonObject RpcOperations(MethodDescriptor method, bool noSideEffects, bool requiresToken, ProtoSchemas schemas, bool streaming)
+    {
+        var grpcWeb = "gRPC-Web (`application/grpc-web+proto`, `application/grpc-web-text`) reaches the same method: length-prefixed messages, "
+            + "the status in a trailers frame or, before any message, in `grpc-status` headers. `grpc-timeout` sets a deadline.";
+        JsonObject Operation(bool get)
+        {
+            var description = streaming
+                ? $"The server stream `{method.Service.FullName}/{method.Name}` over the Connect protocol: the request is one enveloped `{method.InputType.FullName}` "
+                    + "(`application/connect+json` or `+proto`); the answer is 200 with enveloped messages and Connect's end-of-stream message "
+                    + "(`{}` or `{\"error\":ConnectError}`). The same subscription as on the WebSocket (sharing, slow-consumer policy). "
+                    + "`Connect-Timeout-Ms` ends it with `deadline_exceeded`. " + grpcWeb
+                : get
+                    ? $"`{method.Service.FullName}/{method.Name}` as a Connect GET (the method is marked `idempotency_level = NO_SIDE_EFFECTS`): "
+                        + "cacheable, with an `ETag` (`If-None-Match` answers 304)."
+                    : $"`{method.Service.FullName}/{method.Name}` over the Connect protocol: the request message as the body (`application/json` or "
+                        + "`application/proto`), the response message as the answer, errors as Connect's error JSON with the HTTP status of their code. "
+                        + "`Connect-Timeout-Ms` sets a deadline. " + grpcWeb;
+            var operation = new JsonObject
+            {
+                ["operationId"] = $"{method.Service.Name}_{method.Name}_Connect{(get ? "Get" : "")}",
+                ["tags"] = new JsonArray(method.Service.Name),
+                ["summary"] = FirstSentence(ProtoSchemas.Comment(method)) is { Length: > 0 } summary ? summary : method.Name,
+                ["description"] = description,
+            };
+            var error = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = "#/components/schemas/ConnectError" } } };
+            var binary = new JsonObject { ["schema"] = new JsonObject { ["type"] = "string", ["contentEncoding"] = "binary" } };
+            if (get)
+            {
+                operation["parameters"] = new JsonArray(
+                    new JsonObject { ["name"] = "connect", ["in"] = "query", ["schema"] = new JsonObject { ["const"] = "v1" } },
+                    new JsonObject { ["name"] = "encoding", ["in"] = "query", ["required"] = true, ["schema"] = new JsonObject { ["enum"] = new JsonArray("json", "proto") } },
+                    new JsonObject { ["name"] = "message", ["in"] = "query", ["required"] = true, ["description"] = $"The `{method.InputType.FullName}`: proto3 JSON, or (with `base64=1`) its encoding in unpadded base64url.", ["schema"] = new JsonObject { ["type"] = "string" } },
+                    new JsonObject { ["name"] = "base64", ["in"] = "query", ["schema"] = new JsonObject { ["const"] = "1" } });
+            }
+            else
+            {
+                operation["requestBody"] = new JsonObject
+                {
+                    ["required"] = true,
+                    ["content"] = streaming
+                        ? new JsonObject { ["application/connect+json"] = binary.DeepClone(), ["application/connect+proto"] = binary.DeepClone(), ["application/grpc-web+proto"] = binary.DeepClone() }
+                        : new JsonObject { ["application/json"] = new JsonObject { ["schema"] = schemas.Reference(method.InputType) }, ["application/proto"] = binary.DeepClone(), ["application/grpc-web+proto"] = binary.DeepClone() },
+                };
+            }
+
+            operation["responses"] = new JsonObject
+            {
+                ["200"] = new JsonObject
+                {
+                    ["description"] = streaming ? "The stream: enveloped messages, then the end of the stream (errors too)." : "The response message.",
+                    ["content"] = streaming
+                        ? new JsonObject { ["application/connect+json"] = binary.DeepClone(), ["application/connect+proto"] = binary.DeepClone(), ["application/grpc-web+proto"] = binary.DeepClone() }
+                        : new JsonObject { ["application/json"] = new JsonObject { ["schema"] = schemas.Reference(method.OutputType) }, ["application/proto"] = binary.DeepClone(), ["application/grpc-web+proto"] = binary.DeepClone() },
+                },
+                ["default"] = new JsonObject { ["description"] = "A Connect error: its code, a message, the backend's details.", ["content"] = error },
+            };
+            if (requiresToken)
+            {
+                operation["security"] = new JsonArray(new JsonObject { ["bearer"] = new JsonArray() });
+            }
+
+            return operation;
+        }
+
+        var item = new JsonObject { ["post"] = Operation(get: false) };
+        if (noSideEffects)
+        {
+            item["get"] = Operation(get: true);
+        }
+
+        return item;
+    }
+
+    /// <summary>The Connect protocol's error object.</summary>
+    private static JsonObject ConnectError() => new()
+    {
+        ["type"] = "object",
+        ["description"] = "A Connect error (connectrpc.com/docs/protocol): the gRPC code by its Connect name, a message, and the backend's google.rpc.Status details.",
+        ["required"] = new JsonArray("code"),
+        ["properties"] = new JsonObject
+        {
+            ["code"] = new JsonObject
+            {
+                ["enum"] = new JsonArray("canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied",
+                    "resource_exhausted", "failed_precondition", "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss", "unauthenticated"),
+            },
+            ["message"] = new JsonObject { ["type"] = "string" },
+            ["details"] = new JsonObject
+            {
+                ["type"] = "array",
+                ["items"] = new JsonObject
+                {
+                    ["type"] = "object",
+                    ["required"] = new JsonArray("type", "value"),
+                    ["properties"] = new JsonObject
+                    {
+                        ["type"] = new JsonObject { ["type"] = "string", ["description"] = "The detail's full message name, e.g. google.rpc.ErrorInfo." },
+                        ["value"] = new JsonObject { ["type"] = "string", ["description"] = "The detail's protobuf encoding, unpadded base64." },
+                    },
+                },
+            },
+        },
+    };
 
     private static JsonObject Body(JsonObject schema) => new()
     {
