@@ -15,7 +15,7 @@ internal static class Harness
     public static Process Start(string system, IReadOnlyDictionary<string, string> settings, string? cpus = null)
     {
         // The edge serving its streams over HTTP (server-sent events) is the same server.
-        system = system == "edgebridge-sse" ? "edgebridge" : system;
+        system = system is "edgebridge-sse" or "edgebridge-connect" or "edgebridge-grpcweb" ? "edgebridge" : system;
         var arguments = new List<string> { typeof(Harness).Assembly.Location, "serve", system };
         arguments.AddRange(settings.Select(s => $"{s.Key}={s.Value}"));
         if (cpus is not null)
@@ -175,6 +175,9 @@ internal sealed record SystemUnderTest(string Name, Process Process, int Port, i
             ["{\"type\":\"init\"}", "{\"type\":\"subscribe\",\"id\":\"q\",\"method\":\"trading.v1.MarketDataService/StreamQuotes\",\"request\":" + request +
                 (proto ? ",\"encoding\":\"proto\"}" : "}")], "\"type\":\"next\""),
         "edgebridge-sse" => ("/stream/trading.v1.MarketDataService/StreamQuotes?request=" + Uri.EscapeDataString(request), null, [], "event: next"),
+        // The same stream for clients that speak Connect (JSON) or gRPC-Web (binary): one HTTP/1.1 response each.
+        "edgebridge-connect" => ("POST application/connect+json /trading.v1.MarketDataService/StreamQuotes", null, [], ""),
+        "edgebridge-grpcweb" => ("POST application/grpc-web+proto /trading.v1.MarketDataService/StreamQuotes", null, [], ""),
         "signalr" => ("/hub", null, ["{\"protocol\":\"json\",\"version\":1}\u001e", "{\"type\":1,\"target\":\"Join\",\"arguments\":[]}\u001e"], "\"target\":\"next\""),
         _ => ("/ws", null, [], "\"type\":\"next\""),
     };

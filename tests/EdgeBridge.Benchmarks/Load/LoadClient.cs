@@ -21,6 +21,15 @@ internal sealed class LoadClient : IAsyncDisposable
 
     // A server-sent-event stream rather than a WebSocket: the bytes are counted as they come, no frames.
     private bool _eventStream;
+    private bool _envelopes;
+    private bool _protoEnvelopes;
+
+    // An enveloped stream (Connect, gRPC-Web) arrives chunked: its body, de-chunked, waits here for whole envelopes.
+    private readonly byte[] _body = new byte[128 * 1024];
+    private int _bodyStart;
+    private int _bodyEnd;
+    private long _chunkLeft;
+    private int _chunkTrailer;
     private long _messages;
     private long _bytesReceived;
     private long _bytesSent;
@@ -51,12 +60,23 @@ internal sealed class LoadClient : IAsyncDisposable
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         var eventStream = path.StartsWith("/stream/", StringComparison.Ordinal);
-        var request = eventStream
+
+        // "POST <content type> <path>": a Connect or gRPC-Web server stream of every symbol.
+        var post = path.StartsWith("POST ", StringComparison.Ordinal) ? path.Split(' ') : null;
+        var proto = post is not null && post[1].StartsWith("application/grpc-web", StringComparison.Ordinal);
+        var body = post is null ? [] : proto ? new byte[5] : [0, 0, 0, 0, 2, (byte)'{', (byte)'}'];
+        var request = post is not null
+            ? $"POST {post[2]} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {post[1]}\r\nContent-Length: {body.Length}\r\n\r\n"
+            : eventStream
             ? $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
             : $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
               $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n" +
               (subprotocol is null ? "" : $"Sec-WebSocket-Protocol: {subprotocol}\r\n") + "\r\n";
         await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancellationToken);
+        if (post is not null)
+        {
+            await socket.SendAsync(body, cancellationToken);
+        }
 
         // Read the response headers byte by byte: nothing after them may be consumed here.
         var header = new StringBuilder();
@@ -71,13 +91,13 @@ internal sealed class LoadClient : IAsyncDisposable
             header.Append((char)one[0]);
         }
 
-        if (!header.ToString().StartsWith(eventStream ? "HTTP/1.1 200" : "HTTP/1.1 101", StringComparison.Ordinal))
+        if (!header.ToString().StartsWith(eventStream || post is not null ? "HTTP/1.1 200" : "HTTP/1.1 101", StringComparison.Ordinal))
         {
             socket.Dispose();
             throw UpgradeRefusedException.From(header.ToString());
         }
 
-        return new LoadClient(socket, sampleEvery, latencies) { _eventStream = eventStream };
+        return new LoadClient(socket, sampleEvery, latencies) { _eventStream = eventStream, _envelopes = post is not null, _protoEnvelopes = proto };
     }
 
     public async Task SendTextAsync(string text)
@@ -104,7 +124,7 @@ internal sealed class LoadClient : IAsyncDisposable
 
                 end += read;
                 Interlocked.Add(ref _bytesReceived, read);
-                start = _eventStream ? ParseEvents(start, end, marker) : Parse(start, end, marker);
+                start = _envelopes ? ParseChunks(start, end) : _eventStream ? ParseEvents(start, end, marker) : Parse(start, end, marker);
                 if (start == end)
                 {
                     start = end = 0;
@@ -197,6 +217,96 @@ internal sealed class LoadClient : IAsyncDisposable
             }
 
             start += blank + 2;
+        }
+    }
+
+    /// <summary>De-chunks the body (chunk-size line, data, CRLF) into <see cref="_body"/>, then counts its envelopes.</summary>
+    private int ParseChunks(int start, int end)
+    {
+        while (start < end)
+        {
+            if (_chunkTrailer > 0)
+            {
+                var skip = Math.Min(_chunkTrailer, end - start);
+                _chunkTrailer -= skip;
+                start += skip;
+            }
+            else if (_chunkLeft == 0)
+            {
+                var line = _buffer.AsSpan(start, end - start).IndexOf("\r\n"u8);
+                if (line < 0)
+                {
+                    return start;
+                }
+
+                _chunkLeft = long.Parse(Encoding.ASCII.GetString(_buffer, start, line).Split(';')[0], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+                start += line + 2;
+                if (_chunkLeft == 0)
+                {
+                    return end;
+                }
+            }
+            else
+            {
+                if (_bodyEnd == _body.Length)
+                {
+                    Buffer.BlockCopy(_body, _bodyStart, _body, 0, _bodyEnd - _bodyStart);
+                    _bodyEnd -= _bodyStart;
+                    _bodyStart = 0;
+                }
+
+                var take = (int)Math.Min(Math.Min(_chunkLeft, end - start), _body.Length - _bodyEnd);
+                Buffer.BlockCopy(_buffer, start, _body, _bodyEnd, take);
+                _bodyEnd += take;
+                start += take;
+                _chunkLeft -= take;
+                if (_chunkLeft == 0)
+                {
+                    _chunkTrailer = 2;
+                }
+
+                ParseEnvelopes();
+            }
+        }
+
+        return start;
+    }
+
+    private void ParseEnvelopes()
+    {
+        while (_bodyEnd - _bodyStart >= 5)
+        {
+            var length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(_body.AsSpan(_bodyStart + 1));
+            if (_bodyEnd - _bodyStart < 5 + length)
+            {
+                return;
+            }
+
+            if (_body[_bodyStart] == 0)
+            {
+                Interlocked.Increment(ref _messages);
+                _first.TrySetResult();
+                if (_latencies is not null && Recording && --_untilSample <= 0)
+                {
+                    _untilSample = _sampleEvery;
+                    var message = _body.AsSpan(_bodyStart + 5, length);
+                    if (_protoEnvelopes)
+                    {
+                        _latencies.Record(DateTime.UtcNow - Trading.V1.StreamQuotesResponse.Parser.ParseFrom(message).Quote.Time.ToDateTime());
+                    }
+                    else if (LatencyMicros(message) is { } micros)
+                    {
+                        _latencies.Record(micros);
+                    }
+                }
+            }
+
+            _bodyStart += 5 + length;
+        }
+
+        if (_bodyStart == _bodyEnd)
+        {
+            _bodyStart = _bodyEnd = 0;
         }
     }
 

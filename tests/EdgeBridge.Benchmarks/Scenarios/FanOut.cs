@@ -7,7 +7,7 @@ using EdgeBridge.Benchmarks.Report;
 namespace EdgeBridge.Benchmarks.Scenarios;
 
 internal sealed record RunResult(string System, int Subscribers, int Round, long Delivered, double MessagesPerSecond, double CpuMicrosPerMessage,
-    long RssBytes, int P50Micros, int P99Micros, int P999Micros, int LoadPercent = 0);
+    long RssBytes, int P50Micros, int P99Micros, int P999Micros, int LoadPercent = 0, double WireBytesPerMessage = 0);
 
 /// <summary>
 /// Fan-out: one upstream gRPC stream (4 symbols every 10 ms) to N WebSocket subscribers, every system in the same
@@ -43,13 +43,13 @@ internal static class FanOut
         text.AppendLine("Asked of every system: 400 messages per second per subscriber. Medians over rounds; systems interleaved within each round. " +
             "CPU is the server process's user+system time per delivered message; latency is backend publish → client receipt.").AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"![Fan-out: delivered messages per second]({chart})").AppendLine();
-        text.AppendLine("| N | system | delivered msg/s | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | RSS MB |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        text.AppendLine("| N | system | delivered msg/s | p50 ms | p99 ms | p99.9 ms | CPU µs/msg | wire bytes/msg | RSS MB |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
         var medians = Medians(results).ToList();
         foreach (var m in medians)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {m.Subscribers} | {m.System} | {m.MessagesPerSecond:N0} | {m.P50Micros / 1000.0:N1} | {m.P99Micros / 1000.0:N1} | {m.P999Micros / 1000.0:N1} | {m.CpuMicrosPerMessage:N2} | {m.RssBytes / 1048576.0:N0} |");
+                $"| {m.Subscribers} | {m.System} | {m.MessagesPerSecond:N0} | {m.P50Micros / 1000.0:N1} | {m.P99Micros / 1000.0:N1} | {m.P999Micros / 1000.0:N1} | {m.CpuMicrosPerMessage:N2} | {m.WireBytesPerMessage:N0} | {m.RssBytes / 1048576.0:N0} |");
         }
 
         text.AppendLine().AppendLine("Ratios EdgeBridge / peer:").AppendLine();
@@ -77,7 +77,7 @@ internal static class FanOut
         .Select(g => new RunResult(g.Key.System, g.Key.Subscribers, 0, (long)Harness.Median(g.Select(r => (double)r.Delivered)),
             Harness.Median(g.Select(r => r.MessagesPerSecond)), Harness.Median(g.Select(r => r.CpuMicrosPerMessage)), (long)Harness.Median(g.Select(r => (double)r.RssBytes)),
             (int)Harness.Median(g.Select(r => (double)r.P50Micros)), (int)Harness.Median(g.Select(r => (double)r.P99Micros)), (int)Harness.Median(g.Select(r => (double)r.P999Micros)),
-            g.Key.LoadPercent));
+            g.Key.LoadPercent, Harness.Median(g.Select(r => r.WireBytesPerMessage))));
 
     public static string Ratio(double ours, double peer) => peer == 0 ? "–" : (ours / peer).ToString("N2", CultureInfo.InvariantCulture);
 }
@@ -114,9 +114,11 @@ internal static class Subscribers
 
         var before = ProcessStats.Read(server.Process.Id);
         var start = clients.Sum(c => c.Messages);
+        var bytesBefore = clients.Sum(c => c.WireBytes);
         var clock = Stopwatch.StartNew();
         await Task.Delay(options.Measure);
         var delivered = clients.Sum(c => c.Messages) - start;
+        var bytes = clients.Sum(c => c.WireBytes) - bytesBefore;
         var elapsed = clock.Elapsed;
         var after = ProcessStats.Read(server.Process.Id);
         foreach (var client in clients)
@@ -133,6 +135,6 @@ internal static class Subscribers
         await Task.WhenAll(loops);
         return new RunResult(server.Name, subscribers, round, delivered, delivered / elapsed.TotalSeconds,
             delivered == 0 ? 0 : (after.Cpu - before.Cpu).TotalMicroseconds / delivered, after.RssBytes,
-            latencies.Percentile(50), latencies.Percentile(99), latencies.Percentile(99.9), loadPercent);
+            latencies.Percentile(50), latencies.Percentile(99), latencies.Percentile(99.9), loadPercent, delivered == 0 ? 0 : bytes / (double)delivered);
     }
 }

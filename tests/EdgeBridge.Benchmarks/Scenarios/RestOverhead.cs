@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using EdgeBridge.Benchmarks.Load;
 using EdgeBridge.Benchmarks.Report;
+using Google.Protobuf;
 using Grpc.Net.Client;
 using Trading.V1;
 
@@ -50,6 +51,9 @@ internal static class RestOverhead
                     ("gRPC via edge", edge, () => Grpc($"http://127.0.0.1:{edge.GrpcPort}")),
                     ("gRPC via YARP", yarp, () => Grpc($"http://127.0.0.1:{yarp.GrpcPort}")),
                     ("gRPC direct", null, () => Grpc($"http://127.0.0.1:{backend.GrpcPort}")),
+                    // The same read for clients that speak Connect or gRPC-Web: translated by the edge to its gRPC call.
+                    ("Connect via edge", edge, () => Rpc($"http://127.0.0.1:{edge.Port}", concurrency, grpcWeb: false)),
+                    ("gRPC-Web via edge", edge, () => Rpc($"http://127.0.0.1:{edge.Port}", concurrency, grpcWeb: true)),
                 };
 
                 // A proxy on one busy core reaches its steady rate only once the JIT has optimized its hot code,
@@ -77,13 +81,13 @@ internal static class RestOverhead
 
                 // Half the slower proxy's closed-loop rate, per protocol: every target can serve it with room to spare.
                 var steadyMedians = Medians(results);
-                double Rate(string protocol) => 0.5 * steadyMedians.Where(m => m.Target.StartsWith(protocol, StringComparison.Ordinal) && !m.Target.EndsWith("direct", StringComparison.Ordinal))
+                double Rate(string protocol) => 0.5 * steadyMedians.Where(m => ProtocolOf(m.Target) == protocol && !m.Target.EndsWith("direct", StringComparison.Ordinal))
                     .Min(m => m.RequestsPerSecond);
                 for (var round = 1; round <= options.Rounds; round++)
                 {
                     foreach (var (name, proxy, caller) in targets)
                     {
-                        var rate = Rate(name[..4]);
+                        var rate = Rate(ProtocolOf(name));
                         var result = await MeasureAtRateAsync(name, round, caller(), rate, options.Warmup, options.Measure, proxy?.Process.Id, backend.Process.Id);
                         sameRate.Add(result);
                         Console.Error.WriteLine($"rest same rate round {round} {name,-14}: {result.RequestsPerSecond,8:N0} of {rate,8:N0} req/s  proxy {result.ProxyCpuMicros,6:N1} µs/req  backend {result.BackendCpuMicros,6:N1} µs/req");
@@ -137,6 +141,32 @@ internal static class RestOverhead
             response.EnsureSuccessStatusCode();
             await response.Content.ReadAsByteArrayAsync();
         };
+    }
+
+    /// <summary>"REST via edge" → "REST": targets of one protocol share a rate.</summary>
+    private static string ProtocolOf(string target) => target[..target.IndexOf(' ', StringComparison.Ordinal)];
+
+    private static Func<Task> Rpc(string address, int concurrency, bool grpcWeb)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = new Uri(address) };
+        var body = grpcWeb ? Envelope(new GetQuoteRequest { Symbol = "AAA" }.ToByteArray()) : "{\"symbol\":\"AAA\"}"u8.ToArray();
+        var contentType = grpcWeb ? "application/grpc-web+proto" : "application/json";
+        return async () =>
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+            using var response = await http.PostAsync("/trading.v1.MarketDataService/GetQuote", content);
+            response.EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+        };
+    }
+
+    private static byte[] Envelope(byte[] message)
+    {
+        var frame = new byte[5 + message.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
+        message.CopyTo(frame, 5);
+        return frame;
     }
 
     private static Func<Task> Grpc(string address)
@@ -298,6 +328,19 @@ internal static class RestOverhead
             }
         }
 
+        // Connect and gRPC-Web are translated at the edge to the backend's gRPC call; REST is transcoded by the backend.
+        var rest = medians.FirstOrDefault(m => m.Target == "REST via edge");
+        foreach (var translated in medians.Where(m => m.Target is "Connect via edge" or "gRPC-Web via edge"))
+        {
+            if (rest is not null)
+            {
+                text.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{translated.Target[..translated.Target.IndexOf(' ', StringComparison.Ordinal)]} / REST, both through the edge: {FanOut.Ratio(translated.ProxyCpuMicros, rest.ProxyCpuMicros)}× the edge's CPU per request, " +
+                    $"{FanOut.Ratio(translated.RequestsPerSecond, rest.RequestsPerSecond)}× the throughput, {FanOut.Ratio(translated.P99Micros, rest.P99Micros)}× the p99, " +
+                    $"{FanOut.Ratio(translated.BackendCpuMicros, rest.BackendCpuMicros)}× the backend's CPU per request."));
+            }
+        }
+
         if (sameRate.Count > 0)
         {
             var atRate = Medians(sameRate);
@@ -309,7 +352,7 @@ internal static class RestOverhead
             text.AppendLine("|---|---|---|---|---|---|---|");
             foreach (var m in atRate)
             {
-                var asked = 0.5 * medians.Where(s => s.Target.StartsWith(m.Target[..4], StringComparison.Ordinal) && !s.Target.EndsWith("direct", StringComparison.Ordinal)).Min(s => s.RequestsPerSecond);
+                var asked = 0.5 * medians.Where(s => ProtocolOf(s.Target) == ProtocolOf(m.Target) && !s.Target.EndsWith("direct", StringComparison.Ordinal)).Min(s => s.RequestsPerSecond);
                 text.AppendLine(CultureInfo.InvariantCulture, $"| {m.Target} | {asked:N0} | {m.RequestsPerSecond:N0} | {m.P50Micros / 1000.0:N2} | {m.P99Micros / 1000.0:N2} | {m.ProxyCpuMicros:N1} | {m.BackendCpuMicros:N1} |");
             }
 
