@@ -53,7 +53,7 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     {
         _meter = meters.Create(MeterName);
         _meter.CreateObservableUpDownCounter("edgebridge.websocket.connections", () => gauges.Connections, description: "Open WebSocket connections.");
-        _meter.CreateObservableUpDownCounter("edgebridge.http.streams", () => Interlocked.Read(ref _httpStreams), description: "Open HTTP streams (server-sent events, NDJSON).");
+        _meter.CreateObservableUpDownCounter("edgebridge.http.streams", () => Interlocked.Read(ref _httpStreams), description: "Open HTTP streams (server-sent events, NDJSON, Connect and gRPC-Web server streams).");
         _meter.CreateObservableUpDownCounter("edgebridge.subscriptions.active", () => gauges.SubscriptionsByMethod()
             .Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("method", p.Key))), description: "Active subscriptions per method.");
         _meter.CreateObservableUpDownCounter("edgebridge.upstream.calls.active", () => gauges.UpstreamCallsActive, description: "Upstream calls running now.");

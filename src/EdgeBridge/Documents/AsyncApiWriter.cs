@@ -15,7 +15,7 @@ internal static class AsyncApiWriter
     private const string ChannelRef = "#/channels/" + Channel;
 
     public static JsonObject Write(IReadOnlyCollection<StreamingMethod> methods, IReadOnlyList<FileDescriptor> described, string title, string version, string path,
-        string streamPath = "/stream", IReadOnlyCollection<SocketCallMethod>? calls = null)
+        string streamPath = "/stream", IReadOnlyCollection<SocketCallMethod>? calls = null, bool rpc = false)
     {
         var schemas = new ProtoSchemas("#/components/schemas/");
         var messages = new JsonObject();
@@ -140,7 +140,8 @@ internal static class AsyncApiWriter
                 ["summary"] = ProtoSchemas.Comment(descriptor).Split('\n')[0],
                 ["description"] = ProtoSchemas.Comment(descriptor) + Policy(policy) + (method.ClientSends
                     ? $"\n\nA {(method.Kind == StreamKind.Client ? "client-streaming" : "bidirectional")} stream: `subscribe` opens the call, each `send` frame carries one message upstream (at most {method.SendQueueLimit} waiting; one more ends the stream with 8), `end` half-closes it. Over the socket only."
-                    : $"\n\nAlso over plain HTTP, as server-sent events or NDJSON: `GET|POST {streamPath}/{method.FullName}`, and as a Connect or gRPC-Web server stream: `POST /{method.FullName}` (see the OpenAPI document); the same subscription, policy and statuses."),
+                    : $"\n\nAlso over plain HTTP, as server-sent events or NDJSON: `GET|POST {streamPath}/{method.FullName}`"
+                        + (rpc ? $", and as a Connect or gRPC-Web server stream: `POST /{method.FullName}`" : "") + " (see the OpenAPI document); the same subscription, policy and statuses."),
                 ["messages"] = Refs([.. sent]),
                 ["reply"] = new JsonObject
                 {

@@ -118,7 +118,7 @@ internal static partial class HttpStreamEndpoint
             return;
         }
 
-        await ServeAsync(context, method, request, caller, expires, format, MessageEncoding.Json, deadline: null);
+        await ServeAsync(context, method, request, caller, expires, format, MessageEncoding.Json, deadline: null, transport: "http");
     }
 
     /// <summary>
@@ -127,7 +127,7 @@ internal static partial class HttpStreamEndpoint
     /// token's expiry, the edge's drain, and <paramref name="deadline"/> when the client set one.
     /// </summary>
     internal static async Task ServeAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, DateTimeOffset? expires,
-        StreamFormat format, MessageEncoding encoding, TimeSpan? deadline)
+        StreamFormat format, MessageEncoding encoding, TimeSpan? deadline, string transport)
     {
         var services = context.RequestServices;
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue;
@@ -140,7 +140,7 @@ internal static partial class HttpStreamEndpoint
 
         try
         {
-            await StreamAsync(context, method, request, caller, expires, format, encoding, deadline, options.Streams,
+            await StreamAsync(context, method, request, caller, expires, format, encoding, deadline, transport, options.Streams,
                 services.GetRequiredService<ContractCatalog>().Json, registry.Draining);
         }
         finally
@@ -150,14 +150,14 @@ internal static partial class HttpStreamEndpoint
     }
 
     private static async Task StreamAsync(HttpContext context, StreamingMethod method, IMessage request, Caller caller, DateTimeOffset? expires, StreamFormat format,
-        MessageEncoding encoding, TimeSpan? deadline, HttpStreamOptions options, ProtoJson json, CancellationToken draining)
+        MessageEncoding encoding, TimeSpan? deadline, string transport, HttpStreamOptions options, ProtoJson json, CancellationToken draining)
     {
         var services = context.RequestServices;
         var time = services.GetRequiredService<TimeProvider>();
         var sink = new HttpStreamSink(method, time.GetUtcNow(), encoding)
         {
             UsesToken = caller.Token is not null && method.Policy.ForwardsToken,
-            Activity = EdgeBridgeActivities.StartSubscription(method, context.TraceIdentifier, "http", System.Diagnostics.Activity.Current?.Context ?? default),
+            Activity = EdgeBridgeActivities.StartSubscription(method, context.TraceIdentifier, transport, System.Diagnostics.Activity.Current?.Context ?? default),
         };
         if (services.GetRequiredService<UpstreamStreams>().Subscribe(sink, request, caller) is { } refused)
         {

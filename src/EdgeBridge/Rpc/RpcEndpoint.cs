@@ -252,7 +252,7 @@ internal static partial class RpcEndpoint
         }
 
         await HttpStreamEndpoint.ServeAsync(context, method, request, caller, expires, RpcStreamFormat.For(protocol),
-            protocol.Json ? MessageEncoding.Json : MessageEncoding.Proto, timeout);
+            protocol.Json ? MessageEncoding.Json : MessageEncoding.Proto, timeout, protocol.IsGrpcWeb ? "grpc-web" : "connect");
     }
 
     /// <summary>
