@@ -40,12 +40,19 @@ internal static partial class RpcEndpoint
 
     private static readonly Marker s_marker = new();
 
-    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.MapMethods(Pattern, [HttpMethods.Post, HttpMethods.Get], HandleAsync)
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder endpoints)
+    {
+        var builder = endpoints.MapMethods(Pattern, [HttpMethods.Post, HttpMethods.Get], HandleAsync)
             .WithDisplayName("EdgeBridge Connect and gRPC-Web")
             .WithMetadata(s_marker)
             .RequireRateLimiting(EdgeBridgeDefaults.RestRateLimiterPolicy)
             .RequireCors(EdgeBridgeDefaults.RpcCorsPolicy);
+
+        // After the proxy's routes (order 0): on a listener that serves browsers and gRPC alike, a gRPC call of the same
+        // path is the gRPC route's, whose header match (content-type application/grpc) this route does not have.
+        builder.Add(static endpoint => ((RouteEndpointBuilder)endpoint).Order = 1);
+        return builder;
+    }
 
     /// <summary>The protocol of a request routed here; null for any other request (its errors are REST's or gRPC's).</summary>
     public static RpcProtocol? ProtocolOf(HttpContext context) =>
@@ -63,7 +70,15 @@ internal static partial class RpcEndpoint
         var services = context.RequestServices;
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Rpc;
         var catalog = services.GetRequiredService<ContractCatalog>();
-        if (RpcProtocol.Of(context.Request) is not { } protocol)
+        var detected = RpcProtocol.Of(context.Request);
+        if (detected is null && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            // gRPC itself (HTTP/2, trailers) on a listener without a gRPC route: no route, as for any other path.
+            await RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No route matches {context.Request.Method} {context.Request.Path}.");
+            return;
+        }
+
+        if (detected is not { } protocol)
         {
             // Which protocol the client meant is unknown: the answer is Connect's, which is plain HTTP and JSON.
             context.Response.Headers["Accept-Post"] = "application/json, application/proto, application/connect+json, application/connect+proto, application/grpc-web+proto, application/grpc-web-text+proto";

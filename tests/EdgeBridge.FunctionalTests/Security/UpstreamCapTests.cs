@@ -78,6 +78,50 @@ public sealed class UpstreamCapTests(UpstreamCapStackFixture stack) : IClassFixt
     }
 
     [Fact]
+    public async Task ConnectAndGrpcWebStreams_CountAgainstTheSameCap_RefusedInTheirOwnTerms()
+    {
+        using var http = Loopback.Http(stack.Edge.HttpAddress, Loopback.Address(30, 9));
+        var open = new List<HttpResponseMessage>();
+        var before = stack.Backend.Calls.Started(StreamRoom);
+        async Task<HttpResponseMessage> OpenAsync(int i, bool grpcWeb)
+        {
+            var body = grpcWeb
+                ? Rpc.RpcWire.Envelope(new Chat.V1.StreamRoomRequest { Room = $"rpc-caps-{i}" })
+                : Rpc.RpcWire.Envelope($$"""{"room":"rpc-caps-{{i}}"}""");
+            using var request = Rpc.RpcWire.Post("/" + StreamRoom, body, grpcWeb ? "application/grpc-web+proto" : "application/connect+json");
+            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        }
+
+        try
+        {
+            // Up to the cap, alternately Connect and gRPC-Web streams, each its own per-caller upstream call.
+            for (var i = 0; i < UpstreamCapStackFixture.PerAddress; i++)
+            {
+                open.Add(await OpenAsync(i, grpcWeb: i % 2 == 1));
+            }
+
+            await Wait.UntilAsync(() => stack.Backend.Calls.Started(StreamRoom) - before == UpstreamCapStackFixture.PerAddress, "every stream up to the cap has its call");
+
+            // One more of each is refused: gRPC-Web trailers-only, Connect as the end of its stream; no call starts.
+            using var grpcWeb = await OpenAsync(100, grpcWeb: true);
+            using var connect = await OpenAsync(101, grpcWeb: false);
+            var end = await new Rpc.RpcWire.EnvelopeReader(await connect.Content.ReadAsStreamAsync()).NextAsync();
+
+            Assert.Equal("8", grpcWeb.Headers.GetValues("grpc-status").Single());
+            Assert.Equal(2, end!.Value.Flags);
+            Assert.Equal("resource_exhausted", System.Text.Json.JsonDocument.Parse(end.Value.Payload).RootElement.GetProperty("error").GetProperty("code").GetString());
+            Assert.Equal(UpstreamCapStackFixture.PerAddress, stack.Backend.Calls.Started(StreamRoom) - before);
+        }
+        finally
+        {
+            foreach (var response in open)
+            {
+                response.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task AtTheCap_JoiningARunningSharedCall_CostsNothing_ButANewSharedCallDoes()
     {
         var address = Loopback.Address(31, 1);
