@@ -202,7 +202,9 @@ internal static partial class RpcEndpoint
             return;
         }
 
-        var bytes = protocol.Json ? catalog.Json.FormatUtf8(response!) : response!.ToByteArray();
+        // One answer, one client: the formatter's own JSON goes as it is (FormatUtf8's compact re-write pays only when
+        // many subscribers share the bytes).
+        var bytes = protocol.Json ? System.Text.Encoding.UTF8.GetBytes(catalog.Json.Formatter.Format(response!)) : response!.ToByteArray();
         await WriteResponseAsync(context, protocol, bytes, get, caller.Token is not null);
     }
 
