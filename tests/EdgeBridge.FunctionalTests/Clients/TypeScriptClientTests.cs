@@ -10,7 +10,7 @@ public sealed class TypeScriptClientTests(StackFixture stack) : IClassFixture<St
     [Fact]
     public async Task UnitSpecs_Pass()
     {
-        var (exitCode, output) = await Repository.RunInAsync(Clients, "bash", "-c", "node --test --test-reporter=spec dist/src/*.spec.js");
+        var (exitCode, output) = await Repository.RunInAsync(Clients, "bash", "-c", "node --test --test-timeout=120000 --test-reporter=spec dist/src/*.spec.js");
 
         Assert.True(exitCode == 0, output);
         Assert.Contains("fail 0", output);

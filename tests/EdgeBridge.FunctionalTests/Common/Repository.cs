@@ -27,7 +27,18 @@ public static class Repository
         var stderr = process.StandardError.ReadToEndAsync();
         // Generous: the benchmark smoke run alone takes a minute on a quiet 2-core machine.
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // A hung child fails the test with what it printed so far, not with a bare cancellation.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            return (-1, $"{fileName} {string.Join(' ', arguments)} did not finish within 6 minutes; its output:\n" + (await stdout) + (await stderr));
+        }
+
         return (process.ExitCode, (await stdout) + (await stderr));
     }
 }
