@@ -115,14 +115,12 @@ internal static partial class RpcEndpoint
         {
             await CallAsync(context, protocol, unary, timeout, options, catalog);
         }
-        else if (catalog.TryGet(name, out var stream) && !stream.ClientSends)
+        else if (catalog.TryGet(name, out var stream))
         {
-            await SubscribeAsync(context, protocol, stream, timeout, options, catalog);
-        }
-        else if (catalog.TryGet(name, out _))
-        {
-            await FailAsync(context, protocol, StatusCode.Unimplemented,
-                $"'{name}' streams from the client too; over HTTP/1.1 it cannot, so it is served over the edge's WebSocket only.");
+            await (stream.ClientSends
+                ? FailAsync(context, protocol, StatusCode.Unimplemented,
+                    $"'{name}' streams from the client too; over HTTP/1.1 it cannot, so it is served over the edge's WebSocket only.")
+                : SubscribeAsync(context, protocol, stream, timeout, options, catalog));
         }
         else
         {
@@ -296,11 +294,10 @@ internal static partial class RpcEndpoint
 
             if (query["base64"] == "1")
             {
-                var padded = text.Replace('-', '+').Replace('_', '/');
-                padded += new string('=', (4 - padded.Length % 4) % 4);
                 try
                 {
-                    bytes = Convert.FromBase64String(padded);
+                    // Connect sends it unpadded; Base64Url takes both.
+                    bytes = Base64Url.DecodeFromChars(text);
                 }
                 catch (FormatException)
                 {

@@ -132,15 +132,11 @@ internal static class RpcErrors
             }
 
             case RpcWire.ConnectStream:
-            {
+                // The end of a stream that never began: the stream's own framing writes it.
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentType = protocol.ContentType;
-                var end = ConnectEndOfStream(status);
-                var frame = new byte[Envelope.HeaderLength + end.Length];
-                Envelope.WriteHeader(frame, Envelope.ConnectEndStream, end.Length);
-                end.CopyTo(frame, Envelope.HeaderLength);
-                return response.Body.WriteAsync(frame).AsTask();
-            }
+                RpcStreamFormat.For(protocol).End(response.BodyWriter, status, null!);
+                return response.BodyWriter.FlushAsync().AsTask();
 
             default:
                 // Trailers-only: the status rides in the headers of a 200 with no body.
