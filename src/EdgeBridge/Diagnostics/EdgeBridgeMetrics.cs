@@ -43,6 +43,7 @@ internal sealed class EdgeBridgeMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _framesRejected;
     private readonly Counter<long> _handshakesRejected;
+    private readonly Counter<long> _httpCalls;
     private long _messagesDelivered;
     private long _bytesSent;
     private long _framesReceived;
@@ -76,6 +77,8 @@ internal sealed class EdgeBridgeMetrics : IDisposable
         _meter.CreateObservableCounter("edgebridge.slow_consumers.ended", () => gauges.SlowConsumersEnded, description: "Subscriptions ended with RESOURCE_EXHAUSTED for falling behind.");
         _framesRejected = _meter.CreateCounter<long>("edgebridge.frames.rejected", description: "Client frames rejected, by reason.");
         _handshakesRejected = _meter.CreateCounter<long>("edgebridge.handshakes.rejected", description: "WebSocket upgrades refused, by reason.");
+        _httpCalls = _meter.CreateCounter<long>("edgebridge.http.calls",
+            description: "Calls the edge answered over HTTP itself (Connect and gRPC-Web calls and streams, server-sent events and NDJSON streams) when they ended, by protocol, method and gRPC status.");
     }
 
     /// <summary>This host's meter (meters are per host; names repeat across hosts in one process).</summary>
@@ -103,5 +106,27 @@ internal sealed class EdgeBridgeMetrics : IDisposable
 
     public void HandshakeRejected(string reason) => _handshakesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
+    /// <summary>
+    /// One call answered by the edge itself ended. <paramref name="protocol"/> is <c>connect</c>, <c>grpc-web</c> or
+    /// <c>http</c> (SSE/NDJSON); the method's name is the contract's, so the tags stay as few as the contract's methods.
+    /// </summary>
+    public void HttpCallEnded(string protocol, string method, Grpc.Core.StatusCode code) => _httpCalls.Add(1,
+        new KeyValuePair<string, object?>("protocol", protocol),
+        new KeyValuePair<string, object?>("method", method),
+        new KeyValuePair<string, object?>("code", StatusNames.Of(code)));
+
     public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>gRPC status codes as the specification spells them (<c>DEADLINE_EXCEEDED</c>), without formatting per call.</summary>
+internal static class StatusNames
+{
+    private static readonly string[] s_names =
+    [
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+
+    public static string Of(Grpc.Core.StatusCode code) => (uint)code < (uint)s_names.Length ? s_names[(int)code] : "UNKNOWN";
 }

@@ -159,15 +159,17 @@ internal static partial class HttpStreamEndpoint
             UsesToken = caller.Token is not null && method.Policy.ForwardsToken,
             Activity = EdgeBridgeActivities.StartSubscription(method, context.TraceIdentifier, transport, System.Diagnostics.Activity.Current?.Context ?? default),
         };
+        var metrics = services.GetRequiredService<EdgeBridgeMetrics>();
         if (services.GetRequiredService<UpstreamStreams>().Subscribe(sink, request, caller) is { } refused)
         {
             sink.Cancel((StatusCode)refused.Code);
+            metrics.HttpCallEnded(transport, method.FullName, (StatusCode)refused.Code);
             await RpcStatusWriter.WriteAsync(context, (StatusCode)refused.Code, refused.Message);
             return;
         }
 
-        var metrics = services.GetRequiredService<EdgeBridgeMetrics>();
         metrics.HttpStreamOpened();
+        var ended = StatusCode.Cancelled;
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = format.ContentType;
@@ -196,6 +198,7 @@ internal static partial class HttpStreamEndpoint
                 {
                     if (item.Terminal is { } status)
                     {
+                        ended = (StatusCode)status.Code;
                         format.End(writer, status, json);
                         await writer.FlushAsync(stop.Token);
                         return;
@@ -217,6 +220,7 @@ internal static partial class HttpStreamEndpoint
         {
             // The edge drains: the client reconnects (through the balancer, elsewhere) and resumes from its cursor.
             sink.Cancel(StatusCode.Unavailable);
+            ended = StatusCode.Unavailable;
             format.End(writer, new Google.Rpc.Status { Code = (int)StatusCode.Unavailable, Message = "This edge is draining; reconnect and resume." }, json);
             await writer.FlushAsync(CancellationToken.None);
         }
@@ -228,6 +232,7 @@ internal static partial class HttpStreamEndpoint
         {
             sink.Cancel();
             metrics.HttpStreamClosed();
+            metrics.HttpCallEnded(transport, method.FullName, ended);
         }
     }
 

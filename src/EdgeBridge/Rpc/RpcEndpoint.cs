@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Net;
 using EdgeBridge.Contracts;
+using EdgeBridge.Diagnostics;
 using EdgeBridge.Http;
 using EdgeBridge.Proxy;
 using EdgeBridge.Responses;
@@ -58,11 +59,18 @@ internal static partial class RpcEndpoint
     public static RpcProtocol? ProtocolOf(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<Marker>() is not null ? RpcProtocol.Of(context.Request) : null;
 
-    private static Task FailAsync(HttpContext context, RpcProtocol protocol, StatusCode code, string message, int? httpStatus = null)
+    /// <summary>The method's name as a metric tag: a name the client made up is not one, or the tags would grow without bound.</summary>
+    private const string OtherMethod = "_OTHER";
+
+    private static Task FailAsync(HttpContext context, RpcProtocol protocol, StatusCode code, string message, int? httpStatus = null, string method = OtherMethod)
     {
+        Ended(context, protocol, method, code);
         RpcStatusWriter.LetTheServerDrainTheBody(context);
         return RpcErrors.WriteAsync(context, protocol, new Google.Rpc.Status { Code = (int)code, Message = message }, httpStatus);
     }
+
+    private static void Ended(HttpContext context, RpcProtocol protocol, string method, StatusCode code) =>
+        context.RequestServices.GetRequiredService<EdgeBridgeMetrics>().HttpCallEnded(protocol.MetricName, method, code);
 
     private static async Task HandleAsync(HttpContext context)
     {
@@ -119,7 +127,7 @@ internal static partial class RpcEndpoint
         {
             await (stream.ClientSends
                 ? FailAsync(context, protocol, StatusCode.Unimplemented,
-                    $"'{name}' streams from the client too; over HTTP/1.1 it cannot, so it is served over the edge's WebSocket only.")
+                    $"'{name}' streams from the client too; over HTTP/1.1 it cannot, so it is served over the edge's WebSocket only.", method: stream.FullName)
                 : SubscribeAsync(context, protocol, stream, timeout, options, catalog));
         }
         else
@@ -132,7 +140,7 @@ internal static partial class RpcEndpoint
     {
         if (protocol.Wire == RpcWire.ConnectStream)
         {
-            await FailAsync(context, protocol, StatusCode.InvalidArgument, $"'{method.FullName}' is unary: send it as application/json or application/proto, not a stream.");
+            await FailAsync(context, protocol, StatusCode.InvalidArgument, $"'{method.FullName}' is unary: send it as application/json or application/proto, not a stream.", method: method.FullName);
             return;
         }
 
@@ -140,14 +148,14 @@ internal static partial class RpcEndpoint
         if (get && !method.NoSideEffects)
         {
             await FailAsync(context, protocol, StatusCode.InvalidArgument,
-                $"'{method.FullName}' may change state, so it is called with POST; GET is for methods marked idempotency_level = NO_SIDE_EFFECTS.");
+                $"'{method.FullName}' may change state, so it is called with POST; GET is for methods marked idempotency_level = NO_SIDE_EFFECTS.", method: method.FullName);
             return;
         }
 
         var (request, problem, code) = await ReadMessageAsync(context, protocol, method.Descriptor.InputType, options, catalog);
         if (request is null)
         {
-            await FailAsync(context, protocol, code, problem!);
+            await FailAsync(context, protocol, code, problem!, method: method.FullName);
             return;
         }
 
@@ -157,7 +165,7 @@ internal static partial class RpcEndpoint
         if (refusal is not null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            await FailAsync(context, protocol, StatusCode.Unauthenticated, refusal);
+            await FailAsync(context, protocol, StatusCode.Unauthenticated, refusal, method: method.FullName);
             return;
         }
 
@@ -168,7 +176,7 @@ internal static partial class RpcEndpoint
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await FailAsync(context, protocol, StatusCode.ResourceExhausted, $"Too many failed attempts; retry after {seconds} s.");
+            await FailAsync(context, protocol, StatusCode.ResourceExhausted, $"Too many failed attempts; retry after {seconds} s.", method: method.FullName);
             return;
         }
 
@@ -196,9 +204,12 @@ internal static partial class RpcEndpoint
                 Log.UpstreamFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory), method.FullName, (StatusCode)error.Code);
             }
 
+            Ended(context, protocol, method.FullName, (StatusCode)error.Code);
             await RpcErrors.WriteAsync(context, protocol, error);
             return;
         }
+
+        Ended(context, protocol, method.FullName, StatusCode.OK);
 
         // One answer, one client: the formatter's own JSON goes as it is (FormatUtf8's compact re-write pays only when
         // many subscribers share the bytes).
@@ -246,14 +257,14 @@ internal static partial class RpcEndpoint
         if (protocol.Wire == RpcWire.Connect)
         {
             await FailAsync(context, protocol, StatusCode.InvalidArgument,
-                $"'{method.FullName}' is a server stream: send it as application/connect+json or application/connect+proto.");
+                $"'{method.FullName}' is a server stream: send it as application/connect+json or application/connect+proto.", method: method.FullName);
             return;
         }
 
         var (request, problem, code) = await ReadMessageAsync(context, protocol, method.Descriptor.InputType, options, catalog);
         if (request is null)
         {
-            await FailAsync(context, protocol, code, problem!);
+            await FailAsync(context, protocol, code, problem!, method: method.FullName);
             return;
         }
 
@@ -262,12 +273,12 @@ internal static partial class RpcEndpoint
         if (refusal is not null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
-            await FailAsync(context, protocol, StatusCode.Unauthenticated, refusal);
+            await FailAsync(context, protocol, StatusCode.Unauthenticated, refusal, method: method.FullName);
             return;
         }
 
         await HttpStreamEndpoint.ServeAsync(context, method, request, caller, expires, RpcStreamFormat.For(protocol),
-            protocol.Json ? MessageEncoding.Json : MessageEncoding.Proto, timeout, protocol.IsGrpcWeb ? "grpc-web" : "connect");
+            protocol.Json ? MessageEncoding.Json : MessageEncoding.Proto, timeout, protocol.MetricName);
     }
 
     /// <summary>

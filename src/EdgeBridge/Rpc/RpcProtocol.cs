@@ -35,6 +35,9 @@ internal readonly record struct RpcProtocol(RpcWire Wire, bool Json)
     /// <summary>Whether errors travel as gRPC statuses (headers or a trailers frame) rather than Connect error JSON.</summary>
     public bool IsGrpcWeb => Wire is RpcWire.GrpcWeb or RpcWire.GrpcWebText;
 
+    /// <summary>The protocol's name in metrics and traces.</summary>
+    public string MetricName => IsGrpcWeb ? "grpc-web" : "connect";
+
     /// <summary>The protocol of <paramref name="request"/>; null when its content type is none of these protocols'.</summary>
     public static RpcProtocol? Of(HttpRequest request)
     {

@@ -251,6 +251,11 @@ public sealed class ConnectProtocolTests(RpcFixture stack) : IClassFixture<RpcFi
         var end = await EndOfStreamAsync(stream);
 
         Assert.Equal("deadline_exceeded", end.GetProperty("error").GetProperty("code").GetString());
+        await Wait.UntilAsync(async () => (await stack.Rest.GetStringAsync("/metrics")).Split('\n').Any(line =>
+            line.StartsWith("edgebridge_http_calls_total{", StringComparison.Ordinal)
+            && line.Contains("code=\"DEADLINE_EXCEEDED\"", StringComparison.Ordinal)
+            && line.Contains("method=\"trading.v1.MarketDataService/StreamQuotes\"", StringComparison.Ordinal)
+            && line.Contains("protocol=\"connect\"", StringComparison.Ordinal)), "the ended stream is counted by protocol, method and status");
     }
 
     [Fact]
