@@ -5,7 +5,7 @@ using EdgeBridge.Benchmarks.Scenarios;
 using EdgeBridge.Benchmarks.Servers;
 
 // EdgeBridge benchmark harness (docs/benchmarks.md).
-//   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling,cluster,calls,storm] [--systems edgebridge,raw,signalr] [--storm-clients N]
+//   run   [--smoke] [--scenarios fanout,latency,idle,rest,polling,cluster,calls,storm,codec] [--systems edgebridge,raw,signalr] [--storm-clients N]
 //         [--subscribers 1000,5000,15000] [--latency-subscribers 5000] [--seconds 10] [--rounds 3] [--latency-rounds 5]
 //         [--idle-connections 10000]
 //         [--pollers 1000] [--rest-concurrency 32] [--report docs/benchmarks.md]
@@ -85,6 +85,13 @@ if (options.Scenarios.Contains("calls"))
     failures.AddRange(calls.Where(r => r.Calls == 0 || r.P50Micros == 0).Select(r => $"calls {r.Path} round {r.Round}"));
 }
 
+if (options.Scenarios.Contains("codec"))
+{
+    var codec = Codec.Run(options);
+    report.Append(Codec.Markdown(codec));
+    failures.AddRange(codec.Where(r => r.MicrosPerMessage <= 0).Select(r => $"codec {r.Message} {r.Operation} {r.Codec}"));
+}
+
 if (options.Scenarios.Contains("storm"))
 {
     var storm = await Storm.RunAsync(options);
@@ -123,7 +130,7 @@ internal sealed record Options(bool Smoke, string[] Scenarios, int[] Subscribers
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         var smoke = args.Contains("--smoke");
-        var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling,cluster,calls,storm").Split(',');
+        var scenarios = (Value("--scenarios") ?? "fanout,latency,idle,rest,polling,cluster,calls,storm,codec").Split(',');
         var subscribers = (Value("--subscribers") ?? (smoke ? "20" : "1000,5000,15000")).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var latencySubscribers = int.Parse(Value("--latency-subscribers") ?? (smoke ? "20" : "5000"), CultureInfo.InvariantCulture);
         var seconds = double.Parse(Value("--seconds") ?? (smoke ? "2" : "10"), CultureInfo.InvariantCulture);
