@@ -46,6 +46,9 @@ public sealed class EdgeBridgeOptions
 
     /// <summary>The operator's view of live connections.</summary>
     public AdminOptions Admin { get; set; } = new();
+
+    /// <summary>Contracts as configuration adds to them (<c>EdgeBridge:Contracts</c>).</summary>
+    public EdgeContractsOptions Contracts { get; set; } = new();
 }
 
 /// <summary>What may be reached through a listener. A route or endpoint bound to none of a listener's roles does not exist there.</summary>
@@ -383,4 +386,58 @@ public sealed class HttpStreamOptions
 
     /// <summary>Redeemed tickets an edge remembers (until they expire) to refuse their reuse; beyond it a ticket is refused (401, "retry").</summary>
     public int MaxRedeemedTickets { get; set; } = 100_000;
+}
+
+/// <summary>What configuration adds to the contracts (<c>EdgeBridge:Contracts</c>).</summary>
+public sealed class EdgeContractsOptions
+{
+    /// <summary>
+    /// Methods exposed by configuration, with the policies the <c>edgebridge.v1</c> options would give them: for protos
+    /// that cannot be edited. An entry overrides the .proto's own option field by field.
+    /// </summary>
+    public List<ExposedMethodOptions> Expose { get; set; } = [];
+}
+
+/// <summary>
+/// One method exposed by configuration (<c>EdgeBridge:Contracts:Expose:n</c>). A streaming method becomes a subscription
+/// as with <c>edgebridge.v1.stream</c>; a unary method a socket call (and so a Connect and gRPC-Web call) as with
+/// <c>edgebridge.v1.call</c>, its <see cref="Auth"/> as <c>edgebridge.v1.access</c>.
+/// </summary>
+public sealed class ExposedMethodOptions
+{
+    /// <summary><c>package.Service/Method</c>.</summary>
+    public string Method { get; set; } = "";
+
+    /// <summary>Streams only: one upstream call for everyone, or one per caller (the default).</summary>
+    public ExposedSharing? Sharing { get; set; }
+
+    /// <summary>Streams only: messages a subscription may have waiting; the edge's default when not given.</summary>
+    public int? QueueLimit { get; set; }
+
+    /// <summary>Streams only: what happens to a subscriber that falls behind its queue limit.</summary>
+    public ExposedSlowConsumer? SlowConsumer { get; set; }
+
+    /// <summary>Whether a caller's token is needed (and forwarded upstream).</summary>
+    public ExposedAuth? Auth { get; set; }
+}
+
+/// <summary>As <c>edgebridge.v1.Sharing</c>.</summary>
+public enum ExposedSharing
+{
+    PerCaller,
+    Shared,
+}
+
+/// <summary>As <c>edgebridge.v1.SlowConsumerPolicy</c>.</summary>
+public enum ExposedSlowConsumer
+{
+    EndSubscription,
+    DropOldest,
+}
+
+/// <summary>As <c>edgebridge.v1.Auth</c>.</summary>
+public enum ExposedAuth
+{
+    Required,
+    None,
 }

@@ -28,6 +28,7 @@ internal sealed class ContractCatalog
     public ContractCatalog(IOptions<ContractOptions> contracts, IOptions<EdgeBridgeOptions> options)
     {
         var files = Closure(contracts.Value.Files);
+        var exposures = ContractExposure.Resolve(options.Value.Contracts, files);
         var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
         var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
         var socketCalls = new Dictionary<string, SocketCallMethod>(StringComparer.Ordinal);
@@ -38,25 +39,26 @@ internal sealed class ContractCatalog
             {
                 foreach (var method in service.Methods)
                 {
-                    var call = new ContractMethod(method);
+                    var methodOptions = ContractExposure.OptionsOf(method, exposures);
+                    var call = new ContractMethod(method, methodOptions);
                     calls[call.GrpcPath] = call;
                     if ((method.IsServerStreaming || method.IsClientStreaming)
-                        && method.GetOptions()?.GetExtension(OptionsExtensions.Stream) is { } stream)
+                        && methodOptions?.GetExtension(OptionsExtensions.Stream) is { } stream)
                     {
-                        var exposed = new StreamingMethod(method, stream, options.Value.WebSockets);
+                        var exposed = new StreamingMethod(method, stream, options.Value.WebSockets, methodOptions.GetExtension(OptionsExtensions.Access));
                         methods[exposed.FullName] = exposed;
                     }
 
                     if (!method.IsServerStreaming && !method.IsClientStreaming
-                        && method.GetOptions()?.GetExtension(OptionsExtensions.Call) is { } socketCall)
+                        && methodOptions?.GetExtension(OptionsExtensions.Call) is not null)
                     {
-                        var exposed = new SocketCallMethod(method, socketCall, options.Value.WebSockets.CallTimeout);
+                        var exposed = new SocketCallMethod(method, methodOptions, options.Value.WebSockets.CallTimeout);
                         socketCalls[exposed.FullName] = exposed;
                     }
 
                     // What browsers may call over REST or the socket, they may call over Connect and gRPC-Web.
                     if (!method.IsServerStreaming && !method.IsClientStreaming
-                        && (call.HttpBindings.Count > 0 || method.GetOptions()?.GetExtension(OptionsExtensions.Call) is not null))
+                        && (call.HttpBindings.Count > 0 || methodOptions?.GetExtension(OptionsExtensions.Call) is not null))
                     {
                         var exposed = new UnaryMethod(call);
                         unary[exposed.FullName] = exposed;

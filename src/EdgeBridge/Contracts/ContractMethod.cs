@@ -10,11 +10,12 @@ namespace EdgeBridge.Contracts;
 /// </summary>
 internal sealed class ContractMethod
 {
-    public ContractMethod(MethodDescriptor descriptor)
+    /// <param name="descriptor">The method.</param>
+    /// <param name="options">The method's options as the edge applies them: the .proto's, with configuration's exposure over them.</param>
+    public ContractMethod(MethodDescriptor descriptor, MethodOptions? options)
     {
         Descriptor = descriptor;
         GrpcPath = "/" + descriptor.Service.FullName + "/" + descriptor.Name;
-        var options = descriptor.GetOptions();
         var access = options?.GetExtension(OptionsExtensions.Stream) is { Auth: not Auth.Unspecified } stream
             ? stream.Auth
             : options?.GetExtension(OptionsExtensions.Access) ?? Auth.Unspecified;

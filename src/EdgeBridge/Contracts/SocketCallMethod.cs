@@ -8,17 +8,18 @@ namespace EdgeBridge.Contracts;
 /// <summary>A unary method its contract opts into calls over the WebSocket (<c>edgebridge.v1.call</c>).</summary>
 internal sealed class SocketCallMethod
 {
-    public SocketCallMethod(MethodDescriptor descriptor, SocketCall options, TimeSpan defaultTimeout)
+    public SocketCallMethod(MethodDescriptor descriptor, MethodOptions methodOptions, TimeSpan defaultTimeout)
     {
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;
-        if (descriptor.GetOptions()?.GetExtension(OptionsExtensions.Credentials) is not null)
+        var options = methodOptions.GetExtension(OptionsExtensions.Call);
+        if (methodOptions.GetExtension(OptionsExtensions.Credentials) is not null)
         {
             // Its failures are throttled on the paths that check credentials; a socket is opened after one.
             throw new InvalidOperationException($"{FullName} is a credential check (edgebridge.v1.credentials) and cannot also be a socket call.");
         }
 
         Descriptor = descriptor;
-        RequiresToken = descriptor.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required;
+        RequiresToken = methodOptions.GetExtension(OptionsExtensions.Access) == Auth.Required;
         Timeout = options.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(options.TimeoutMs) : defaultTimeout;
         GrpcMethod = DescriptorMethods.Create(MethodType.Unary, descriptor);
     }

@@ -24,7 +24,7 @@ internal enum StreamKind
 /// <summary>A streaming method that its contract exposes as a WebSocket subscription (and, for server streams, an HTTP stream).</summary>
 internal sealed class StreamingMethod
 {
-    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, EdgeWebSocketOptions limits)
+    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, EdgeWebSocketOptions limits, Auth access = Auth.Unspecified)
     {
         Descriptor = descriptor;
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;
@@ -50,7 +50,7 @@ internal sealed class StreamingMethod
         var shared = options.Sharing == Sharing.Shared;
         var auth = options.Auth != Auth.Unspecified
             ? options.Auth
-            : descriptor.GetOptions()?.GetExtension(OptionsExtensions.Access) ?? Auth.Unspecified;
+            : access;
         Policy = new StreamPolicy(
             Shared: shared,
             QueueLimit: Math.Max(1, queueLimit),

@@ -14,8 +14,11 @@ internal static partial class OpenApiWriter
 {
 
     public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version,
-        IReadOnlyCollection<Contracts.StreamingMethod>? streams = null, string streamPath = "/stream", IReadOnlyCollection<Contracts.UnaryMethod>? rpcCalls = null)
+        IReadOnlyCollection<Contracts.StreamingMethod>? streams = null, string streamPath = "/stream", IReadOnlyCollection<Contracts.UnaryMethod>? rpcCalls = null,
+        Func<MethodDescriptor, bool>? requiresCaller = null)
     {
+        // The catalog's answer when there is one: configuration may expose a method with AUTH_REQUIRED its .proto lacks.
+        requiresCaller ??= static method => method.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required;
         var schemas = new ProtoSchemas("#/components/schemas/");
         var paths = new SortedDictionary<string, JsonObject>(StringComparer.Ordinal);
         var tags = new JsonArray();
@@ -39,7 +42,7 @@ internal static partial class OpenApiWriter
                         paths[path] = item = new JsonObject();
                     }
 
-                    item[verb] = Operation(method, bindings[i], variables, schemas, i == 0 ? "" : "_" + i);
+                    item[verb] = Operation(method, bindings[i], variables, schemas, i == 0 ? "" : "_" + i, requiresCaller(method));
                     routed = true;
                 }
             }
@@ -111,7 +114,7 @@ internal static partial class OpenApiWriter
         };
     }
 
-    private static JsonObject Operation(MethodDescriptor method, HttpRule rule, List<string> variables, ProtoSchemas schemas, string suffix)
+    private static JsonObject Operation(MethodDescriptor method, HttpRule rule, List<string> variables, ProtoSchemas schemas, string suffix, bool requiresCaller)
     {
         var input = method.InputType;
         var parameters = new JsonArray();
@@ -183,7 +186,7 @@ internal static partial class OpenApiWriter
             },
         };
 
-        if (method.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required)
+        if (requiresCaller)
         {
             operation["security"] = new JsonArray(new JsonObject { ["bearer"] = new JsonArray() });
         }

@@ -82,6 +82,36 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
             }
         }
 
+        // The binder drops a list entry with a value that does not convert: name the setting instead of losing the entry.
+        var exposed = section?.GetSection("Contracts:Expose").GetChildren().ToList() ?? [];
+        foreach (var entry in exposed)
+        {
+            Named<ExposedSharing>(entry, "Sharing");
+            Named<ExposedSlowConsumer>(entry, "SlowConsumer");
+            Named<ExposedAuth>(entry, "Auth");
+            if (entry["QueueLimit"] is { } queueLimit && !int.TryParse(queueLimit, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                failures.Add($"{Root}:Contracts:Expose:{entry.Key}:QueueLimit must be a number (was '{queueLimit}').");
+            }
+        }
+
+        void Named<TEnum>(IConfigurationSection entry, string name)
+            where TEnum : struct, Enum
+        {
+            if (entry[name] is { } value && !Enum.TryParse<TEnum>(value, ignoreCase: true, out _))
+            {
+                failures.Add($"{Root}:Contracts:Expose:{entry.Key}:{name} must be one of {string.Join(", ", Enum.GetNames<TEnum>())} (was '{value}').");
+            }
+        }
+
+        for (var i = 0; i < options.Contracts.Expose.Count; i++)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(options.Contracts.Expose[i].Method, @"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+/[A-Za-z_][\w]*$"))
+            {
+                failures.Add($"{Root}:Contracts:Expose:{i}:Method must name a method as package.Service/Method (was '{options.Contracts.Expose[i].Method}').");
+            }
+        }
+
         foreach (var (listener, settings) in options.Listeners)
         {
             if (settings.Roles == EdgeListenerRoles.None || (settings.Roles & ~(EdgeListenerRoles.Browser | EdgeListenerRoles.Grpc | EdgeListenerRoles.Operations)) != 0)

@@ -14,6 +14,8 @@ public sealed class StartupValidationTests
     [InlineData("EdgeBridge:Browser:AllowedOrigins:0", "not an origin")]
     [InlineData("EdgeBridge:Listeners:Grpc:Roles", "Internet")]
     [InlineData("EdgeBridge:Listeners:Grpc:DirectUpgrade", "true")]
+    [InlineData("EdgeBridge:Contracts:Expose:0:Method", "trading.v1.NoSuchService/Stream")]
+    [InlineData("EdgeBridge:Contracts:Expose:0:Sharing", "Everyone")]
     public async Task BadSetting_StopsTheHost_NamingTheKey(string key, string value)
     {
         await using var backend = new BackendServer();
