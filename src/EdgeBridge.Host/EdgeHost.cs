@@ -20,8 +20,8 @@ public static class EdgeHost
         builder.Services.Configure<HostOptions>(builder.Configuration.GetSection("HostOptions"));
 
         builder.AddEdgeTelemetry();
-        builder.Services.AddEdgeBridge(builder.Configuration)
-            .AddContractAssembly(typeof(Trading.V1.Quote).Assembly);
+        // The contracts come from configuration (EdgeBridge:Contracts:DescriptorSets): this host fronts any gRPC backend.
+        builder.Services.AddEdgeBridge(builder.Configuration);
 
         var app = builder.Build();
         app.UseCors();

@@ -392,6 +392,13 @@ public sealed class HttpStreamOptions
 public sealed class EdgeContractsOptions
 {
     /// <summary>
+    /// Descriptor set files to load the contracts from at start (relative paths from the content root or the app's
+    /// folder): the edge fronts a backend it was not built against. Written by <c>buf build -o</c> or
+    /// <c>protoc --descriptor_set_out --include_imports --include_source_info</c>.
+    /// </summary>
+    public List<string> DescriptorSets { get; set; } = [];
+
+    /// <summary>
     /// Methods exposed by configuration, with the policies the <c>edgebridge.v1</c> options would give them: for protos
     /// that cannot be edited. An entry overrides the .proto's own option field by field.
     /// </summary>

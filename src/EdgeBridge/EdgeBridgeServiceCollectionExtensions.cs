@@ -105,6 +105,7 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<UpstreamChannels>();
         services.AddOptions<ContractOptions>();
+        services.AddSingleton<IConfigureOptions<ContractOptions>, DescriptorSets>();
         services.AddSingleton<ContractCatalog>();
         services.AddSingleton<UpstreamCallBudget>();
         services.AddSingleton<UpstreamStreams>();

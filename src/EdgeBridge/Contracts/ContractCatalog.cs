@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using EdgeBridge.Contracts.Dynamic;
 using EdgeBridge.Contracts.V1;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -75,7 +76,8 @@ internal sealed class ContractCatalog
             .SelectMany(call => call.HttpBindings.Select(template => (Template: template, Method: call)))
             .GroupBy(binding => binding.Template.HttpMethod, StringComparer.OrdinalIgnoreCase)
             .ToFrozenDictionary(group => group.Key, group => group.ToArray(), StringComparer.OrdinalIgnoreCase);
-        Json = new ProtoJson(TypeRegistry.FromFiles(files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray()));
+        var described = files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray();
+        Json = new ProtoJson(TypeRegistry.FromFiles(described), new DescriptorCodec(described));
     }
 
     public IReadOnlyCollection<StreamingMethod> Methods => _methods.Values;
@@ -138,10 +140,27 @@ internal sealed class ContractCatalog
 
 /// <summary>
 /// Canonical proto3 JSON, identical to what the backend's JSON transcoding writes: int64 as strings, enums as
-/// names, default values included, lowerCamel names.
+/// names, default values included, lowerCamel names. Generated messages go through Google.Protobuf's formatter and
+/// parser; types known only by descriptors (contracts loaded at run time) through <see cref="DescriptorCodec"/>,
+/// which writes the same bytes.
 /// </summary>
-internal sealed class ProtoJson(TypeRegistry registry)
+internal sealed class ProtoJson(TypeRegistry registry, DescriptorCodec? codec = null)
 {
+    /// <summary>The codec for types without generated code, its type registry the catalog's files.</summary>
+    public DescriptorCodec Codec { get; } = codec ?? new DescriptorCodec([]);
+
+    /// <summary>A message as JSON text (compact for a dynamic message, JsonFormatter's spacing for a generated one).</summary>
+    public string Format(IMessage message) =>
+        message is DynamicMessage dynamic ? System.Text.Encoding.UTF8.GetString(Codec.ToJson(dynamic)) : Formatter.Format(message);
+
+    /// <summary>Parses proto3 JSON into a message of <paramref name="type"/>; a <see cref="FormatException"/> (or JsonParser's own) when it does not fit.</summary>
+    public IMessage Parse(string json, MessageDescriptor type) =>
+        type.ClrType is null ? Codec.ParseJson(type, System.Text.Encoding.UTF8.GetBytes(json)) : Parser.Parse(json, type);
+
+    /// <summary>Parses the binary form of a message of <paramref name="type"/>.</summary>
+    public IMessage ParseBinary(MessageDescriptor type, ReadOnlySpan<byte> bytes) =>
+        type.Parser is { } parser ? parser.ParseFrom(bytes) : Codec.ParseBinary(type, bytes);
+
     public JsonFormatter Formatter { get; } = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithTypeRegistry(registry));
 
     public JsonParser Parser { get; } = new(JsonParser.Settings.Default.WithTypeRegistry(registry));
@@ -157,6 +176,12 @@ internal sealed class ProtoJson(TypeRegistry registry)
     /// <summary>Formats <paramref name="message"/> as compact UTF-8 JSON, the bytes every subscriber receives.</summary>
     public byte[] FormatUtf8(IMessage message)
     {
+        if (message is DynamicMessage dynamic)
+        {
+            // Compact already: one pass.
+            return Codec.ToJson(dynamic);
+        }
+
         // JsonFormatter writes spaced JSON; re-writing it compactly costs one pass per upstream message, never per subscriber.
         using var document = System.Text.Json.JsonDocument.Parse(Formatter.Format(message));
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);

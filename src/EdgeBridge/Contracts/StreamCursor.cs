@@ -79,7 +79,7 @@ internal sealed class StreamCursor
                 return original;
             }
 
-            value = field.Accessor.GetValue(message);
+            value = MessageFields.Get(message, field);
         }
 
         if (value is null)
@@ -87,9 +87,7 @@ internal sealed class StreamCursor
             return original;
         }
 
-        var resumed = original.Descriptor.Parser.ParseFrom(original.ToByteString());
-        _requestField.Accessor.SetValue(resumed, value);
-        return resumed;
+        return MessageFields.With(original, _requestField, value);
     }
 
     /// <summary>
@@ -106,9 +104,7 @@ internal sealed class StreamCursor
             FieldType.Int32 or FieldType.SInt32 => int.Parse(position, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture),
             _ => uint.Parse(position, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture),
         };
-        var resumed = original.Descriptor.Parser.ParseFrom(original.ToByteString());
-        _requestField.Accessor.SetValue(resumed, value);
-        return resumed;
+        return MessageFields.With(original, _requestField, value);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using EdgeBridge.Contracts.Dynamic;
 using EdgeBridge.Contracts.V1;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -92,15 +93,22 @@ internal sealed class StreamingMethod
 internal static class DescriptorMethods
 {
     public static Method<IMessage, IMessage> Create(MethodType type, MethodDescriptor descriptor) =>
-        new(type, descriptor.Service.FullName, descriptor.Name, Marshaller(descriptor.InputType.Parser), Marshaller(descriptor.OutputType.Parser));
+        new(type, descriptor.Service.FullName, descriptor.Name, Marshaller(descriptor.InputType), Marshaller(descriptor.OutputType));
 
-    // Written straight into the call's buffer; read from its payload without a copy.
-    private static Marshaller<IMessage> Marshaller(MessageParser parser) => Marshallers.Create<IMessage>(
-        static (message, context) =>
-        {
-            context.SetPayloadLength(message.CalculateSize());
-            message.WriteTo(context.GetBufferWriter());
-            context.Complete();
-        },
-        context => parser.ParseFrom(context.PayloadAsReadOnlySequence()));
+    // Generated code: written straight into the call's buffer, read from its payload without a copy. A type known only by
+    // its descriptor (a contract loaded at run time): through the descriptor-driven codec.
+    private static Marshaller<IMessage> Marshaller(MessageDescriptor type) => type.Parser is { } parser
+        ? Marshallers.Create<IMessage>(
+            static (message, context) =>
+            {
+                context.SetPayloadLength(message.CalculateSize());
+                message.WriteTo(context.GetBufferWriter());
+                context.Complete();
+            },
+            context => parser.ParseFrom(context.PayloadAsReadOnlySequence()))
+        : Marshallers.Create<IMessage>(
+            static (message, context) => context.Complete(message.ToByteArray()),
+            context => context.PayloadAsReadOnlySequence() is { IsSingleSegment: true } payload
+                ? DescriptorCodec.Upstream.ParseBinary(type, payload.FirstSpan)
+                : DescriptorCodec.Upstream.ParseBinary(type, context.PayloadAsNewBuffer()));
 }

@@ -274,7 +274,7 @@ internal static partial class HttpStreamEndpoint
         IMessage request;
         try
         {
-            request = json.Parser.Parse(text, method.Descriptor.InputType);
+            request = json.Parse(text, method.Descriptor.InputType);
         }
         catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
         {

@@ -171,7 +171,7 @@ internal static partial class RpcEndpoint
 
         // A credential check is throttled here as on REST and gRPC: a throttled attempt never costs the backend a hash.
         var throttle = method.Contract.Principal is not null ? services.GetRequiredService<LoginThrottle>() : null;
-        var principal = method.Contract.Principal?.Accessor.GetValue(request) as string;
+        var principal = method.Contract.Principal is { } field ? MessageFields.Get(request, field) as string : null;
         if (throttle is not null && throttle.IsThrottled(caller.Address, principal, out var wait))
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
@@ -213,7 +213,7 @@ internal static partial class RpcEndpoint
 
         // One answer, one client: the formatter's own JSON goes as it is (FormatUtf8's compact re-write pays only when
         // many subscribers share the bytes).
-        var bytes = protocol.Json ? System.Text.Encoding.UTF8.GetBytes(catalog.Json.Formatter.Format(response!)) : response!.ToByteArray();
+        var bytes = protocol.Json ? System.Text.Encoding.UTF8.GetBytes(catalog.Json.Format(response!)) : response!.ToByteArray();
         await WriteResponseAsync(context, protocol, bytes, get, caller.Token is not null);
     }
 
@@ -358,8 +358,8 @@ internal static partial class RpcEndpoint
         try
         {
             var message = protocol.Json
-                ? catalog.Json.Parser.Parse(bytes.Length == 0 ? "{}" : System.Text.Encoding.UTF8.GetString(bytes.Span), type)
-                : type.Parser.ParseFrom(bytes.Span);
+                ? catalog.Json.Parse(bytes.Length == 0 ? "{}" : System.Text.Encoding.UTF8.GetString(bytes.Span), type)
+                : catalog.Json.ParseBinary(type, bytes.Span);
             return (message, null, StatusCode.OK);
         }
         catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException or ArgumentException)

@@ -47,7 +47,7 @@ internal static partial class CredentialChecks
             return;
         }
 
-        var principal = grpc ? FromGrpc(body, method, field) : FromRest(context, body, catalog, field);
+        var principal = grpc ? FromGrpc(body, method, field, catalog.Json) : FromRest(context, body, catalog, field);
         var throttle = services.GetRequiredService<LoginThrottle>();
         var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
         if (throttle.IsThrottled(address, principal, out var wait))
@@ -169,7 +169,7 @@ internal static partial class CredentialChecks
         return null;
     }
 
-    private static string? FromGrpc(byte[] body, ContractMethod method, FieldDescriptor field)
+    private static string? FromGrpc(byte[] body, ContractMethod method, FieldDescriptor field, ProtoJson json)
     {
         // One length-prefixed message: compressed flag, big-endian length, then the message.
         if (body.Length < 5 || body[0] != 0 || BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(1)) != body.Length - 5)
@@ -179,10 +179,10 @@ internal static partial class CredentialChecks
 
         try
         {
-            var message = method.Descriptor.InputType.Parser.ParseFrom(body.AsSpan(5));
-            return field.Accessor.GetValue(message) as string;
+            var message = json.ParseBinary(method.Descriptor.InputType, body.AsSpan(5));
+            return MessageFields.Get(message, field) as string;
         }
-        catch (InvalidProtocolBufferException)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or FormatException)
         {
             return null;
         }

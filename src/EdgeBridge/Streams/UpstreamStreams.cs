@@ -63,7 +63,7 @@ internal sealed class UpstreamStreams(
 
         // Shared calls carry no caller's credentials nor anyone's metadata: their messages go to every subscriber alike.
         Debug.Assert(metadata is null or { Count: 0 }, "The session refuses metadata on shared methods.");
-        var key = method.FullName + "\n" + catalog.Json.Formatter.Format(request);
+        var key = method.FullName + "\n" + catalog.Json.Format(request);
         while (true)
         {
             if (_shared.TryGetValue(key, out var running))

@@ -210,9 +210,10 @@ internal static class ServerFrames
         {
             try
             {
-                return json.Formatter.Format(detail);
+                // Through the descriptor codec: a detail of a contract loaded at run time has no generated class to format it.
+                return System.Text.Encoding.UTF8.GetString(json.Codec.BinaryToJson(Google.Protobuf.WellKnownTypes.Any.Descriptor, Google.Protobuf.MessageExtensions.ToByteArray(detail)));
             }
-            catch (InvalidOperationException)
+            catch (FormatException)
             {
                 // A detail type the edge does not know: keep its bytes rather than lose it.
             }

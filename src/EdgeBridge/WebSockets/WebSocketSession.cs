@@ -299,7 +299,7 @@ internal sealed partial class WebSocketSession
         {
             try
             {
-                request = _catalog.Json.Parser.Parse(frame.Request, method.Descriptor.InputType);
+                request = _catalog.Json.Parse(frame.Request, method.Descriptor.InputType);
             }
             catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
             {
@@ -376,7 +376,7 @@ internal sealed partial class WebSocketSession
         IMessage request;
         try
         {
-            request = _catalog.Json.Parser.Parse(frame.Request, method.Descriptor.InputType);
+            request = _catalog.Json.Parse(frame.Request, method.Descriptor.InputType);
         }
         catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
         {
@@ -422,7 +422,7 @@ internal sealed partial class WebSocketSession
         try
         {
             var (response, error) = await _upstreamCalls!.CallAsync(method, request, token, _closing.Token);
-            _control.TryEnqueue(response is not null ? ServerFrames.Result(id, _catalog.Json.Formatter.Format(response)) : ServerFrames.Error(id, error!, _catalog.Json));
+            _control.TryEnqueue(response is not null ? ServerFrames.Result(id, _catalog.Json.Format(response)) : ServerFrames.Error(id, error!, _catalog.Json));
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
@@ -455,7 +455,7 @@ internal sealed partial class WebSocketSession
         IMessage message;
         try
         {
-            message = _catalog.Json.Parser.Parse(frame.Message, subscription!.Method.Descriptor.InputType);
+            message = _catalog.Json.Parse(frame.Message, subscription!.Method.Descriptor.InputType);
         }
         catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
         {

@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Collections.Frozen;
 using System.Text.Json;
 using Google.Protobuf.Reflection;
@@ -26,7 +26,8 @@ internal sealed class DescriptorCodec
 {
     private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = MessageLayout.Encoder, SkipValidation = true };
 
-    private readonly ConcurrentDictionary<MessageDescriptor, MessageLayout> _layouts = new();
+    // Per descriptor object, for as long as it lives: a reloaded contract's old descriptors take their layouts with them.
+    private static readonly ConditionalWeakTable<MessageDescriptor, MessageLayout> s_layouts = [];
     private readonly FrozenDictionary<string, MessageDescriptor> _types;
 
     public DescriptorCodec(IEnumerable<FileDescriptor> files, MessageCodecLimits? limits = null)
@@ -49,7 +50,15 @@ internal sealed class DescriptorCodec
     /// <summary>A message type of the loaded files by its full name (for <c>google.protobuf.Any</c>); null when unknown.</summary>
     public MessageDescriptor? FindType(string fullName) => _types.GetValueOrDefault(fullName);
 
-    internal MessageLayout LayoutOf(MessageDescriptor type) => _layouts.GetOrAdd(type, static t => new MessageLayout(t));
+    /// <summary>
+    /// Reads upstream gRPC messages of any loaded type: the binary form needs no type registry, and the bounds are
+    /// protobuf's own (100 levels; the channel's maximum message size bounds the rest).
+    /// </summary>
+    public static DescriptorCodec Upstream { get; } = new([], new MessageCodecLimits { MaxDepth = 100, MaxRepeated = int.MaxValue });
+
+#pragma warning disable CA1822 // An instance member: which codec lays out a type may matter once codecs differ in options.
+    internal MessageLayout LayoutOf(MessageDescriptor type) => s_layouts.GetValue(type, static t => new MessageLayout(t));
+#pragma warning restore CA1822
 
     public DynamicMessage ParseBinary(MessageDescriptor type, ReadOnlySpan<byte> data) => ProtoBinary.Parse(this, type, data);
 

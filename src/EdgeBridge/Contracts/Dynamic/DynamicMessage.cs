@@ -9,7 +9,7 @@ namespace EdgeBridge.Contracts.Dynamic;
 /// (<c>int</c> for enums, <c>byte[]</c> for bytes), a <see cref="DynamicMessage"/>, a <see cref="List{T}"/> for a
 /// repeated field, a <see cref="DynamicMap"/> for a map.
 /// </summary>
-internal sealed class DynamicMessage(MessageLayout layout)
+internal sealed class DynamicMessage(MessageLayout layout) : IMessage
 {
     private int _size = -1;
 
@@ -36,6 +36,15 @@ internal sealed class DynamicMessage(MessageLayout layout)
     public List<object> RepeatedAt(int index) => (List<object>)(Values[index] ??= new List<object>());
 
     public DynamicMap MapAt(int index) => (DynamicMap)(Values[index] ??= new DynamicMap());
+
+    /// <summary>Writes the binary encoding, as generated code would (<c>ToByteArray</c> and <c>ToByteString</c> work).</summary>
+    public void WriteTo(CodedOutputStream output) => ProtoBinary.WriteFields(output, this);
+
+    public int CalculateSize() => ProtoBinary.SizeOf(this);
+
+    /// <summary>Not supported: a dynamic message is read by <see cref="DescriptorCodec"/>, which knows the limits to apply.</summary>
+    public void MergeFrom(CodedInputStream input) =>
+        throw new NotSupportedException("A DynamicMessage is parsed with DescriptorCodec.ParseBinary, not merged from a CodedInputStream.");
 
     /// <summary>The size of the binary encoding, remembered for writing (the message is not changed after it is asked).</summary>
     internal int CachedSize => _size;
@@ -65,7 +74,8 @@ internal sealed class DynamicMap
 }
 
 /// <summary>Why a message could not be read or written, and where: the path of the field (<c>order.items[2].price</c>).</summary>
-internal sealed class MessageCodecException(string path, string problem) : Exception(path.Length == 0 ? problem : $"{path}: {problem}")
+/// <remarks>A <see cref="FormatException"/>: the edge's paths refuse it as they refuse JsonParser's bad input.</remarks>
+internal sealed class MessageCodecException(string path, string problem) : FormatException(path.Length == 0 ? problem : $"{path}: {problem}")
 {
     public string Path { get; } = path;
 

@@ -205,7 +205,7 @@ internal static class ProtoBinary
     private static bool Writes(FieldDescriptor field, object? value, MessageLayout layout) =>
         value is not null && (field.HasPresence || !IsDefault(value, bitwise: layout.IsWrapper));
 
-    private static int SizeOf(DynamicMessage message)
+    internal static int SizeOf(DynamicMessage message)
     {
         var size = 0;
         var fields = message.Layout.Fields;
@@ -298,7 +298,7 @@ internal static class ProtoBinary
         _ => throw new MessageCodecException("", $"Fields of type {type} are not supported."),
     };
 
-    private static void WriteFields(CodedOutputStream output, DynamicMessage message)
+    internal static void WriteFields(CodedOutputStream output, DynamicMessage message)
     {
         var fields = message.Layout.Fields;
         for (var i = 0; i < fields.Length; i++)

@@ -1,0 +1,64 @@
+using EdgeBridge.Contracts.V1;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace EdgeBridge.Contracts;
+
+/// <summary>
+/// Contracts read at start from descriptor set files (<c>EdgeBridge:Contracts:DescriptorSets</c>), as <c>buf build -o</c>
+/// or <c>protoc --descriptor_set_out --include_imports --include_source_info</c> write them: the edge then fronts a
+/// backend it was not compiled against. Their messages have no generated classes and go through
+/// <see cref="Dynamic.DescriptorCodec"/>.
+/// </summary>
+internal sealed class DescriptorSets(IOptions<EdgeBridgeOptions> options, IHostEnvironment environment) : IConfigureOptions<ContractOptions>
+{
+    private const string Key = EdgeBridgeOptions.SectionName + ":Contracts:DescriptorSets";
+
+    // The options the edge reads from methods: without the registry they would be unknown fields of MethodOptions.
+    private static readonly ExtensionRegistry s_extensions =
+    [
+        OptionsExtensions.Stream, OptionsExtensions.Access, OptionsExtensions.Credentials, OptionsExtensions.Call,
+        Google.Api.AnnotationsExtensions.Http,
+    ];
+
+    public void Configure(ContractOptions contracts)
+    {
+        var paths = options.Value.Contracts.DescriptorSets;
+        for (var i = 0; i < paths.Count; i++)
+        {
+            contracts.Files.AddRange(Load($"{Key}:{i}", Resolve(paths[i])));
+        }
+    }
+
+    /// <summary>The files of one descriptor set; an unreadable or inconsistent set stops the host naming the key and the problem.</summary>
+    public static IReadOnlyList<FileDescriptor> Load(string key, string path)
+    {
+        FileDescriptorSet set;
+        try
+        {
+            set = FileDescriptorSet.Parser.ParseFrom(File.ReadAllBytes(path));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidProtocolBufferException)
+        {
+            throw new InvalidOperationException($"{key} '{path}' is not a readable descriptor set: {ex.Message}", ex);
+        }
+
+        try
+        {
+            // BuildFromByteStrings wants each file after its imports: a set from protoc or buf is in that order already.
+            return FileDescriptor.BuildFromByteStrings(set.File.Select(f => f.ToByteString()), s_extensions);
+        }
+        catch (Exception ex) when (ex is DescriptorValidationException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidOperationException(
+                $"{key} '{path}' does not hold together ({ex.Message}); build it with --include_imports so that every import is in the set.", ex);
+        }
+    }
+
+    private string Resolve(string path) =>
+        Path.IsPathRooted(path) ? path
+        : Path.Combine(environment.ContentRootPath, path) is var underRoot && File.Exists(underRoot) ? underRoot
+        : Path.Combine(AppContext.BaseDirectory, path);
+}
