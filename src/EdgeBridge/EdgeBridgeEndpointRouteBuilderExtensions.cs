@@ -59,13 +59,21 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         builders.Add(proxy);
 
         // Every path, file-like ones too (the default fallback pattern skips those and leaves an empty 404).
-        builders.Add(endpoints.MapFallback("/{**path}", static context =>
+        static Task NotFound(Microsoft.AspNetCore.Http.HttpContext context)
         {
             SecurityHeaders.Apply(context);
             return RpcStatusWriter.IsGrpc(context)
                 ? RpcStatusWriter.WriteAsync(context, StatusCode.Unimplemented, $"No route for {context.Request.Path}.")
                 : RpcStatusWriter.WriteAsync(context, StatusCode.NotFound, $"No route matches {context.Request.Method} {context.Request.Path}.");
-        }));
+        }
+
+        if (options.CurrentValue.Rest.Transcode)
+        {
+            // A REST request no route takes, for a method with an http rule: transcoded here (backends that do not transcode).
+            builders.Add(EdgeBridge.Transcoding.TranscodingEndpoint.Map(endpoints, NotFound).RequireEdgeListener(EdgeListenerRoles.Browser));
+        }
+
+        builders.Add(endpoints.MapFallback("/{**path}", NotFound));
         return new EdgeBridgeEndpointConventionBuilder(builders);
     }
 

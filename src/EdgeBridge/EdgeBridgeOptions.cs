@@ -147,6 +147,12 @@ public sealed class RestOptions
     /// <summary>Requests per second (with a burst) one client address may send; beyond it 429 with Retry-After.</summary>
     public RateLimit PerAddress { get; set; } = new() { PermitsPerSecond = 100, Burst = 200 };
 
+    /// <summary>
+    /// Whether a REST request that no proxy route takes, but that matches a <c>google.api.http</c> rule of the
+    /// contracts, is transcoded at the edge into the method's gRPC call (for backends that do not transcode). Read at startup.
+    /// </summary>
+    public bool Transcode { get; set; } = true;
+
     /// <summary>Requests per second (with a burst) one authenticated user may send, from any address.</summary>
     public RateLimit PerUser { get; set; } = new() { PermitsPerSecond = 50, Burst = 100 };
 }

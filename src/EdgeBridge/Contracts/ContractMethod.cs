@@ -29,7 +29,11 @@ internal sealed class ContractMethod
         }
 
         HttpBindings = options?.GetExtension(AnnotationsExtensions.Http) is { } rule ? [.. HttpRuleTemplate.FromRule(rule)] : [];
+        UnaryGrpcMethod = descriptor.IsClientStreaming || descriptor.IsServerStreaming ? null! : DescriptorMethods.Create(Grpc.Core.MethodType.Unary, descriptor);
     }
+
+    /// <summary>The method as a unary gRPC call (for REST transcoded at the edge); null for a streaming method.</summary>
+    public Grpc.Core.Method<Google.Protobuf.IMessage, Google.Protobuf.IMessage> UnaryGrpcMethod { get; }
 
     public MethodDescriptor Descriptor { get; }
 

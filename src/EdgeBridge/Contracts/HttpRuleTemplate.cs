@@ -29,6 +29,9 @@ internal sealed class HttpRuleTemplate
     /// <summary>The rule's <c>body</c>: <c>*</c>, a field name, or empty (no body).</summary>
     public string Body { get; }
 
+    /// <summary>The rule's <c>response_body</c>: the response field that is the HTTP body, or empty (the whole response).</summary>
+    public string ResponseBody { get; private set; } = "";
+
     /// <summary>Every binding of <paramref name="rule"/>, its additional bindings included; malformed templates are skipped.</summary>
     public static IEnumerable<HttpRuleTemplate> FromRule(HttpRule rule)
     {
@@ -46,7 +49,16 @@ internal sealed class HttpRuleTemplate
         }
     }
 
-    private static HttpRuleTemplate? Compile(HttpRule rule) => PatternOf(rule) is var (method, path) ? Parse(method, path, rule.Body) : null;
+    private static HttpRuleTemplate? Compile(HttpRule rule)
+    {
+        var template = PatternOf(rule) is var (method, path) ? Parse(method, path, rule.Body) : null;
+        if (template is not null)
+        {
+            template.ResponseBody = rule.ResponseBody;
+        }
+
+        return template;
+    }
 
     /// <summary>The HTTP method (upper case) and path template of one binding; null when it has no pattern.</summary>
     public static (string Method, string Path)? PatternOf(HttpRule rule) => rule.PatternCase switch
@@ -80,6 +92,7 @@ internal sealed class HttpRuleTemplate
         }
 
         var segments = new List<Segment>();
+        var variables = new List<string>();
         var at = 0;
         while (at <= path.Length)
         {
@@ -99,11 +112,13 @@ internal sealed class HttpRuleTemplate
                 {
                     segments.Add(part switch
                     {
-                        "*" => new Segment(SegmentKind.Single, null, pattern == "*" ? name : null),
-                        "**" => new Segment(SegmentKind.Rest, null, null),
-                        _ => new Segment(SegmentKind.Literal, part, null),
+                        "*" => new Segment(SegmentKind.Single, null, pattern == "*" ? name : null, name),
+                        "**" => new Segment(SegmentKind.Rest, null, null, name),
+                        _ => new Segment(SegmentKind.Literal, part, null, name),
                     });
                 }
+
+                variables.Add(name);
 
                 at = end + 1;
                 if (at < path.Length && path[at] != '/')
@@ -136,7 +151,50 @@ internal sealed class HttpRuleTemplate
             }
         }
 
-        return new HttpRuleTemplate(httpMethod, template, [.. segments], verb, body);
+        return new HttpRuleTemplate(httpMethod, template, [.. segments], verb, body) { Variables = variables };
+    }
+
+    /// <summary>The field paths the template binds (<c>account_id</c>, <c>name</c> of <c>{name=shelves/*}</c>), in order.</summary>
+    public IReadOnlyList<string> Variables { get; private init; } = [];
+
+    /// <summary>
+    /// The values of every variable when <paramref name="path"/> matches, each percent-decoded (a variable over several
+    /// segments keeps its slashes, as grpc-gateway and ASP.NET transcoding do); null when it does not match.
+    /// </summary>
+    public Dictionary<string, string>? Bind(string path)
+    {
+        if (!Matches(path))
+        {
+            return null;
+        }
+
+        var rest = path[1..];
+        if (_verb is not null)
+        {
+            rest = rest[..^(_verb.Length + 1)];
+        }
+
+        var parts = rest.Split('/');
+        var values = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        for (var i = 0; i < _segments.Length; i++)
+        {
+            var segment = _segments[i];
+            if (segment.Owner is null)
+            {
+                continue;
+            }
+
+            var list = values.TryGetValue(segment.Owner, out var found) ? found : values[segment.Owner] = [];
+            if (segment.Kind == SegmentKind.Rest)
+            {
+                list.AddRange(parts.Skip(i));
+                break;
+            }
+
+            list.Add(parts[i]);
+        }
+
+        return values.ToDictionary(p => p.Key, p => Uri.UnescapeDataString(string.Join('/', p.Value)), StringComparer.Ordinal);
     }
 
     /// <summary>Whether <paramref name="path"/> (the request path, starting with '/') matches the template.</summary>
@@ -211,5 +269,9 @@ internal sealed class HttpRuleTemplate
         Rest,
     }
 
-    private sealed record Segment(SegmentKind Kind, string? Literal, string? Variable);
+    /// <param name="Kind">A literal, one segment, or the rest of the path.</param>
+    /// <param name="Literal">The text of a literal segment.</param>
+    /// <param name="Variable">The variable a single-segment <c>{name}</c> binds (for <see cref="Match"/>).</param>
+    /// <param name="Owner">The variable this segment is part of, whatever its pattern (for <see cref="Bind"/>).</param>
+    private sealed record Segment(SegmentKind Kind, string? Literal, string? Variable, string? Owner = null);
 }
