@@ -57,6 +57,35 @@ internal sealed class DescriptorSets(IOptions<EdgeBridgeOptions> options, IHostE
         }
     }
 
+    /// <summary>
+    /// The given files (and their imports) rebuilt from their serialized FileDescriptorProtos, exactly as a descriptor
+    /// set on disk would give them: no generated code behind them (what tests and benchmarks of the dynamic path need).
+    /// </summary>
+    public static IReadOnlyList<FileDescriptor> Rebuild(IEnumerable<FileDescriptor> files)
+    {
+        var ordered = new List<FileDescriptor>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Visit(FileDescriptor file)
+        {
+            if (seen.Add(file.Name))
+            {
+                foreach (var dependency in file.Dependencies)
+                {
+                    Visit(dependency);
+                }
+
+                ordered.Add(file);
+            }
+        }
+
+        foreach (var file in files)
+        {
+            Visit(file);
+        }
+
+        return FileDescriptor.BuildFromByteStrings(ordered.Select(f => f.SerializedData), s_extensions);
+    }
+
     private string Resolve(string path) =>
         Path.IsPathRooted(path) ? path
         : Path.Combine(environment.ContentRootPath, path) is var underRoot && File.Exists(underRoot) ? underRoot

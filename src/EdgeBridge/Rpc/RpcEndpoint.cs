@@ -172,9 +172,8 @@ internal static partial class RpcEndpoint
         // A credential check is throttled here as on REST and gRPC: a throttled attempt never costs the backend a hash.
         var throttle = method.Contract.Principal is not null ? services.GetRequiredService<LoginThrottle>() : null;
         var principal = method.Contract.Principal is { } field ? MessageFields.Get(request, field) as string : null;
-        if (throttle is not null && throttle.IsThrottled(caller.Address, principal, out var wait))
+        if (throttle?.RetryAfterSeconds(caller.Address, principal) is { } seconds)
         {
-            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             await FailAsync(context, protocol, StatusCode.ResourceExhausted, $"Too many failed attempts; retry after {seconds} s.", method: method.FullName);
             return;
@@ -184,18 +183,7 @@ internal static partial class RpcEndpoint
         var allowed = timeout is { } asked ? (asked < options.MaxTimeout ? asked : options.MaxTimeout) : options.DefaultTimeout;
         var (response, error) = await services.GetRequiredService<UpstreamCalls>().CallAsync(method.GrpcMethod, request, caller.Token,
             time.GetUtcNow().UtcDateTime + allowed, context.RequestAborted);
-        if (throttle is not null)
-        {
-            switch (error?.Code ?? 0)
-            {
-                case (int)StatusCode.OK:
-                    throttle.Succeeded(caller.Address, principal);
-                    break;
-                case (int)StatusCode.Unauthenticated:
-                    throttle.Failed(caller.Address, principal);
-                    break;
-            }
-        }
+        throttle?.Record(caller.Address, principal, (StatusCode)(error?.Code ?? 0));
 
         if (error is not null)
         {

@@ -50,9 +50,8 @@ internal static partial class CredentialChecks
         var principal = grpc ? FromGrpc(body, method, field, catalog.Json) : FromRest(context, body, catalog, field);
         var throttle = services.GetRequiredService<LoginThrottle>();
         var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        if (throttle.IsThrottled(address, principal, out var wait))
+        if (throttle.RetryAfterSeconds(address, principal) is { } seconds)
         {
-            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
             Log.Throttled(logger, method.GrpcPath, address, seconds);
             context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
@@ -62,14 +61,9 @@ internal static partial class CredentialChecks
         }
 
         await next();
-        switch (Outcome(context, grpc))
+        if (Outcome(context, grpc) is { } outcome)
         {
-            case StatusCode.Unauthenticated:
-                throttle.Failed(address, principal);
-                break;
-            case StatusCode.OK:
-                throttle.Succeeded(address, principal);
-                break;
+            throttle.Record(address, principal, outcome);
         }
     }
 

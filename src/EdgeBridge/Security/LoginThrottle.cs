@@ -54,6 +54,24 @@ internal sealed class LoginThrottle(IOptionsMonitor<EdgeBridgeOptions> options, 
         return wait > TimeSpan.Zero;
     }
 
+    /// <summary>Whole seconds to wait (at least 1) when the attempt is throttled, for <c>Retry-After</c>; null when it may go ahead.</summary>
+    public int? RetryAfterSeconds(IPAddress address, string? principal) =>
+        IsThrottled(address, principal, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : null;
+
+    /// <summary>Books a credential check's outcome: UNAUTHENTICATED is a failed attempt, OK a success, anything else neither.</summary>
+    public void Record(IPAddress address, string? principal, Grpc.Core.StatusCode outcome)
+    {
+        switch (outcome)
+        {
+            case Grpc.Core.StatusCode.Unauthenticated:
+                Failed(address, principal);
+                break;
+            case Grpc.Core.StatusCode.OK:
+                Succeeded(address, principal);
+                break;
+        }
+    }
+
     /// <summary>Charges a failed attempt to every budget it belongs to.</summary>
     public void Failed(IPAddress address, string? principal)
     {

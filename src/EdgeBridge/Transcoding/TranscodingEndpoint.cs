@@ -98,9 +98,8 @@ internal static class TranscodingEndpoint
         // A credential check is throttled here as on the proxied paths: a throttled attempt never costs the backend a hash.
         var throttle = method.Principal is not null ? services.GetRequiredService<LoginThrottle>() : null;
         var principal = method.Principal is { } field ? MessageFields.Get(request, field) as string : null;
-        if (throttle is not null && throttle.IsThrottled(caller.Address, principal, out var wait))
+        if (throttle?.RetryAfterSeconds(caller.Address, principal) is { } seconds)
         {
-            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             await RpcStatusWriter.WriteAsync(context, StatusCode.ResourceExhausted, $"Too many failed attempts; retry after {seconds} s.");
             return;
@@ -109,18 +108,7 @@ internal static class TranscodingEndpoint
         var time = services.GetRequiredService<TimeProvider>();
         var (response, error) = await services.GetRequiredService<UpstreamCalls>().CallAsync(method.UnaryGrpcMethod, request, caller.Token,
             time.GetUtcNow().UtcDateTime + options.Rpc.DefaultTimeout, context.RequestAborted);
-        if (throttle is not null)
-        {
-            switch (error?.Code ?? 0)
-            {
-                case (int)StatusCode.OK:
-                    throttle.Succeeded(caller.Address, principal);
-                    break;
-                case (int)StatusCode.Unauthenticated:
-                    throttle.Failed(caller.Address, principal);
-                    break;
-            }
-        }
+        throttle?.Record(caller.Address, principal, (StatusCode)(error?.Code ?? 0));
 
         var answer = context.Response;
         if (error is not null)

@@ -22,7 +22,7 @@ internal static class Codec
     {
         var files = new[] { Trading.V1.MarketDataReflection.Descriptor, Trading.V1.TradingReflection.Descriptor };
         var generated = new ProtoJson(TypeRegistry.FromFiles(files));
-        var loaded = FileDescriptor.BuildFromByteStrings(InDependencyOrder(files).Select(f => f.SerializedData));
+        var loaded = DescriptorSets.Rebuild(files);
         var codec = new DescriptorCodec(loaded);
         MessageDescriptor Loaded(MessageDescriptor type) => loaded.SelectMany(f => f.MessageTypes).Single(t => t.FullName == type.FullName);
 
@@ -132,29 +132,4 @@ internal static class Codec
 
     // The process's CPU: with workstation, non-concurrent GC the collections this loop causes run on this thread too.
     private static TimeSpan ThreadCpu() => Process.GetCurrentProcess().TotalProcessorTime;
-
-    private static List<FileDescriptor> InDependencyOrder(IEnumerable<FileDescriptor> roots)
-    {
-        var ordered = new List<FileDescriptor>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        void Visit(FileDescriptor file)
-        {
-            if (seen.Add(file.Name))
-            {
-                foreach (var dependency in file.Dependencies)
-                {
-                    Visit(dependency);
-                }
-
-                ordered.Add(file);
-            }
-        }
-
-        foreach (var root in roots)
-        {
-            Visit(root);
-        }
-
-        return ordered;
-    }
 }

@@ -63,7 +63,7 @@ internal static class Systems
                     ["EdgeBridge:Upstream:MaxCallsPerAddress"] = "100000",
                     ["EdgeBridge:Upstream:MaxCallsPerUser"] = "100000",
                     ["Logging:LogLevel:Default"] = "Warning",
-                })),
+                }).AddInMemoryCollection(ConfigurationKeys(settings))),
             "raw" => Raw(Setting("port"), Setting("upstream")),
             "yarp" => PlainYarp(Setting("port"), Setting("grpc"), Setting("rest"), Setting("upstream")),
             "signalr" => SignalR(Setting("port"), Setting("upstream")),
@@ -87,6 +87,10 @@ internal static class Systems
     private static readonly string[] s_symbols = ["AAA", "BBB", "CCC", "DDD"];
 
     // The cluster scenario's edge fronts two replicas: the second one's addresses, when given.
+    // A setting named like a configuration key (with a ':') goes into the system's configuration as it is.
+    private static IEnumerable<KeyValuePair<string, string?>> ConfigurationKeys(IReadOnlyDictionary<string, string> settings) =>
+        settings.Where(p => p.Key.Contains(':', StringComparison.Ordinal)).Select(p => KeyValuePair.Create(p.Key, (string?)p.Value));
+
     private static Dictionary<string, string?> SecondReplica(IReadOnlyDictionary<string, string> settings) =>
         settings.TryGetValue("upstream2", out var grpc) && settings.TryGetValue("rest2", out var rest)
             ? new()

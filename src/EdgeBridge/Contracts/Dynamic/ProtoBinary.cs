@@ -237,12 +237,7 @@ internal static class ProtoBinary
 
                 if (IsPacked(field))
                 {
-                    var data = 0;
-                    foreach (var item in list)
-                    {
-                        data += ValueSize(field.FieldType, item);
-                    }
-
+                    var data = PackedSize(field.FieldType, list);
                     size += tagSize + CodedOutputStream.ComputeLengthSize(data) + data;
                 }
                 else
@@ -260,6 +255,17 @@ internal static class ProtoBinary
         }
 
         message.RememberSize(size);
+        return size;
+    }
+
+    private static int PackedSize(FieldType type, List<object> values)
+    {
+        var size = 0;
+        foreach (var value in values)
+        {
+            size += ValueSize(type, value);
+        }
+
         return size;
     }
 
@@ -342,14 +348,8 @@ internal static class ProtoBinary
 
                 if (IsPacked(field))
                 {
-                    var data = 0;
-                    foreach (var item in list)
-                    {
-                        data += ValueSize(field.FieldType, item);
-                    }
-
                     output.WriteTag(field.FieldNumber, WireFormat.WireType.LengthDelimited);
-                    output.WriteLength(data);
+                    output.WriteLength(PackedSize(field.FieldType, list));
                     foreach (var item in list)
                     {
                         WriteValue(output, field.FieldType, item);

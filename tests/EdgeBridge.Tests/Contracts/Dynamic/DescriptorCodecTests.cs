@@ -27,7 +27,7 @@ public sealed class DescriptorCodecTests
     private static readonly JsonParser s_oracleParser = new(JsonParser.Settings.Default.WithTypeRegistry(TypeRegistry.FromFiles(s_generatedFiles)));
 
     /// <summary>The same files as a descriptor set on disk gives them: built from bytes, no generated code.</summary>
-    private static readonly IReadOnlyList<FileDescriptor> s_loaded = FileDescriptor.BuildFromByteStrings(InDependencyOrder(s_generatedFiles).Select(f => f.SerializedData));
+    private static readonly IReadOnlyList<FileDescriptor> s_loaded = DescriptorSets.Rebuild(s_generatedFiles);
 
     private static readonly DescriptorCodec s_codec = new(s_loaded);
 
@@ -283,29 +283,4 @@ public sealed class DescriptorCodecTests
         s_loaded.SelectMany(f => f.MessageTypes).SelectMany(WithNested).Single(t => t.FullName == generated.FullName);
 
     private static IEnumerable<MessageDescriptor> WithNested(MessageDescriptor type) => type.NestedTypes.SelectMany(WithNested).Prepend(type);
-
-    private static List<FileDescriptor> InDependencyOrder(IEnumerable<FileDescriptor> roots)
-    {
-        var ordered = new List<FileDescriptor>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        void Visit(FileDescriptor file)
-        {
-            if (seen.Add(file.Name))
-            {
-                foreach (var dependency in file.Dependencies)
-                {
-                    Visit(dependency);
-                }
-
-                ordered.Add(file);
-            }
-        }
-
-        foreach (var root in roots)
-        {
-            Visit(root);
-        }
-
-        return ordered;
-    }
 }
