@@ -405,6 +405,12 @@ public sealed class EdgeContractsOptions
     public List<string> DescriptorSets { get; set; } = [];
 
     /// <summary>
+    /// API configuration YAML files (google.api.Service, <c>http: rules:</c>) with HTTP rules for methods whose protos
+    /// cannot be edited; a rule replaces the method's own <c>google.api.http</c> option.
+    /// </summary>
+    public List<string> ApiConfigs { get; set; } = [];
+
+    /// <summary>
     /// Methods exposed by configuration, with the policies the <c>edgebridge.v1</c> options would give them: for protos
     /// that cannot be edited. An entry overrides the .proto's own option field by field.
     /// </summary>

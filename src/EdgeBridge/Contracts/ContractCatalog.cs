@@ -11,6 +11,9 @@ namespace EdgeBridge.Contracts;
 internal sealed class ContractOptions
 {
     public List<FileDescriptor> Files { get; } = [];
+
+    /// <summary>HTTP rules from API configuration files, by selector (<c>package.Service.Method</c>): they replace the methods' own.</summary>
+    public Dictionary<string, Google.Api.HttpRule> HttpRules { get; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -29,7 +32,7 @@ internal sealed class ContractCatalog
     public ContractCatalog(IOptions<ContractOptions> contracts, IOptions<EdgeBridgeOptions> options)
     {
         var files = Closure(contracts.Value.Files);
-        var exposures = ContractExposure.Resolve(options.Value.Contracts, files);
+        var exposures = ContractExposure.Resolve(options.Value.Contracts, files, contracts.Value.HttpRules);
         var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
         var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
         var socketCalls = new Dictionary<string, SocketCallMethod>(StringComparer.Ordinal);
@@ -40,7 +43,7 @@ internal sealed class ContractCatalog
             {
                 foreach (var method in service.Methods)
                 {
-                    var methodOptions = ContractExposure.OptionsOf(method, exposures);
+                    var methodOptions = ContractExposure.OptionsOf(method, exposures, contracts.Value.HttpRules);
                     var call = new ContractMethod(method, methodOptions);
                     calls[call.GrpcPath] = call;
                     if ((method.IsServerStreaming || method.IsClientStreaming)

@@ -13,10 +13,20 @@ internal static class ContractExposure
     private const string Key = EdgeBridgeOptions.SectionName + ":Contracts:Expose";
 
     /// <summary>The entries by method name; a name that is not a method of the contracts, or a stream setting on a unary method, stops the host.</summary>
-    public static Dictionary<string, ExposedMethodOptions> Resolve(EdgeContractsOptions options, IEnumerable<FileDescriptor> files)
+    public static Dictionary<string, ExposedMethodOptions> Resolve(EdgeContractsOptions options, IEnumerable<FileDescriptor> files,
+        IReadOnlyDictionary<string, Google.Api.HttpRule>? httpRules = null)
     {
         var methods = files.SelectMany(f => f.Services).SelectMany(s => s.Methods)
             .ToDictionary(m => m.Service.FullName + "/" + m.Name, StringComparer.Ordinal);
+        foreach (var selector in httpRules?.Keys ?? [])
+        {
+            if (!methods.Values.Any(m => m.FullName == selector))
+            {
+                throw new InvalidOperationException(
+                    $"{EdgeBridgeOptions.SectionName}:Contracts:ApiConfigs: the http rule for '{selector}' names no method of the loaded contracts (package.Service.Method).");
+            }
+        }
+
         var exposures = new Dictionary<string, ExposedMethodOptions>(StringComparer.Ordinal);
         for (var i = 0; i < options.Expose.Count; i++)
         {
@@ -47,9 +57,18 @@ internal static class ContractExposure
     }
 
     /// <summary>The method's options as the edge applies them: the .proto's, with the configured entry over them.</summary>
-    public static MethodOptions? OptionsOf(MethodDescriptor method, Dictionary<string, ExposedMethodOptions> exposures)
+    public static MethodOptions? OptionsOf(MethodDescriptor method, Dictionary<string, ExposedMethodOptions> exposures,
+        IReadOnlyDictionary<string, Google.Api.HttpRule>? httpRules = null)
     {
         var declared = method.GetOptions();
+        var rule = httpRules?.GetValueOrDefault(method.FullName);
+        if (rule is not null)
+        {
+            // An API configuration's rule replaces the .proto's own (grpc-gateway's precedence).
+            declared = declared?.Clone() ?? new MethodOptions();
+            declared.SetExtension(Google.Api.AnnotationsExtensions.Http, rule);
+        }
+
         if (!exposures.TryGetValue(method.Service.FullName + "/" + method.Name, out var entry))
         {
             return declared;

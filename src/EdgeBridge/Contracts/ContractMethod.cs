@@ -28,7 +28,8 @@ internal sealed class ContractMethod
                     $"{descriptor.FullName}: edgebridge.v1.credentials names principal_field '{credentials.PrincipalField}', which is not a string field of {descriptor.InputType.FullName}.");
         }
 
-        HttpBindings = options?.GetExtension(AnnotationsExtensions.Http) is { } rule ? [.. HttpRuleTemplate.FromRule(rule)] : [];
+        HttpRule = options?.GetExtension(AnnotationsExtensions.Http);
+        HttpBindings = HttpRule is { } rule ? [.. HttpRuleTemplate.FromRule(rule)] : [];
         UnaryGrpcMethod = descriptor.IsClientStreaming || descriptor.IsServerStreaming ? null! : DescriptorMethods.Create(Grpc.Core.MethodType.Unary, descriptor);
     }
 
@@ -45,6 +46,9 @@ internal sealed class ContractMethod
 
     /// <summary>For a credential check (<c>edgebridge.v1.credentials</c>), the request field naming the user; else null.</summary>
     public FieldDescriptor? Principal { get; }
+
+    /// <summary>The method's <c>google.api.http</c> rule: its .proto's, or an API configuration's that replaces it.</summary>
+    public HttpRule? HttpRule { get; }
 
     /// <summary>The method's REST bindings from its <c>google.api.http</c> rule.</summary>
     public IReadOnlyList<HttpRuleTemplate> HttpBindings { get; }

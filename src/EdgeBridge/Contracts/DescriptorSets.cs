@@ -30,6 +30,11 @@ internal sealed class DescriptorSets(IOptions<EdgeBridgeOptions> options, IHostE
         {
             contracts.Files.AddRange(Load($"{Key}:{i}", Resolve(paths[i])));
         }
+
+        foreach (var (selector, rule) in ApiConfigs.Load(options.Value.Contracts.ApiConfigs, Resolve))
+        {
+            contracts.HttpRules[selector] = rule;
+        }
     }
 
     /// <summary>The files of one descriptor set; an unreadable or inconsistent set stops the host naming the key and the problem.</summary>

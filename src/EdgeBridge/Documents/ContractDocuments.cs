@@ -27,7 +27,8 @@ internal sealed class ContractDocuments
         var title = Title(contracts.Value);
         _files = new(() => Files(contracts.Value, sets.Value));
         _openApi = new(() => Serialize(OpenApiWriter.Write(_files.Value, title, Version, catalog.Methods, options.Value.Streams.Path, options.Value.Rpc.Enabled ? catalog.BrowserCalls : null,
-            method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.RequiresCaller == true)));
+            method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.RequiresCaller == true,
+            method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.HttpRule)));
         _asyncApi = new(() => AsyncApiWriter.Write(catalog.Methods, _files.Value, title, Version, options.Value.WebSockets.Path, options.Value.Streams.Path, catalog.SocketCalls, options.Value.Rpc.Enabled));
     }
 

@@ -15,8 +15,10 @@ internal static partial class OpenApiWriter
 
     public static JsonObject Write(IReadOnlyList<FileDescriptor> files, string title, string version,
         IReadOnlyCollection<Contracts.StreamingMethod>? streams = null, string streamPath = "/stream", IReadOnlyCollection<Contracts.UnaryMethod>? rpcCalls = null,
-        Func<MethodDescriptor, bool>? requiresCaller = null)
+        Func<MethodDescriptor, bool>? requiresCaller = null, Func<MethodDescriptor, HttpRule?>? httpRule = null)
     {
+        // The catalog's rule when there is one: an API configuration may give a method the rule its .proto lacks.
+        httpRule ??= static method => method.GetOptions()?.GetExtension(AnnotationsExtensions.Http);
         // The catalog's answer when there is one: configuration may expose a method with AUTH_REQUIRED its .proto lacks.
         requiresCaller ??= static method => method.GetOptions()?.GetExtension(OptionsExtensions.Access) == Auth.Required;
         var schemas = new ProtoSchemas("#/components/schemas/");
@@ -27,7 +29,7 @@ internal static partial class OpenApiWriter
             var routed = false;
             foreach (var method in service.Methods)
             {
-                if (method.IsClientStreaming || method.IsServerStreaming || method.GetOptions()?.GetExtension(AnnotationsExtensions.Http) is not { } rule)
+                if (method.IsClientStreaming || method.IsServerStreaming || httpRule(method) is not { } rule)
                 {
                     continue;
                 }

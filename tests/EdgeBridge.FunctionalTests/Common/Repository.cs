@@ -11,6 +11,23 @@ public static class Repository
 
     public static string Buf => Path.Combine(Root, "clients", "node_modules", ".bin", "buf");
 
+    /// <summary>Where google/api/*.proto and google/protobuf/*.proto are, for protoc's import path.</summary>
+    public static string GoogleProtos => Metadata("GoogleProtos");
+
+    public static string StandardProtos => Metadata("StandardProtos");
+
+    /// <summary>The protoc that Grpc.Tools ships.</summary>
+    public static string Protoc
+    {
+        get
+        {
+            var platform = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "linux_arm64" : "linux_x64";
+            return Path.GetFullPath(Path.Combine(StandardProtos, "..", "..", "..", "tools", platform, "protoc"));
+        }
+    }
+
+    private static string Metadata(string key) => typeof(Repository).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+
     public static Task<(int ExitCode, string Output)> RunAsync(string fileName, params string[] arguments) =>
         RunInAsync(Root, fileName, arguments);
 

@@ -297,8 +297,8 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
                 """;
             await File.WriteAllTextAsync(chat, proto);
             var set = Path.Combine(scratch, "contract.binpb");
-            var (exitCode, output) = await Repository.RunAsync(Protoc(), "--include_imports", "--include_source_info", "--descriptor_set_out=" + set,
-                "-I", scratch, "-I", Metadata("GoogleProtos"), "-I", Metadata("StandardProtos"), chat);
+            var (exitCode, output) = await Repository.RunAsync(Repository.Protoc, "--include_imports", "--include_source_info", "--descriptor_set_out=" + set,
+                "-I", scratch, "-I", Repository.GoogleProtos, "-I", Repository.StandardProtos, chat);
             Assert.True(exitCode == 0, output);
 
             // The edge library builds the documents from the compiled descriptors alone.
@@ -359,14 +359,6 @@ public sealed class DocumentsTests(StackFixture stack) : IClassFixture<StackFixt
     {
         var reference = (string?)schema["$ref"] ?? (string?)schema["allOf"]?[0]?["$ref"];
         return reference is null ? schema : document["components"]!["schemas"]![reference["#/components/schemas/".Length..]];
-    }
-
-    private static string Metadata(string key) => typeof(DocumentsTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
-
-    private static string Protoc()
-    {
-        var platform = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "linux_arm64" : "linux_x64";
-        return Path.GetFullPath(Path.Combine(Metadata("StandardProtos"), "..", "..", "..", "tools", platform, "protoc"));
     }
 
     private static void CopyDirectory(string source, string target)

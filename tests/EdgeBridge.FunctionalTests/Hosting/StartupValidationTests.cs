@@ -16,6 +16,7 @@ public sealed class StartupValidationTests
     [InlineData("EdgeBridge:Listeners:Grpc:DirectUpgrade", "true")]
     [InlineData("EdgeBridge:Contracts:Expose:0:Method", "trading.v1.NoSuchService/Stream")]
     [InlineData("EdgeBridge:Contracts:Expose:0:Sharing", "Everyone")]
+    [InlineData("EdgeBridge:Contracts:ApiConfigs:0", "/no/such/api-config.yaml")]
     public async Task BadSetting_StopsTheHost_NamingTheKey(string key, string value)
     {
         await using var backend = new BackendServer();

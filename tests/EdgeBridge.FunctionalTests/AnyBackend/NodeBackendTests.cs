@@ -1,0 +1,144 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EdgeBridge.FunctionalTests.Common;
+
+namespace EdgeBridge.FunctionalTests.AnyBackend;
+
+/// <summary>
+/// The edge in front of a gRPC backend that is not .NET — a Node.js server (@grpc/grpc-js, <c>server.cjs</c>) whose
+/// proto has no edgebridge.v1 options and no http rules — with nothing but configuration: the descriptor set protoc
+/// writes, an API configuration YAML for REST, and EdgeBridge:Contracts:Expose for the stream.
+/// </summary>
+public sealed class NodeBackendTests : IAsyncLifetime
+{
+    private const string Watch = "prices.v1.PriceService/WatchPrices";
+
+    private readonly BackendServer _sample = new();
+    private readonly EdgeServer _edge = new();
+    private readonly string _scratch = Path.Combine(Path.GetTempPath(), "edgebridge-node-" + Guid.NewGuid().ToString("N")[..8]);
+    private ChildProcess? _node;
+    private HttpClient _rest = null!;
+
+    public async Task InitializeAsync()
+    {
+        var here = Path.Combine(AppContext.BaseDirectory, "AnyBackend");
+        Directory.CreateDirectory(_scratch);
+        var set = Path.Combine(_scratch, "prices.binpb");
+        var (exitCode, output) = await Repository.RunAsync(Repository.Protoc, "--include_imports", "--include_source_info", "--descriptor_set_out=" + set,
+            "-I", here, "-I", Repository.StandardProtos, Path.Combine(here, "prices.proto"));
+        Assert.True(exitCode == 0, output);
+
+        var clients = Path.Combine(Repository.Root, "clients");
+        _node = ChildProcess.Start("node", [Path.Combine(here, "server.cjs"), Path.Combine(here, "prices.proto")], clients,
+            new Dictionary<string, string> { ["NODE_PATH"] = Path.Combine(clients, "node_modules") });
+        var port = await ListeningPortAsync(_node);
+
+        // The sample's backend only so that the edge's other clusters have somewhere to point; nothing here calls it.
+        await _sample.StartAsync();
+        await _edge.StartAsync(_sample, new Dictionary<string, string?>
+        {
+            ["EdgeBridge:Contracts:DescriptorSets:0"] = set,
+            ["EdgeBridge:Contracts:ApiConfigs:0"] = Path.Combine(here, "prices.yaml"),
+            ["EdgeBridge:Contracts:Expose:0:Method"] = Watch,
+            ["EdgeBridge:Contracts:Expose:0:Sharing"] = "Shared",
+            ["EdgeBridge:Contracts:Expose:0:SlowConsumer"] = "DropOldest",
+            ["EdgeBridge:Contracts:Expose:0:Auth"] = "None",
+            ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = $"http://127.0.0.1:{port}",
+            // The Node server has no grpc.health.v1 service: no probes (readiness is not what this is about).
+            ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Enabled"] = "false",
+        });
+        _rest = new HttpClient { BaseAddress = new Uri(_edge.HttpAddress) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _rest?.Dispose();
+        await _edge.DisposeAsync();
+        await _sample.DisposeAsync();
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
+
+        Directory.Delete(_scratch, recursive: true);
+    }
+
+    [Fact]
+    public async Task Rest_TranscodedAtTheEdge_FromTheApiConfiguration()
+    {
+        using var acme = await _rest.GetAsync("/api/prices/ACME");
+        using var missing = await _rest.GetAsync("/api/prices/NOPE");
+        using var set = await _rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":43.5}""", Encoding.UTF8, "application/json"));
+        using var refused = await _rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":-1}""", Encoding.UTF8, "application/json"));
+        using var malformed = await _rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":"a lot"}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, acme.StatusCode);
+        Assert.Equal("""{"symbol":"ACME","price":101.5,"sequence":"0"}""", await acme.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        var status = JsonNode.Parse(await missing.Content.ReadAsStringAsync())!;
+        Assert.Equal((5, "No price for 'NOPE'."), (status["code"]!.GetValue<int>(), status["message"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        Assert.Equal(43.5, JsonNode.Parse(await set.Content.ReadAsStringAsync())!["price"]!.GetValue<double>());
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.StartsWith("price: ", JsonNode.Parse(await malformed.Content.ReadAsStringAsync())!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheStream_IsASubscription_SharedAsConfigured_AndFollowsTheBackend()
+    {
+        var (first, _) = await EdgeSocket.OpenAsync(_edge);
+        var (second, _) = await EdgeSocket.OpenAsync(_edge);
+        await using var _1 = first;
+        await using var _2 = second;
+        await first.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
+        await second.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
+        var (initial, _) = await first.ReceiveUntilAsync(f => f.Type() == "next");
+        await second.ReceiveUntilAsync(f => f.Type() == "next");
+
+        using var changed = await _rest.PutAsync("/api/prices/ACME", new StringContent("""{"price":102.25}""", Encoding.UTF8, "application/json"));
+        var (update, _) = await first.ReceiveUntilAsync(f => f.Type() == "next" && f.GetProperty("message").GetProperty("price").GetDouble() == 102.25);
+        var (same, _) = await second.ReceiveUntilAsync(f => f.Type() == "next" && f.GetProperty("message").GetProperty("price").GetDouble() == 102.25);
+
+        Assert.Equal(101.5, initial.GetProperty("message").GetProperty("price").GetDouble());
+        Assert.Equal("ACME", update.GetProperty("message").GetProperty("symbol").GetString());
+        Assert.Equal(update.GetProperty("message").GetRawText(), same.GetProperty("message").GetRawText());
+    }
+
+    [Fact]
+    public async Task BothDocuments_ListTheBackendsMethods()
+    {
+        using var openApi = JsonDocument.Parse(await _rest.GetStringAsync("/openapi/v1.json"));
+        using var asyncApi = JsonDocument.Parse(await _rest.GetStringAsync("/asyncapi/v1.json"));
+
+        var paths = openApi.RootElement.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/api/prices/{symbol}", out var price), string.Join(", ", paths.EnumerateObject().Select(p => p.Name)));
+        Assert.True(price.TryGetProperty("get", out _) && price.TryGetProperty("put", out _));
+        var watch = asyncApi.RootElement.GetProperty("operations").EnumerateObject().Single(o => o.Name.Contains("WatchPrices", StringComparison.Ordinal)).Value;
+        Assert.Equal("shared", watch.GetProperty("x-edgebridge-policy").GetProperty("sharing").GetString());
+        // The proto's comments came through the descriptor set.
+        Assert.Contains("One symbol's price now.", openApi.RootElement.GetRawText(), StringComparison.Ordinal);
+    }
+
+    private static async Task<int> ListeningPortAsync(ChildProcess node)
+    {
+        using var timeout = new CancellationTokenSource(Wait.Deadline);
+        try
+        {
+            await foreach (var line in node.Lines.ReadAllAsync(timeout.Token))
+            {
+                if (line.StartsWith("listening ", StringComparison.Ordinal))
+                {
+                    return int.Parse(line["listening ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        throw new Xunit.Sdk.XunitException("The Node.js backend did not start:\n" + node.Tail);
+    }
+}
