@@ -75,8 +75,16 @@ internal sealed class ContractCatalog
         _socketCalls = socketCalls.ToFrozenDictionary(StringComparer.Ordinal);
         _unary = unary.ToFrozenDictionary(StringComparer.Ordinal);
         _byGrpcPath = calls.ToFrozenDictionary(StringComparer.Ordinal);
-        _byHttpMethod = calls.Values
-            .SelectMany(call => call.HttpBindings.Select(template => (Template: template, Method: call)))
+        var bindings = calls.Values.SelectMany(call => call.HttpBindings.Select(template => (Template: template, Method: call))).ToList();
+        foreach (var clash in bindings.GroupBy(b => b.Template.Shape, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            var (first, second) = (clash.First(), clash.Skip(1).First());
+            throw new InvalidOperationException(
+                $"The http rules of {first.Method.Descriptor.FullName} ({first.Template.HttpMethod} {first.Template.Template}) and {second.Method.Descriptor.FullName} " +
+                $"({second.Template.HttpMethod} {second.Template.Template}) match the same requests: give one of them another path.");
+        }
+
+        _byHttpMethod = bindings
             .GroupBy(binding => binding.Template.HttpMethod, StringComparer.OrdinalIgnoreCase)
             .ToFrozenDictionary(group => group.Key, group => group.ToArray(), StringComparer.OrdinalIgnoreCase);
         var described = files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray();

@@ -154,6 +154,17 @@ internal sealed class HttpRuleTemplate
         return new HttpRuleTemplate(httpMethod, template, [.. segments], verb, body) { Variables = variables };
     }
 
+    /// <summary>
+    /// The template with its variables' names taken out (<c>GET /v1/items/*</c> for <c>/v1/items/{id}</c>): two
+    /// bindings of the same shape match the same requests, so they cannot both be served.
+    /// </summary>
+    public string Shape => HttpMethod + " /" + string.Join('/', _segments.Select(s => s.Kind switch
+    {
+        SegmentKind.Literal => s.Literal,
+        SegmentKind.Single => "*",
+        _ => "**",
+    })) + (_verb is null ? "" : ":" + _verb);
+
     /// <summary>The field paths the template binds (<c>account_id</c>, <c>name</c> of <c>{name=shelves/*}</c>), in order.</summary>
     public IReadOnlyList<string> Variables { get; private init; } = [];
 

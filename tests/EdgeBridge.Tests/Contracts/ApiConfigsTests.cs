@@ -68,4 +68,28 @@ public sealed class ApiConfigsTests
 
         Assert.Contains("EdgeBridge:Contracts:ApiConfigs: the http rule for 'catalogtest.v1.FeedService.Nothing' names no method", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TwoRulesMatchingTheSameRequests_StopTheCatalog_NamingBoth()
+    {
+        var contracts = new ContractOptions();
+        contracts.Files.Add(CatalogTestReflection.Descriptor);
+        var http = ApiConfigs.Parse("""
+            http:
+              rules:
+                - selector: catalogtest.v1.FeedService.InternalOnly
+                  get: /v1/things/{topic}
+                - selector: catalogtest.v1.FeedService.AnnotatedUnary
+                  get: /v1/things/{name}
+            """);
+        foreach (var rule in http.Rules)
+        {
+            contracts.HttpRules[rule.Selector] = rule;
+        }
+
+        var error = Assert.Throws<InvalidOperationException>(() => new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions())));
+
+        Assert.Contains("catalogtest.v1.FeedService.InternalOnly (GET /v1/things/{topic})", error.Message, StringComparison.Ordinal);
+        Assert.Contains("catalogtest.v1.FeedService.AnnotatedUnary (GET /v1/things/{name})", error.Message, StringComparison.Ordinal);
+    }
 }
