@@ -98,8 +98,9 @@ start() {
   stop() {
     trap - INT TERM EXIT
     echo "Stopping EdgeBridge..."
-    kill -TERM "$edge" "$backend" 2>/dev/null || true
-    wait "$edge" "$backend" 2>/dev/null || true
+    # The EXIT trap may run after this function returned, when its locals are gone (set -u).
+    kill -TERM "${edge:-}" "${backend:-}" 2>/dev/null || true
+    wait "${edge:-}" "${backend:-}" 2>/dev/null || true
   }
   trap stop INT TERM EXIT
   wait_ready http://127.0.0.1:8080/readyz "The stack"
