@@ -30,6 +30,10 @@ internal sealed class ContractMethod
 
         HttpRule = options?.GetExtension(AnnotationsExtensions.Http);
         HttpBindings = HttpRule is { } rule ? [.. HttpRuleTemplate.FromRule(rule)] : [];
+        if (HttpRule is not null)
+        {
+            HttpRuleCheck.Verify(descriptor, HttpRule, HttpBindings);
+        }
         UnaryGrpcMethod = descriptor.IsClientStreaming || descriptor.IsServerStreaming ? null! : DescriptorMethods.Create(Grpc.Core.MethodType.Unary, descriptor);
     }
 

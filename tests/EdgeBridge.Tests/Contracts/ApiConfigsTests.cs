@@ -49,7 +49,7 @@ public sealed class ApiConfigsTests
     {
         var contracts = new ContractOptions();
         contracts.Files.Add(CatalogTestReflection.Descriptor);
-        contracts.HttpRules["catalogtest.v1.FeedService.InternalOnly"] = ApiConfigs.Parse("http:\n  rules:\n    - selector: catalogtest.v1.FeedService.InternalOnly\n      get: /v1/internal/{id}\n").Rules[0];
+        contracts.HttpRules["catalogtest.v1.FeedService.InternalOnly"] = ApiConfigs.Parse("http:\n  rules:\n    - selector: catalogtest.v1.FeedService.InternalOnly\n      get: /v1/internal/{topic}\n").Rules[0];
 
         var catalog = new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions()));
 
@@ -80,7 +80,7 @@ public sealed class ApiConfigsTests
                 - selector: catalogtest.v1.FeedService.InternalOnly
                   get: /v1/things/{topic}
                 - selector: catalogtest.v1.FeedService.AnnotatedUnary
-                  get: /v1/things/{name}
+                  get: /v1/things/{after_sequence}
             """);
         foreach (var rule in http.Rules)
         {
@@ -90,6 +90,6 @@ public sealed class ApiConfigsTests
         var error = Assert.Throws<InvalidOperationException>(() => new ContractCatalog(Options.Create(contracts), Options.Create(new EdgeBridgeOptions())));
 
         Assert.Contains("catalogtest.v1.FeedService.InternalOnly (GET /v1/things/{topic})", error.Message, StringComparison.Ordinal);
-        Assert.Contains("catalogtest.v1.FeedService.AnnotatedUnary (GET /v1/things/{name})", error.Message, StringComparison.Ordinal);
+        Assert.Contains("catalogtest.v1.FeedService.AnnotatedUnary (GET /v1/things/{after_sequence})", error.Message, StringComparison.Ordinal);
     }
 }
