@@ -33,7 +33,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         var options = endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>();
 
         // Built now, not at the first request: a contract or an EdgeBridge:Contracts:Expose entry that does not hold stops the host.
-        _ = endpoints.ServiceProvider.GetRequiredService<EdgeBridge.Contracts.ContractCatalog>();
+        _ = endpoints.ServiceProvider.GetRequiredService<EdgeBridge.Contracts.ContractSource>();
         var builders = new List<IEndpointConventionBuilder>(HealthEndpoints.Map(endpoints))
         {
             WebSocketEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser),

@@ -415,6 +415,26 @@ public sealed class EdgeContractsOptions
     /// that cannot be edited. An entry overrides the .proto's own option field by field.
     /// </summary>
     public List<ExposedMethodOptions> Expose { get; set; } = [];
+
+    /// <summary>
+    /// Reload the contracts when a descriptor set or API configuration file changes: the catalog, the documents and
+    /// the routes follow without dropping a connection. A file that does not load is refused and the previous
+    /// contracts stay in force.
+    /// </summary>
+    public bool Watch { get; set; } = true;
+
+    /// <summary>How long the files must stay unchanged before a reload: an editor or a build writes a file in several steps.</summary>
+    public TimeSpan ReloadDelay { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
+    /// Read the contracts from the upstream gRPC cluster's server reflection (<c>grpc.reflection.v1</c>, else
+    /// <c>v1alpha</c>): the edge is not ready until the first read succeeds, and reads again every
+    /// <see cref="ReflectionRefresh"/> and when a replica comes back.
+    /// </summary>
+    public bool Reflection { get; set; }
+
+    /// <summary>How often the contracts are read again through reflection.</summary>
+    public TimeSpan ReflectionRefresh { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>

@@ -106,7 +106,13 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddSingleton<UpstreamChannels>();
         services.AddOptions<ContractOptions>();
         services.AddSingleton<IConfigureOptions<ContractOptions>, DescriptorSets>();
-        services.AddSingleton<ContractCatalog>();
+
+        // After the descriptor sets: a file both give is taken from the set.
+        services.AddSingleton<EdgeBridge.Contracts.Reflection.ReflectedContracts>();
+        services.AddSingleton<IConfigureOptions<ContractOptions>>(provider => provider.GetRequiredService<EdgeBridge.Contracts.Reflection.ReflectedContracts>());
+        services.AddSingleton<ContractSource>();
+        services.AddHostedService<ContractFileWatcher>();
+        services.AddHostedService<EdgeBridge.Contracts.Reflection.ContractReflection>();
         services.AddSingleton<UpstreamCallBudget>();
         services.AddSingleton<UpstreamStreams>();
         services.AddSingleton<ConnectionRegistry>();
@@ -139,7 +145,8 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RateLimiterOptions>, RateLimiterSetup>());
         services.AddHealthChecks()
             .AddCheck<UpstreamHealthCheck>("upstream", tags: [HealthEndpoints.ReadyTag])
-            .AddCheck<DrainHealthCheck>("drain", tags: [HealthEndpoints.ReadyTag]);
+            .AddCheck<DrainHealthCheck>("drain", tags: [HealthEndpoints.ReadyTag])
+            .AddCheck<ContractsHealthCheck>("contracts", tags: [HealthEndpoints.ReadyTag]);
 
         var proxy = services.AddReverseProxy()
             .AddTransforms<RouteConventions>()

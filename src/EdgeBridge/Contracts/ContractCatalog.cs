@@ -14,6 +14,12 @@ internal sealed class ContractOptions
 
     /// <summary>HTTP rules from API configuration files, by selector (<c>package.Service.Method</c>): they replace the methods' own.</summary>
     public Dictionary<string, Google.Api.HttpRule> HttpRules { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Set while some of the contracts are still to come (server reflection not read yet): configured exposures and
+    /// http rules that name methods not loaded wait for them instead of stopping the host.
+    /// </summary>
+    public bool Incomplete { get; set; }
 }
 
 /// <summary>
@@ -30,9 +36,16 @@ internal sealed class ContractCatalog
     private readonly FrozenDictionary<string, (HttpRuleTemplate Template, ContractMethod Method)[]> _byHttpMethod;
 
     public ContractCatalog(IOptions<ContractOptions> contracts, IOptions<EdgeBridgeOptions> options)
+        : this(contracts.Value, options.Value)
     {
-        var files = Closure(contracts.Value.Files);
-        var exposures = ContractExposure.Resolve(options.Value.Contracts, files, contracts.Value.HttpRules);
+    }
+
+    /// <summary>Builds the catalog of <paramref name="contracts"/>; an <see cref="InvalidOperationException"/> names what does not hold.</summary>
+    public ContractCatalog(ContractOptions contracts, EdgeBridgeOptions options)
+    {
+        Contracts = contracts;
+        var files = Closure(contracts.Files);
+        var exposures = ContractExposure.Resolve(options.Contracts, files, contracts.HttpRules, contracts.Incomplete);
         var methods = new Dictionary<string, StreamingMethod>(StringComparer.Ordinal);
         var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
         var socketCalls = new Dictionary<string, SocketCallMethod>(StringComparer.Ordinal);
@@ -43,20 +56,20 @@ internal sealed class ContractCatalog
             {
                 foreach (var method in service.Methods)
                 {
-                    var methodOptions = ContractExposure.OptionsOf(method, exposures, contracts.Value.HttpRules);
+                    var methodOptions = ContractExposure.OptionsOf(method, exposures, contracts.HttpRules);
                     var call = new ContractMethod(method, methodOptions);
                     calls[call.GrpcPath] = call;
                     if ((method.IsServerStreaming || method.IsClientStreaming)
                         && methodOptions?.GetExtension(OptionsExtensions.Stream) is { } stream)
                     {
-                        var exposed = new StreamingMethod(method, stream, options.Value.WebSockets, methodOptions.GetExtension(OptionsExtensions.Access));
+                        var exposed = new StreamingMethod(method, stream, options.WebSockets, methodOptions.GetExtension(OptionsExtensions.Access));
                         methods[exposed.FullName] = exposed;
                     }
 
                     if (!method.IsServerStreaming && !method.IsClientStreaming
                         && methodOptions?.GetExtension(OptionsExtensions.Call) is not null)
                     {
-                        var exposed = new SocketCallMethod(method, methodOptions, options.Value.WebSockets.CallTimeout);
+                        var exposed = new SocketCallMethod(method, methodOptions, options.WebSockets.CallTimeout);
                         socketCalls[exposed.FullName] = exposed;
                     }
 
@@ -91,7 +104,13 @@ internal sealed class ContractCatalog
         Json = new ProtoJson(TypeRegistry.FromFiles(described), new DescriptorCodec(described));
     }
 
+    /// <summary>The files and rules the catalog was built from.</summary>
+    public ContractOptions Contracts { get; }
+
     public IReadOnlyCollection<StreamingMethod> Methods => _methods.Values;
+
+    /// <summary>Every method the catalog knows, by gRPC path.</summary>
+    public int MethodCount => _byGrpcPath.Count;
 
     public ProtoJson Json { get; }
 

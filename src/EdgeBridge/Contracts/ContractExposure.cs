@@ -14,13 +14,13 @@ internal static class ContractExposure
 
     /// <summary>The entries by method name; a name that is not a method of the contracts, or a stream setting on a unary method, stops the host.</summary>
     public static Dictionary<string, ExposedMethodOptions> Resolve(EdgeContractsOptions options, IEnumerable<FileDescriptor> files,
-        IReadOnlyDictionary<string, Google.Api.HttpRule>? httpRules = null)
+        IReadOnlyDictionary<string, Google.Api.HttpRule>? httpRules = null, bool incomplete = false)
     {
         var methods = files.SelectMany(f => f.Services).SelectMany(s => s.Methods)
             .ToDictionary(m => m.Service.FullName + "/" + m.Name, StringComparer.Ordinal);
         foreach (var selector in httpRules?.Keys ?? [])
         {
-            if (!methods.Values.Any(m => m.FullName == selector))
+            if (!incomplete && !methods.Values.Any(m => m.FullName == selector))
             {
                 throw new InvalidOperationException(
                     $"{EdgeBridgeOptions.SectionName}:Contracts:ApiConfigs: the http rule for '{selector}' names no method of the loaded contracts (package.Service.Method).");
@@ -33,6 +33,11 @@ internal static class ContractExposure
             var entry = options.Expose[i];
             if (!methods.TryGetValue(entry.Method, out var method))
             {
+                if (incomplete)
+                {
+                    continue;
+                }
+
                 throw new InvalidOperationException(
                     $"{Key}:{i}:Method '{entry.Method}' is not a method of the loaded contracts (package.Service/Method; known: {string.Join(", ", methods.Keys.Order(StringComparer.Ordinal))}).");
             }
@@ -58,7 +63,7 @@ internal static class ContractExposure
 
     /// <summary>The method's options as the edge applies them: the .proto's, with the configured entry over them.</summary>
     public static MethodOptions? OptionsOf(MethodDescriptor method, Dictionary<string, ExposedMethodOptions> exposures,
-        IReadOnlyDictionary<string, Google.Api.HttpRule>? httpRules = null)
+        IReadOnlyDictionary<string, Google.Api.HttpRule>? httpRules = null, bool incomplete = false)
     {
         var declared = method.GetOptions();
         var rule = httpRules?.GetValueOrDefault(method.FullName);

@@ -88,10 +88,16 @@ internal sealed class DescriptorSets(IOptions<EdgeBridgeOptions> options, IHostE
             Visit(file);
         }
 
-        return FileDescriptor.BuildFromByteStrings(ordered.Select(f => f.SerializedData), s_extensions);
+        return Build(ordered.Select(f => f.SerializedData));
     }
 
-    private string Resolve(string path) =>
+    /// <summary>Files from their serialized FileDescriptorProtos, each after its imports, with the options the edge reads.</summary>
+    public static IReadOnlyList<FileDescriptor> Build(IEnumerable<ByteString> files) => FileDescriptor.BuildFromByteStrings(files, s_extensions);
+
+    private string Resolve(string path) => Resolve(path, environment);
+
+    /// <summary>Where a configured contract file is: as given when rooted, else under the content root, else beside the host.</summary>
+    public static string Resolve(string path, IHostEnvironment environment) =>
         Path.IsPathRooted(path) ? path
         : Path.Combine(environment.ContentRootPath, path) is var underRoot && File.Exists(underRoot) ? underRoot
         : Path.Combine(AppContext.BaseDirectory, path);

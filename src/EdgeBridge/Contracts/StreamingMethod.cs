@@ -66,9 +66,13 @@ internal sealed class StreamingMethod
             StreamKind.Bidirectional => MethodType.DuplexStreaming,
             _ => MethodType.ServerStreaming,
         }, descriptor);
+        Shape = ContractShape.Of(descriptor, [.. options.ToByteArray(), (byte)access]);
     }
 
     public StreamKind Kind { get; }
+
+    /// <summary>The method's descriptor, types and policy as one value (<see cref="ContractShape"/>): equal shapes serve alike.</summary>
+    public string Shape { get; }
 
     /// <summary>Whether the client sends messages (<c>send</c>, <c>end</c>): client-streaming and bidirectional methods.</summary>
     public bool ClientSends => Kind != StreamKind.Server;

@@ -14,36 +14,66 @@ internal sealed class DescriptorSetOptions
     public List<byte[]> Sets { get; } = [];
 }
 
-/// <summary>The OpenAPI and AsyncAPI documents of the registered contract, generated once and serialized once.</summary>
-internal sealed class ContractDocuments
+/// <summary>
+/// The OpenAPI and AsyncAPI documents of the contracts in force, generated once per catalog and serialized once:
+/// after a reload the next request gets the new documents.
+/// </summary>
+internal sealed class ContractDocuments(ContractSource source, IOptions<DescriptorSetOptions> sets, IOptions<EdgeBridgeOptions> options)
 {
     private const string Version = "v1";
-    private readonly Lazy<IReadOnlyList<FileDescriptor>> _files;
-    private readonly Lazy<byte[]> _openApi;
-    private readonly Lazy<JsonObject> _asyncApi;
+    private Documents? _documents;
 
-    public ContractDocuments(IOptions<ContractOptions> contracts, IOptions<DescriptorSetOptions> sets, ContractCatalog catalog, IOptions<EdgeBridgeOptions> options)
-    {
-        var title = Title(contracts.Value);
-        _files = new(() => Files(contracts.Value, sets.Value));
-        _openApi = new(() => Serialize(OpenApiWriter.Write(_files.Value, title, Version, catalog.Methods, options.Value.Streams.Path, options.Value.Rpc.Enabled ? catalog.BrowserCalls : null,
-            method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.RequiresCaller == true,
-            method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.HttpRule)));
-        _asyncApi = new(() => AsyncApiWriter.Write(catalog.Methods, _files.Value, title, Version, options.Value.WebSockets.Path, options.Value.Streams.Path, catalog.SocketCalls, options.Value.Rpc.Enabled));
-    }
+    public IReadOnlyList<FileDescriptor> DescribedFiles => Current.Files.Value;
 
-    public IReadOnlyList<FileDescriptor> DescribedFiles => _files.Value;
-
-    public byte[] OpenApi => _openApi.Value;
+    public byte[] OpenApi => Current.OpenApi.Value;
 
     /// <summary>The AsyncAPI document with the server host the client used.</summary>
     public byte[] AsyncApi(string host, bool secure)
     {
-        var document = (JsonObject)_asyncApi.Value.DeepClone();
+        var document = (JsonObject)Current.AsyncApi.Value.DeepClone();
         var server = document["servers"]!["edge"]!.AsObject();
         server["host"] = host;
         server["protocol"] = secure ? "wss" : "ws";
         return Serialize(document);
+    }
+
+    // Two requests racing past a reload may both build the new documents; either result is right and one is kept.
+    private Documents Current
+    {
+        get
+        {
+            var catalog = source.Current;
+            var documents = Volatile.Read(ref _documents);
+            if (documents?.Catalog != catalog)
+            {
+                documents = new Documents(catalog, sets.Value, options.Value);
+                Volatile.Write(ref _documents, documents);
+            }
+
+            return documents;
+        }
+    }
+
+    private sealed class Documents
+    {
+        public Documents(ContractCatalog catalog, DescriptorSetOptions sets, EdgeBridgeOptions options)
+        {
+            Catalog = catalog;
+            var title = Title(catalog.Contracts);
+            Files = new(() => ContractDocuments.Files(catalog.Contracts, sets));
+            OpenApi = new(() => Serialize(OpenApiWriter.Write(Files.Value, title, Version, catalog.Methods, options.Streams.Path, options.Rpc.Enabled ? catalog.BrowserCalls : null,
+                method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.RequiresCaller == true,
+                method => catalog.FindGrpc("/" + method.Service.FullName + "/" + method.Name)?.HttpRule)));
+            AsyncApi = new(() => AsyncApiWriter.Write(catalog.Methods, Files.Value, title, Version, options.WebSockets.Path, options.Streams.Path, catalog.SocketCalls, options.Rpc.Enabled));
+        }
+
+        public ContractCatalog Catalog { get; }
+
+        public Lazy<IReadOnlyList<FileDescriptor>> Files { get; }
+
+        public Lazy<byte[]> OpenApi { get; }
+
+        public Lazy<JsonObject> AsyncApi { get; }
     }
 
     /// <summary>

@@ -29,9 +29,11 @@ internal static class HealthEndpoints
         SecurityHeaders.Apply(context);
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
-        var detail = report.Entries.Values.FirstOrDefault(e => e.Status != HealthStatus.Healthy).Description;
+        // Every reason, not the first: an operator fixing one should not discover the next only afterwards.
+        var detail = string.Join("; ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy)
+            .Select(e => $"{e.Key}: {e.Value.Description ?? e.Value.Exception?.Message ?? "unhealthy"}"));
         return context.Response.WriteAsync(report.Status == HealthStatus.Healthy
             ? """{"status":"SERVING"}"""
-            : $$"""{"status":"NOT_SERVING","detail":{{JsonSerializer.Serialize(detail ?? "not ready")}}}""");
+            : $$"""{"status":"NOT_SERVING","detail":{{JsonSerializer.Serialize(detail.Length > 0 ? detail : "not ready")}}}""");
     }
 }

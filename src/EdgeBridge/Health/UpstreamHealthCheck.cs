@@ -43,3 +43,12 @@ internal sealed class DrainHealthCheck(ConnectionRegistry connections) : IHealth
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(connections.Stopping ? HealthCheckResult.Unhealthy("the edge is draining") : HealthCheckResult.Healthy());
 }
+
+/// <summary>Not ready while the contracts are to be read through server reflection and have not been: nothing would be routed.</summary>
+internal sealed class ContractsHealthCheck(EdgeBridge.Contracts.Reflection.ReflectedContracts reflected) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(!reflected.Enabled || reflected.InForce
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy($"the contracts are not read through server reflection yet: {reflected.Problem}"));
+}

@@ -104,6 +104,12 @@ internal sealed class EdgeBridgeOptionsValidator(IHostEnvironment environment, I
             }
         }
 
+        if (options.Contracts.ReloadDelay < TimeSpan.Zero || options.Contracts.ReloadDelay > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"{Root}:Contracts:ReloadDelay must be from 0 to 00:01:00 (was {options.Contracts.ReloadDelay}).");
+        }
+
+        Duration("Contracts:ReflectionRefresh", options.Contracts.ReflectionRefresh);
         for (var i = 0; i < options.Contracts.Expose.Count; i++)
         {
             if (!System.Text.RegularExpressions.Regex.IsMatch(options.Contracts.Expose[i].Method, @"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+/[A-Za-z_][\w]*$"))

@@ -72,7 +72,7 @@ internal static partial class HttpStreamEndpoint
     {
         var services = context.RequestServices;
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue;
-        var catalog = services.GetRequiredService<ContractCatalog>();
+        var catalog = services.GetRequiredService<ContractSource>().Current;
         SecurityHeaders.Apply(context);
 
         if (!BrowserOrigins.IsAllowed(context, out var origin))
@@ -141,7 +141,7 @@ internal static partial class HttpStreamEndpoint
         try
         {
             await StreamAsync(context, method, request, caller, expires, format, encoding, deadline, transport, options.Streams,
-                services.GetRequiredService<ContractCatalog>().Json, registry.Draining);
+                services.GetRequiredService<ContractSource>().Current.Json, registry.Draining);
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EdgeBridge.Contracts;
 using EdgeBridge.Security;
 using EdgeBridge.Responses;
 using EdgeBridge.WebSockets;
@@ -15,7 +16,8 @@ namespace EdgeBridge.Operations;
 
 /// <summary>
 /// The operator's view of live connections: <c>GET /admin/connections</c> lists them with their subscriptions
-/// (method, age, queue depth, drops); <c>POST /admin/connections/{id}:close</c> closes one. Both need the
+/// (method, age, queue depth, drops); <c>POST /admin/connections/{id}:close</c> closes one; <c>GET /admin/contracts</c>
+/// says which contracts are in force and <c>POST /admin/contracts:reload</c> reloads them. All need the
 /// configured admin key in <c>x-edgebridge-admin-key</c>; with no key configured the endpoints do not exist.
 /// </summary>
 internal static class AdminEndpoints
@@ -90,7 +92,74 @@ internal static class AdminEndpoints
             connection.RequestClose(CloseCodes.ClosedByOperator, "Closed by an operator.");
             context.Response.StatusCode = StatusCodes.Status202Accepted;
         }),
+
+        endpoints.MapGet("/admin/contracts", static async context =>
+        {
+            if (await AuthorizeAsync(context))
+            {
+                await WriteContractsAsync(context, outcome: null);
+            }
+        }),
+
+        // Reloads now, without waiting for the file watcher (or with it switched off): 200 with the state in force and
+        // whether it changed; a refused reload is FAILED_PRECONDITION (400) naming the problem, so that a deploy
+        // script's curl -f fails.
+        endpoints.MapPost("/admin/contracts:reload", static async context =>
+        {
+            if (await AuthorizeAsync(context))
+            {
+                var source = context.RequestServices.GetRequiredService<ContractSource>();
+                if (source.Reload() is var outcome && outcome == ContractReload.Refused)
+                {
+                    await RpcStatusWriter.WriteAsync(context, StatusCode.FailedPrecondition,
+                        $"The contracts did not load; generation {source.Generation} stays in force: {source.LastError}");
+                    return;
+                }
+
+                await WriteContractsAsync(context, outcome);
+            }
+        }),
     ]);
+
+    private static async Task WriteContractsAsync(HttpContext context, ContractReload? outcome)
+    {
+        var source = context.RequestServices.GetRequiredService<ContractSource>();
+        var catalog = source.Current;
+        using var buffer = new MemoryStream();
+        await using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            if (outcome is { } reload)
+            {
+                writer.WriteString("outcome", reload.ToString().ToLowerInvariant());
+            }
+
+            writer.WriteNumber("generation", source.Generation);
+            writer.WriteString("loadedAt", source.LoadedAt);
+            writer.WriteNumber("methods", catalog.MethodCount);
+            writer.WriteStartArray("streams");
+            foreach (var method in catalog.Methods.OrderBy(m => m.FullName, StringComparer.Ordinal))
+            {
+                writer.WriteStringValue(method.FullName);
+            }
+
+            writer.WriteEndArray();
+            if (source.LastError is { } error)
+            {
+                writer.WriteString("lastError", error);
+            }
+            else
+            {
+                writer.WriteNull("lastError");
+            }
+
+            writer.WriteEndObject();
+        }
+
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.Body.WriteAsync(buffer.ToArray());
+    }
 
     private static async Task<bool> AuthorizeAsync(HttpContext context)
     {

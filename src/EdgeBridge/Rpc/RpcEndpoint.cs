@@ -77,7 +77,7 @@ internal static partial class RpcEndpoint
         SecurityHeaders.Apply(context);
         var services = context.RequestServices;
         var options = services.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>().CurrentValue.Rpc;
-        var catalog = services.GetRequiredService<ContractCatalog>();
+        var catalog = services.GetRequiredService<ContractSource>().Current;
         var detected = RpcProtocol.Of(context.Request);
         if (detected is null && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
         {

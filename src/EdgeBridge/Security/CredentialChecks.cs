@@ -30,14 +30,14 @@ internal static partial class CredentialChecks
 
     // Most calls check no credentials: they pass without an async step of their own.
     public static Task InvokeAsync(HttpContext context, Func<Task> next) =>
-        ContractCalls.Find(context, context.RequestServices.GetRequiredService<ContractCatalog>()) is { Principal: { } field } method
+        ContractCalls.Find(context, context.RequestServices.GetRequiredService<ContractSource>().Current) is { Principal: { } field } method
             ? ThrottleAsync(context, next, method, field)
             : next();
 
     private static async Task ThrottleAsync(HttpContext context, Func<Task> next, ContractMethod method, FieldDescriptor field)
     {
         var services = context.RequestServices;
-        var catalog = services.GetRequiredService<ContractCatalog>();
+        var catalog = services.GetRequiredService<ContractSource>().Current;
         var grpc = RpcStatusWriter.IsGrpc(context);
         var body = await BufferAsync(context, drainExcess: !grpc);
         if (body is null)

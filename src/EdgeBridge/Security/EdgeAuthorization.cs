@@ -15,7 +15,7 @@ namespace EdgeBridge.Security;
 /// </summary>
 internal sealed class CallerRequirement : IAuthorizationRequirement;
 
-internal sealed class CallerRequirementHandler(ContractCatalog catalog, IOptions<EdgeBridgeOptions> options) : AuthorizationHandler<CallerRequirement>
+internal sealed class CallerRequirementHandler(ContractSource contracts, IOptions<EdgeBridgeOptions> options) : AuthorizationHandler<CallerRequirement>
 {
     private readonly bool _enabled = options.Value.Tokens.Enabled;
 
@@ -31,7 +31,7 @@ internal sealed class CallerRequirementHandler(ContractCatalog catalog, IOptions
         {
             context.Succeed(requirement);
         }
-        else if (http.Request.Headers.Authorization.Count == 0 && ContractCalls.Find(http, catalog) is not { RequiresCaller: true })
+        else if (http.Request.Headers.Authorization.Count == 0 && ContractCalls.Find(http, contracts.Current) is not { RequiresCaller: true })
         {
             // Anonymous, and the contract does not ask for a caller: the backend decides what is public.
             context.Succeed(requirement);

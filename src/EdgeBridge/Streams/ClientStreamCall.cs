@@ -16,6 +16,12 @@ internal interface IUpstreamCall
 
     /// <summary>The caller refreshed its token: a call re-opened later carries the new one.</summary>
     void Reauthorize(string token);
+
+    /// <summary>The method the call serves, as the catalog it was started from describes it.</summary>
+    StreamingMethod Method { get; }
+
+    /// <summary>The edge no longer serves the call as it was started (a contract reload): every sink ends with <paramref name="status"/>.</summary>
+    void Withdraw(Google.Rpc.Status status);
 }
 
 /// <summary>What became of a message the client sent on a client-streaming or bidirectional stream.</summary>
@@ -117,6 +123,9 @@ internal sealed partial class ClientStreamCall : IUpstreamCall
         _outbound.Writer.TryComplete();
         _cancellation.Cancel();
     }
+
+    // Ending the one sink removes it, which cancels the call.
+    public void Withdraw(Google.Rpc.Status status) => _sink.End(status);
 
     // Nothing to do: a client stream is never re-opened, and the running call keeps the token it was opened with.
     public void Reauthorize(string token)

@@ -193,6 +193,13 @@ internal sealed partial class UpstreamStream : IUpstreamCall
         _cancellation.Cancel();
     }
 
+    public void Withdraw(Google.Rpc.Status status)
+    {
+        EndAll(status);
+        _onClosed?.Invoke(this);
+        _cancellation.Cancel();
+    }
+
     public async Task RunAsync(CallInvoker invoker, ProtoJson json, StreamCounters counters, UpstreamFailover? failover = null)
     {
         var token = _cancellation.Token;

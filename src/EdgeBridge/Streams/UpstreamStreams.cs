@@ -13,19 +13,30 @@ namespace EdgeBridge.Streams;
 /// Starts upstream calls for sinks. Identical subscriptions of a shared method join one running call; per-caller
 /// methods always get their own call with the caller's credentials. Every new call is charged to its caller
 /// against the <see cref="UpstreamCallBudget"/>; joining a running shared call costs nothing.
+/// When the contracts are reloaded, the calls of a method that went away end with UNIMPLEMENTED and those of a
+/// method whose shape changed (<see cref="ContractShape"/>) with ABORTED; every other call runs on.
 /// </summary>
-internal sealed class UpstreamStreams(
-    UpstreamChannels channels,
-    ContractCatalog catalog,
-    UpstreamCallBudget budget,
-    IOptionsMonitor<EdgeBridgeOptions> options,
-    TimeProvider time,
-    ILogger<UpstreamStream> logger)
+internal sealed class UpstreamStreams
 {
     private readonly ConcurrentDictionary<string, UpstreamStream> _shared = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _startedByMethod = new(StringComparer.Ordinal);
-    private readonly Func<CallInvoker?, CallInvoker> _nextInvoker = channels.Next;
+
+    // Every running call, for a reload to find those it withdraws.
+    private readonly ConcurrentDictionary<IUpstreamCall, byte> _running = new();
+    private readonly Func<CallInvoker?, CallInvoker> _nextInvoker;
+    private readonly ContractSource _contracts;
+    private readonly UpstreamCallBudget _budget;
+    private readonly IOptionsMonitor<EdgeBridgeOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<UpstreamStream> _logger;
     private long _active;
+
+    public UpstreamStreams(UpstreamChannels channels, ContractSource contracts, UpstreamCallBudget budget, IOptionsMonitor<EdgeBridgeOptions> options,
+        TimeProvider time, ILogger<UpstreamStream> logger)
+    {
+        (_nextInvoker, _contracts, _budget, _options, _time, _logger) = (channels.Next, contracts, budget, options, time, logger);
+        contracts.Changed += Withdraw;
+    }
 
     /// <summary>Upstream calls started since the edge started, per method.</summary>
     public IReadOnlyDictionary<string, long> StartedByMethod => _startedByMethod;
@@ -48,6 +59,20 @@ internal sealed class UpstreamStreams(
     /// </summary>
     public Google.Rpc.Status? Subscribe(StreamSink sink, IMessage? request, Caller caller, Metadata? metadata = null)
     {
+        var refusal = Connect(sink, request, caller, metadata);
+
+        // A reload between the caller's reading of the catalog and now finds no call of this sink's to withdraw:
+        // the sink ends itself, as the reload would have ended it.
+        if (refusal is null && !_contracts.IsCurrent(sink.Method))
+        {
+            sink.End(WithdrawalOf(sink.Method, _contracts.Current));
+        }
+
+        return refusal;
+    }
+
+    private Google.Rpc.Status? Connect(StreamSink sink, IMessage? request, Caller caller, Metadata? metadata)
+    {
         var method = sink.Method;
         if (method.ClientSends)
         {
@@ -58,12 +83,13 @@ internal sealed class UpstreamStreams(
         if (!method.Policy.Shared)
         {
             var headers = UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null, metadata);
-            return TryStart(new UpstreamStream(method, request, headers, sharingKey: null, onClosed: null, logger), sink, caller);
+            return TryStart(new UpstreamStream(method, request, headers, sharingKey: null, onClosed: null, _logger), sink, caller);
         }
 
         // Shared calls carry no caller's credentials nor anyone's metadata: their messages go to every subscriber alike.
         Debug.Assert(metadata is null or { Count: 0 }, "The session refuses metadata on shared methods.");
-        var key = method.FullName + "\n" + catalog.Json.Format(request);
+        // The shape is part of the key: after a reload that changes the method, nobody joins a call of the old one.
+        var key = method.FullName + "\n" + method.Shape + "\n" + _contracts.Current.Json.Format(request);
         while (true)
         {
             if (_shared.TryGetValue(key, out var running))
@@ -78,13 +104,13 @@ internal sealed class UpstreamStreams(
                 continue;
             }
 
-            var charge = budget.TryCharge(caller, out var refusal);
+            var charge = _budget.TryCharge(caller, out var refusal);
             if (charge is null)
             {
                 return Refused(refusal!);
             }
 
-            var stream = new UpstreamStream(method, request, [], key, Forget, logger) { Charge = charge };
+            var stream = new UpstreamStream(method, request, [], key, Forget, _logger) { Charge = charge };
             if (_shared.TryAdd(key, stream))
             {
                 Start(stream, sink);
@@ -98,7 +124,7 @@ internal sealed class UpstreamStreams(
 
     private Google.Rpc.Status? TryStart(UpstreamStream stream, StreamSink first, Caller caller)
     {
-        var charge = budget.TryCharge(caller, out var refusal);
+        var charge = _budget.TryCharge(caller, out var refusal);
         if (charge is null)
         {
             return Refused(refusal!);
@@ -112,14 +138,14 @@ internal sealed class UpstreamStreams(
     // A client or bidirectional stream: always the caller's own call, never re-opened elsewhere.
     private Google.Rpc.Status? StartClientStream(StreamSink sink, Caller caller, Metadata? metadata)
     {
-        var charge = budget.TryCharge(caller, out var refusal);
+        var charge = _budget.TryCharge(caller, out var refusal);
         if (charge is null)
         {
             return Refused(refusal!);
         }
 
         var method = sink.Method;
-        var call = new ClientStreamCall(sink, UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null, metadata), logger) { Charge = charge };
+        var call = new ClientStreamCall(sink, UpstreamStream.CallerHeaders(method.Policy.ForwardsToken ? caller.Token : null, metadata), _logger) { Charge = charge };
         CallInvoker invoker;
         try
         {
@@ -135,14 +161,17 @@ internal sealed class UpstreamStreams(
         call.Trace(Diagnostics.EdgeBridgeActivities.StartUpstream(method, sink.Activity?.Context ?? default));
         _startedByMethod.AddOrUpdate(method.FullName, 1, static (_, n) => n + 1);
         Interlocked.Increment(ref _active);
+        _running.TryAdd(call, 0);
+        var json = _contracts.Current.Json;
         _ = Task.Run(async () =>
         {
             try
             {
-                await call.RunAsync(invoker, catalog.Json, Counters);
+                await call.RunAsync(invoker, json, Counters);
             }
             finally
             {
+                _running.TryRemove(call, out _);
                 charge.Dispose();
                 Interlocked.Decrement(ref _active);
             }
@@ -174,23 +203,43 @@ internal sealed class UpstreamStreams(
 
         _startedByMethod.AddOrUpdate(stream.Method.FullName, 1, static (_, n) => n + 1);
         Interlocked.Increment(ref _active);
-        var upstream = options.CurrentValue.Upstream;
+        var upstream = _options.CurrentValue.Upstream;
         var failover = upstream.FailoverGracePeriod > TimeSpan.Zero
-            ? new UpstreamFailover(_nextInvoker, upstream.FailoverGracePeriod, upstream.FailoverBackoff, upstream.FailoverMaxBackoff, time)
+            ? new UpstreamFailover(_nextInvoker, upstream.FailoverGracePeriod, upstream.FailoverBackoff, upstream.FailoverMaxBackoff, _time)
             : null;
+        _running.TryAdd(stream, 0);
+        var json = _contracts.Current.Json;
         _ = Task.Run(async () =>
         {
             try
             {
-                await stream.RunAsync(invoker, catalog.Json, Counters, failover);
+                await stream.RunAsync(invoker, json, Counters, failover);
             }
             finally
             {
+                _running.TryRemove(stream, out _);
                 stream.Charge?.Dispose();
                 Interlocked.Decrement(ref _active);
             }
         });
     }
+
+    // On the reloading thread, after the new catalog is in force: ending a sink only queues its end frame.
+    private void Withdraw(ContractCatalog next)
+    {
+        foreach (var call in _running.Keys)
+        {
+            var method = call.Method;
+            if (!next.TryGet(method.FullName, out var now) || now.Shape != method.Shape)
+            {
+                call.Withdraw(WithdrawalOf(method, next));
+            }
+        }
+    }
+
+    private static Google.Rpc.Status WithdrawalOf(StreamingMethod method, ContractCatalog catalog) => catalog.TryGet(method.FullName, out _)
+        ? new() { Code = (int)StatusCode.Aborted, Message = $"The contract of '{method.FullName}' changed at the edge: subscribe again." }
+        : new() { Code = (int)StatusCode.Unimplemented, Message = $"'{method.FullName}' is no longer part of the edge's contract." };
 
     private void Forget(UpstreamStream stream)
     {

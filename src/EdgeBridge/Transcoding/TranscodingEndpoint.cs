@@ -43,7 +43,7 @@ internal static class TranscodingEndpoint
     private static async Task HandleAsync(HttpContext context, RequestDelegate notFound)
     {
         var services = context.RequestServices;
-        var catalog = services.GetRequiredService<ContractCatalog>();
+        var catalog = services.GetRequiredService<ContractSource>().Current;
         // The raw path: a variable's value is decoded once, by the binding (an encoded '/' stays inside the value).
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
         var path = raw.IndexOf('?') is var query and >= 0 ? raw[..query] : raw;

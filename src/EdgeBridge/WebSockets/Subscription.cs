@@ -24,6 +24,9 @@ internal sealed class Subscription : StreamSink, IOutboundSource
         _nextPrefix = ServerFrames.NextPrefix(id, encoding);
     }
 
+    /// <summary>The codec of the catalog the subscription was made with: its messages keep that catalog's types.</summary>
+    public ProtoJson? Json => _json;
+
     /// <summary>The client's id of the subscription.</summary>
     public string Id { get; }
 

@@ -104,7 +104,7 @@ internal static partial class WebSocketEndpoint
         var id = WebSocketConnection.NewId();
         var scheduler = new OutboundScheduler();
         var control = new ControlQueue(scheduler, options.MaxPendingControlFrames);
-        var session = new WebSocketSession(id, address, options, services.GetRequiredService<ContractCatalog>(), services.GetRequiredService<UpstreamStreams>(),
+        var session = new WebSocketSession(id, address, options, services.GetRequiredService<ContractSource>(), services.GetRequiredService<UpstreamStreams>(),
             services.GetRequiredService<EdgeTokens>(), time, scheduler, control, trace, services.GetRequiredService<ILogger<WebSocketSession>>(),
             services.GetRequiredService<Upstream.UpstreamCalls>());
         var connection = new WebSocketConnection(id, socket, options, session, scheduler, control, time,

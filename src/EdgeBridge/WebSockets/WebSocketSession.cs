@@ -35,7 +35,7 @@ internal sealed partial class WebSocketSession
     private readonly string _connectionId;
     private readonly IPAddress _address;
     private readonly EdgeWebSocketOptions _options;
-    private readonly ContractCatalog _catalog;
+    private readonly ContractSource _contracts;
     private readonly UpstreamStreams _upstreams;
     private readonly EdgeTokens _tokens;
     private readonly TimeProvider _time;
@@ -59,7 +59,7 @@ internal sealed partial class WebSocketSession
     private volatile bool _initialised;
     private bool _closed;
 
-    public WebSocketSession(string connectionId, IPAddress address, EdgeWebSocketOptions options, ContractCatalog catalog, UpstreamStreams upstreams,
+    public WebSocketSession(string connectionId, IPAddress address, EdgeWebSocketOptions options, ContractSource contracts, UpstreamStreams upstreams,
         EdgeTokens tokens, TimeProvider time, OutboundScheduler scheduler, ControlQueue control, ActivityContext trace, ILogger<WebSocketSession> logger,
         Upstream.UpstreamCalls? calls = null)
     {
@@ -67,7 +67,7 @@ internal sealed partial class WebSocketSession
         _connectionId = connectionId;
         _address = address;
         _options = options;
-        _catalog = catalog;
+        _contracts = contracts;
         _upstreams = upstreams;
         _tokens = tokens;
         _time = time;
@@ -252,7 +252,9 @@ internal sealed partial class WebSocketSession
     private Verdict Subscribe(ClientFrame.Subscribe frame)
     {
         var id = frame.Id;
-        if (!_catalog.TryGet(frame.Method, out var method))
+        // The catalog in force now serves this subscription to its end; a reload that changes the method ends it.
+        var catalog = _contracts.Current;
+        if (!catalog.TryGet(frame.Method, out var method))
         {
             return Send(ServerFrames.Error(id, StatusCode.NotFound, $"Method '{frame.Method}' is not available for subscription."));
         }
@@ -299,7 +301,7 @@ internal sealed partial class WebSocketSession
         {
             try
             {
-                request = _catalog.Json.Parse(frame.Request, method.Descriptor.InputType);
+                request = catalog.Json.Parse(frame.Request, method.Descriptor.InputType);
             }
             catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
             {
@@ -335,7 +337,7 @@ internal sealed partial class WebSocketSession
             }
 
             caller = new Caller(_address, _subject, _token);
-            subscription = new Subscription(id, method, _scheduler, frame.Encoding, _catalog.Json, _time.GetUtcNow())
+            subscription = new Subscription(id, method, _scheduler, frame.Encoding, catalog.Json, _time.GetUtcNow())
             {
                 UsesToken = _token is not null && method.Policy.ForwardsToken,
                 Activity = EdgeBridgeActivities.StartSubscription(method, _connectionId, id, _trace),
@@ -353,7 +355,7 @@ internal sealed partial class WebSocketSession
 
             subscription.Cancel((StatusCode)refusal.Code);
             Log.SubscriptionRefused(_logger, _connectionId, id, method.FullName, (StatusCode)refusal.Code);
-            return Send(ServerFrames.Error(id, refusal, _catalog.Json));
+            return Send(ServerFrames.Error(id, refusal, catalog.Json));
         }
 
         Log.Subscribed(_logger, _connectionId, id, method.FullName);
@@ -363,7 +365,8 @@ internal sealed partial class WebSocketSession
     private Verdict Call(ClientFrame.Call frame)
     {
         var id = frame.Id;
-        if (_upstreamCalls is null || !_catalog.TryGetCall(frame.Method, out var method))
+        var catalog = _contracts.Current;
+        if (_upstreamCalls is null || !catalog.TryGetCall(frame.Method, out var method))
         {
             return Send(ServerFrames.Error(id, StatusCode.NotFound, $"Method '{frame.Method}' is not available as a call."));
         }
@@ -376,7 +379,7 @@ internal sealed partial class WebSocketSession
         IMessage request;
         try
         {
-            request = _catalog.Json.Parse(frame.Request, method.Descriptor.InputType);
+            request = catalog.Json.Parse(frame.Request, method.Descriptor.InputType);
         }
         catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
         {
@@ -411,18 +414,18 @@ internal sealed partial class WebSocketSession
             _calls.Add(id);
         }
 
-        _ = AnswerAsync(id, method, request, token);
+        _ = AnswerAsync(id, method, request, token, catalog.Json);
         return Verdict.Continue;
     }
 
     // The answer goes through the control queue like every other; a client that does not read is cut off by the
     // next frame it sends, as for any answer.
-    private async Task AnswerAsync(string id, SocketCallMethod method, IMessage request, string? token)
+    private async Task AnswerAsync(string id, SocketCallMethod method, IMessage request, string? token, ProtoJson json)
     {
         try
         {
             var (response, error) = await _upstreamCalls!.CallAsync(method, request, token, _closing.Token);
-            _control.TryEnqueue(response is not null ? ServerFrames.Result(id, _catalog.Json.Format(response)) : ServerFrames.Error(id, error!, _catalog.Json));
+            _control.TryEnqueue(response is not null ? ServerFrames.Result(id, json.Format(response)) : ServerFrames.Error(id, error!, json));
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
@@ -455,7 +458,7 @@ internal sealed partial class WebSocketSession
         IMessage message;
         try
         {
-            message = _catalog.Json.Parse(frame.Message, subscription!.Method.Descriptor.InputType);
+            message = (subscription!.Json ?? _contracts.Current.Json).Parse(frame.Message, subscription.Method.Descriptor.InputType);
         }
         catch (Exception ex) when (ex is InvalidJsonException or InvalidProtocolBufferException or FormatException or InvalidOperationException)
         {

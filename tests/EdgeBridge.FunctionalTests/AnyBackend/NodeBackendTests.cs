@@ -18,22 +18,19 @@ public sealed class NodeBackendTests : IAsyncLifetime
     private readonly BackendServer _sample = new();
     private readonly EdgeServer _edge = new();
     private readonly string _scratch = Path.Combine(Path.GetTempPath(), "edgebridge-node-" + Guid.NewGuid().ToString("N")[..8]);
-    private ChildProcess? _node;
+    private NodeBackend? _node;
     private HttpClient _rest = null!;
 
     public async Task InitializeAsync()
     {
-        var here = Path.Combine(AppContext.BaseDirectory, "AnyBackend");
+        var here = NodeBackend.Folder;
         Directory.CreateDirectory(_scratch);
         var set = Path.Combine(_scratch, "prices.binpb");
         var (exitCode, output) = await Repository.RunAsync(Repository.Protoc, "--include_imports", "--include_source_info", "--descriptor_set_out=" + set,
             "-I", here, "-I", Repository.StandardProtos, Path.Combine(here, "prices.proto"));
         Assert.True(exitCode == 0, output);
 
-        var clients = Path.Combine(Repository.Root, "clients");
-        _node = ChildProcess.Start("node", [Path.Combine(here, "server.cjs"), Path.Combine(here, "prices.proto")], clients,
-            new Dictionary<string, string> { ["NODE_PATH"] = Path.Combine(clients, "node_modules") });
-        var port = await ListeningPortAsync(_node);
+        _node = await NodeBackend.StartAsync();
 
         // The sample's backend only so that the edge's other clusters have somewhere to point; nothing here calls it.
         await _sample.StartAsync();
@@ -45,7 +42,7 @@ public sealed class NodeBackendTests : IAsyncLifetime
             ["EdgeBridge:Contracts:Expose:0:Sharing"] = "Shared",
             ["EdgeBridge:Contracts:Expose:0:SlowConsumer"] = "DropOldest",
             ["EdgeBridge:Contracts:Expose:0:Auth"] = "None",
-            ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = $"http://127.0.0.1:{port}",
+            ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = _node.Address,
             // The Node server has no grpc.health.v1 service: no probes (readiness is not what this is about).
             ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Enabled"] = "false",
         });
@@ -120,25 +117,5 @@ public sealed class NodeBackendTests : IAsyncLifetime
         Assert.Equal("shared", watch.GetProperty("x-edgebridge-policy").GetProperty("sharing").GetString());
         // The proto's comments came through the descriptor set.
         Assert.Contains("One symbol's price now.", openApi.RootElement.GetRawText(), StringComparison.Ordinal);
-    }
-
-    private static async Task<int> ListeningPortAsync(ChildProcess node)
-    {
-        using var timeout = new CancellationTokenSource(Wait.Deadline);
-        try
-        {
-            await foreach (var line in node.Lines.ReadAllAsync(timeout.Token))
-            {
-                if (line.StartsWith("listening ", StringComparison.Ordinal))
-                {
-                    return int.Parse(line["listening ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        throw new Xunit.Sdk.XunitException("The Node.js backend did not start:\n" + node.Tail);
     }
 }

@@ -1,10 +1,14 @@
 // A gRPC backend in Node.js (@grpc/grpc-js), for the edge to front with nothing but configuration.
-// Usage: node server.cjs <prices.proto> — prints "listening <port>" once it serves on a free loopback port.
+// Usage: node server.cjs <prices.proto> [port] [--reflection] — prints "listening <port>" once it serves on loopback
+// (a free port unless one is given); --reflection adds grpc.reflection.v1 and v1alpha (@grpc/reflection).
 'use strict';
 const grpc = require('@grpc/grpc-js');
 const loader = require('@grpc/proto-loader');
 
-const definition = loader.loadSync(process.argv[2], { longs: String, enums: String, defaults: true });
+const [protoPath, ...rest] = process.argv.slice(2);
+const reflection = rest.includes('--reflection');
+const port = rest.find((arg) => /^\d+$/.test(arg)) ?? '0';
+const definition = loader.loadSync(protoPath, { longs: String, enums: String, defaults: true });
 const service = grpc.loadPackageDefinition(definition).prices.v1.PriceService.service;
 const prices = new Map([['ACME', 101.5], ['HOOL', 42.25]]);
 const watchers = new Set();
@@ -55,7 +59,21 @@ const implementation = {
 
 const server = new grpc.Server();
 server.addService(service, implementation);
-server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
+// grpc.health.v1.Health/Check, always SERVING, written by hand: the edge's readiness asks it, and it should not show
+// up in the reflected contracts (ReflectionService only knows prices.proto).
+const passThrough = (value) => value;
+server.addService({
+  Check: {
+    path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false,
+    requestSerialize: passThrough, requestDeserialize: passThrough,
+    responseSerialize: passThrough, responseDeserialize: passThrough,
+  },
+}, { Check: (call, callback) => callback(null, Buffer.from([0x08, 0x01])) });
+if (reflection) {
+  const { ReflectionService } = require('@grpc/reflection');
+  new ReflectionService(definition).addToServer(server);
+}
+server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, port) => {
   if (error) {
     console.error(error.message);
     process.exit(1);

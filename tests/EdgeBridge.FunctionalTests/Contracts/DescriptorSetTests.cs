@@ -13,7 +13,7 @@ public sealed class DescriptorSetTests(StackFixture stack) : IClassFixture<Stack
     [Fact]
     public void TheEdgesContract_HasNoGeneratedCode()
     {
-        var catalog = stack.Edge.Services.GetRequiredService<ContractCatalog>();
+        var catalog = stack.Edge.Services.GetRequiredService<ContractSource>().Current;
 
         Assert.NotEmpty(catalog.Methods);
         Assert.All(catalog.Methods, m => Assert.Null(m.Descriptor.OutputType.ClrType));
