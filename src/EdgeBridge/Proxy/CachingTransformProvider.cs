@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Security.Cryptography;
+using EdgeBridge.Responses;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -78,9 +78,9 @@ internal sealed class CachingTransformProvider(IOptionsMonitor<EdgeBridgeOptions
                 return;
             }
 
-            var etag = ComputeETag(buffer.AsSpan(0, length));
+            var etag = EntityTags.Compute(buffer.AsSpan(0, length));
             headers.ETag = etag;
-            if (Matches(http.Request.Headers.IfNoneMatch, etag))
+            if (EntityTags.Matches(http.Request.Headers.IfNoneMatch, etag))
             {
                 http.Response.StatusCode = StatusCodes.Status304NotModified;
                 headers.ContentLength = null;
@@ -95,35 +95,5 @@ internal sealed class CachingTransformProvider(IOptionsMonitor<EdgeBridgeOptions
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    /// <summary>A strong ETag: the first 128 bits of the body's SHA-256, base64url, quoted (one string, no intermediates).</summary>
-    internal static string ComputeETag(ReadOnlySpan<byte> body)
-    {
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(body, hash);
-        Span<char> tag = stackalloc char[2 + 22];
-        tag[0] = '"';
-        System.Buffers.Text.Base64Url.EncodeToChars(hash[..16], tag[1..^1], out _, out var written);
-        tag[1 + written] = '"';
-        return new string(tag[..(written + 2)]);
-    }
-
-    /// <summary>Weak comparison, as RFC 9110 prescribes for If-None-Match.</summary>
-    internal static bool Matches(Microsoft.Extensions.Primitives.StringValues ifNoneMatch, string etag)
-    {
-        foreach (var value in ifNoneMatch)
-        {
-            foreach (var candidate in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-            {
-                var tag = candidate.StartsWith("W/", StringComparison.Ordinal) ? candidate[2..] : candidate;
-                if (tag == "*" || tag == etag)
-                {
-                    return true;
-                }
-            }
-        }
-
-        return false;
     }
 }

@@ -4,7 +4,6 @@ using System.Net;
 using EdgeBridge.Contracts;
 using EdgeBridge.Diagnostics;
 using EdgeBridge.Http;
-using EdgeBridge.Proxy;
 using EdgeBridge.Responses;
 using EdgeBridge.Security;
 using EdgeBridge.Streams;
@@ -215,14 +214,9 @@ internal static partial class RpcEndpoint
             if (get)
             {
                 // A GET is a read anyone may repeat: revalidated with its ETag each time, private when it is the caller's.
-                var etag = CachingTransformProvider.ComputeETag(message);
-                response.Headers.ETag = etag;
-                response.Headers.CacheControl = personal ? "private, no-cache" : "no-cache";
                 response.Headers.Vary = "Authorization";
-                if (CachingTransformProvider.Matches(context.Request.Headers.IfNoneMatch, etag))
+                if (EntityTags.Revalidate(context, message, personal ? "private, no-cache" : "no-cache"))
                 {
-                    response.StatusCode = StatusCodes.Status304NotModified;
-                    response.ContentType = null;
                     return;
                 }
             }

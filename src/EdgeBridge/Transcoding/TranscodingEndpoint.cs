@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeBridge.Contracts;
-using EdgeBridge.Proxy;
 using EdgeBridge.Responses;
 using EdgeBridge.Security;
 using EdgeBridge.Upstream;
@@ -126,13 +125,8 @@ internal static class TranscodingEndpoint
         if (HttpMethods.IsGet(context.Request.Method) && json.Length <= options.Rest.MaxETagBodySize)
         {
             // As the proxied REST routes: revalidated with its ETag each time, private to the caller.
-            var etag = CachingTransformProvider.ComputeETag(json);
-            answer.Headers.ETag = etag;
-            answer.Headers.CacheControl = "private, no-cache";
-            if (CachingTransformProvider.Matches(context.Request.Headers.IfNoneMatch, etag))
+            if (EntityTags.Revalidate(context, json, "private, no-cache"))
             {
-                answer.StatusCode = StatusCodes.Status304NotModified;
-                answer.ContentType = null;
                 return;
             }
         }

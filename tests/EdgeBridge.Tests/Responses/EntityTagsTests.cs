@@ -1,8 +1,8 @@
-using EdgeBridge.Proxy;
+using EdgeBridge.Responses;
 
-namespace EdgeBridge.Tests.Proxy;
+namespace EdgeBridge.Tests.Responses;
 
-public sealed class CachingTransformProviderTests
+public sealed class EntityTagsTests
 {
     [Theory]
     [InlineData("\"abc\"", true)]
@@ -13,16 +13,16 @@ public sealed class CachingTransformProviderTests
     [InlineData("", false)]
     public void Matches_IfNoneMatchList_WeakComparison(string header, bool expected)
     {
-        Assert.Equal(expected, CachingTransformProvider.Matches(header, "\"abc\""));
+        Assert.Equal(expected, EntityTags.Matches(header, "\"abc\""));
     }
 
     [Fact]
     public void ComputeETag_SameBytesSameTag_DifferentBytesDifferentTag()
     {
-        var a = CachingTransformProvider.ComputeETag("{\"a\":1}"u8);
+        var a = EntityTags.Compute("{\"a\":1}"u8);
 
-        Assert.Equal(a, CachingTransformProvider.ComputeETag("{\"a\":1}"u8));
-        Assert.NotEqual(a, CachingTransformProvider.ComputeETag("{\"a\":2}"u8));
+        Assert.Equal(a, EntityTags.Compute("{\"a\":1}"u8));
+        Assert.NotEqual(a, EntityTags.Compute("{\"a\":2}"u8));
         Assert.StartsWith("\"", a);
         Assert.EndsWith("\"", a);
     }
