@@ -67,13 +67,8 @@ public sealed class ContractReloadTests : IAsyncLifetime
     [Fact]
     public async Task ANewMethod_AnswersOnceItsFilesAreWritten_WhileARunningSubscriptionKeepsFlowing()
     {
-        await WriteDescriptorSetAsync(FullProto.Replace(SetPriceRpc, "", StringComparison.Ordinal));
-        WriteApiConfig(FullConfig.Replace(SetPriceRule, "", StringComparison.Ordinal));
-        await StartEdgeAsync();
-        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
-        await using var _1 = socket;
-        await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
-        await socket.ReceiveUntilAsync(f => f.Type() == "next");
+        await using var socket = await StartWatchingAsync(
+            FullProto.Replace(SetPriceRpc, "", StringComparison.Ordinal), FullConfig.Replace(SetPriceRule, "", StringComparison.Ordinal));
         using var before = await PutPriceAsync("ACME", 102.25);
 
         // A build writes the descriptor set, then the configuration that routes the new method.
@@ -101,13 +96,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
     [Fact]
     public async Task ARemovedStream_EndsItsSubscriptions_WithUnimplemented_AndItsUpstreamCall()
     {
-        await WriteDescriptorSetAsync(FullProto);
-        WriteApiConfig(FullConfig);
-        await StartEdgeAsync();
-        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
-        await using var _1 = socket;
-        await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
-        await socket.ReceiveUntilAsync(f => f.Type() == "next");
+        await using var socket = await StartWatchingAsync(FullProto, FullConfig);
         var streams = _edge.Services.GetRequiredService<UpstreamStreams>();
         Assert.Equal(1, streams.SharedCount);
 
@@ -130,13 +119,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
     [Fact]
     public async Task AStreamWhoseMessagesChanged_EndsWithAborted_AndASubscribeAgainGetsTheNewContract()
     {
-        await WriteDescriptorSetAsync(FullProto);
-        WriteApiConfig(FullConfig);
-        await StartEdgeAsync();
-        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
-        await using var _1 = socket;
-        await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
-        await socket.ReceiveUntilAsync(f => f.Type() == "next");
+        await using var socket = await StartWatchingAsync(FullProto, FullConfig);
 
         await WriteDescriptorSetAsync(FullProto.Replace("int64 sequence = 3;", "int64 sequence = 3;\n  // Its currency.\n  string currency = 4;", StringComparison.Ordinal));
         var (ended, _) = await socket.ReceiveUntilAsync(f => f.Id() == "p" && f.Type() is "error" or "complete");
@@ -154,13 +137,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
     [Fact]
     public async Task AFileThatDoesNotLoad_IsRefused_ThePreviousContractsServe_UntilAGoodOneComes()
     {
-        await WriteDescriptorSetAsync(FullProto);
-        WriteApiConfig(FullConfig);
-        await StartEdgeAsync();
-        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
-        await using var _1 = socket;
-        await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
-        await socket.ReceiveUntilAsync(f => f.Type() == "next");
+        await using var socket = await StartWatchingAsync(FullProto, FullConfig);
 
         Replace(DescriptorSet, "not a descriptor set"u8.ToArray());
         var refused = await StateWhenAsync(s => s.GetProperty("lastError").ValueKind == JsonValueKind.String, "the watcher refuses the file");
@@ -190,6 +167,18 @@ public sealed class ContractReloadTests : IAsyncLifetime
         Assert.Equal("next", later.Type());
         Assert.DoesNotContain(between, f => f.Type() is "error" or "complete");
         Assert.Contains("Prices of a few symbols, live.", await _rest.GetStringAsync("/openapi/v1.json"), StringComparison.Ordinal);
+    }
+
+    // The edge on these files, with one socket watching ACME that has had its first price.
+    private async Task<EdgeSocket> StartWatchingAsync(string proto, string config)
+    {
+        await WriteDescriptorSetAsync(proto);
+        WriteApiConfig(config);
+        await StartEdgeAsync();
+        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
+        await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
+        await socket.ReceiveUntilAsync(f => f.Type() == "next");
+        return socket;
     }
 
     private async Task StartEdgeAsync()
