@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeBridge.FunctionalTests.AnyBackend;
 using EdgeBridge.FunctionalTests.Common;
+using EdgeBridge.FunctionalTests.Http;
 using EdgeBridge.Streams;
 
 namespace EdgeBridge.FunctionalTests.Contracts;
@@ -11,7 +12,8 @@ namespace EdgeBridge.FunctionalTests.Contracts;
 /// The contracts reloaded while the edge runs, in front of the Node.js backend (AnyBackend/server.cjs): the descriptor
 /// set and the API configuration are rewritten on disk as a build would, and the edge follows without a restart —
 /// new methods answer, running subscriptions of unchanged methods keep flowing, those of methods that went away or
-/// changed end with a status that says so, and files that do not load are refused while the previous contracts stay.
+/// changed end with a status that says so (over the socket and as server-sent events), and files that do not load
+/// are refused while the previous contracts stay.
 /// </summary>
 public sealed class ContractReloadTests : IAsyncLifetime
 {
@@ -97,6 +99,12 @@ public sealed class ContractReloadTests : IAsyncLifetime
     public async Task ARemovedStream_EndsItsSubscriptions_WithUnimplemented_AndItsUpstreamCall()
     {
         await using var socket = await StartWatchingAsync(FullProto, FullConfig);
+        await using var events = await EventStream.OpenAsync(_rest, HttpMethod.Get,
+            $"/stream/{Watch}?request=" + Uri.EscapeDataString("""{"symbols":["ACME"]}"""));
+
+        // It joins the socket's upstream call, past the backend's first prices: a change reaches both.
+        using var changed = await PutPriceAsync("ACME", 101.75);
+        await events.NextAsync(e => e.Event == "next");
         var streams = _edge.Services.GetRequiredService<UpstreamStreams>();
         Assert.Equal(1, streams.SharedCount);
 
@@ -104,6 +112,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
         var start = Array.FindIndex(lines, l => l.Contains("rpc WatchPrices", StringComparison.Ordinal));
         await WriteDescriptorSetAsync(string.Join('\n', lines.Take(start).Concat(lines.Skip(start + 3))));
         var (ended, _) = await socket.ReceiveUntilAsync(f => f.Id() == "p" && f.Type() is "error" or "complete");
+        var sseEnded = await events.NextAsync(e => e.Event is "error" or "complete");
         await socket.SubscribeAsync("q", Watch, new { symbols = new[] { "ACME" } });
         var (refused, _) = await socket.ReceiveUntilAsync(f => f.Id() == "q");
         await Wait.UntilAsync(() => streams.SharedCount == 0, "the upstream call of the withdrawn stream ends");
@@ -113,6 +122,9 @@ public sealed class ContractReloadTests : IAsyncLifetime
         Assert.Equal(12, ended.Code());
         Assert.Contains("is no longer part of the edge's contract", ended.GetProperty("status").GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(("error", 5), (refused.Type(), refused.Code()));
+        Assert.Equal("error", sseEnded.Event);
+        Assert.Contains("is no longer part of the edge", sseEnded.Data, StringComparison.Ordinal);
+        Assert.Contains("\"code\":12", sseEnded.Data, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, price.StatusCode);
     }
 
