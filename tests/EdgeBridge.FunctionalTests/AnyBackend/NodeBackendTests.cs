@@ -11,30 +11,22 @@ namespace EdgeBridge.FunctionalTests.AnyBackend;
 /// proto has no edgebridge.v1 options and no http rules — with nothing but configuration: the descriptor set protoc
 /// writes, an API configuration YAML for REST, and EdgeBridge:Contracts:Expose for the stream.
 /// </summary>
-public sealed class NodeBackendTests : IAsyncLifetime
+public sealed class NodeBackendTests() : NodeEdgeTest("node")
 {
     private const string Watch = "prices.v1.PriceService/WatchPrices";
 
-    private readonly BackendServer _sample = new();
-    private readonly EdgeServer _edge = new();
-    private readonly string _scratch = Path.Combine(Path.GetTempPath(), "edgebridge-node-" + Guid.NewGuid().ToString("N")[..8]);
-    private NodeBackend? _node;
-    private HttpClient _rest = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
+        await base.InitializeAsync();
         var here = NodeBackend.Folder;
-        Directory.CreateDirectory(_scratch);
-        var set = Path.Combine(_scratch, "prices.binpb");
+        var set = Path.Combine(Scratch, "prices.binpb");
         var (exitCode, output) = await Repository.RunAsync(Repository.Protoc, "--include_imports", "--include_source_info", "--descriptor_set_out=" + set,
             "-I", here, "-I", Repository.StandardProtos, Path.Combine(here, "prices.proto"));
         Assert.True(exitCode == 0, output);
 
-        _node = await NodeBackend.StartAsync();
-
-        // The sample's backend only so that the edge's other clusters have somewhere to point; nothing here calls it.
-        await _sample.StartAsync();
-        await _edge.StartAsync(_sample, new Dictionary<string, string?>
+        Node = await NodeBackend.StartAsync();
+        await StartEdgeAsync(Node.Port, new Dictionary<string, string?>
         {
             ["EdgeBridge:Contracts:DescriptorSets:0"] = set,
             ["EdgeBridge:Contracts:ApiConfigs:0"] = Path.Combine(here, "prices.yaml"),
@@ -42,34 +34,17 @@ public sealed class NodeBackendTests : IAsyncLifetime
             ["EdgeBridge:Contracts:Expose:0:Sharing"] = "Shared",
             ["EdgeBridge:Contracts:Expose:0:SlowConsumer"] = "DropOldest",
             ["EdgeBridge:Contracts:Expose:0:Auth"] = "None",
-            ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = _node.Address,
-            // The Node server has no grpc.health.v1 service: no probes (readiness is not what this is about).
-            ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Enabled"] = "false",
         });
-        _rest = new HttpClient { BaseAddress = new Uri(_edge.HttpAddress) };
-    }
-
-    public async Task DisposeAsync()
-    {
-        _rest?.Dispose();
-        await _edge.DisposeAsync();
-        await _sample.DisposeAsync();
-        if (_node is not null)
-        {
-            await _node.DisposeAsync();
-        }
-
-        Directory.Delete(_scratch, recursive: true);
     }
 
     [Fact]
     public async Task Rest_TranscodedAtTheEdge_FromTheApiConfiguration()
     {
-        using var acme = await _rest.GetAsync("/api/prices/ACME");
-        using var missing = await _rest.GetAsync("/api/prices/NOPE");
-        using var set = await _rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":43.5}""", Encoding.UTF8, "application/json"));
-        using var refused = await _rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":-1}""", Encoding.UTF8, "application/json"));
-        using var malformed = await _rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":"a lot"}""", Encoding.UTF8, "application/json"));
+        using var acme = await Rest.GetAsync("/api/prices/ACME");
+        using var missing = await Rest.GetAsync("/api/prices/NOPE");
+        using var set = await Rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":43.5}""", Encoding.UTF8, "application/json"));
+        using var refused = await Rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":-1}""", Encoding.UTF8, "application/json"));
+        using var malformed = await Rest.PutAsync("/api/prices/HOOL", new StringContent("""{"price":"a lot"}""", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.OK, acme.StatusCode);
         Assert.Equal("""{"symbol":"ACME","price":101.5,"sequence":"0"}""", await acme.Content.ReadAsStringAsync());
@@ -86,8 +61,8 @@ public sealed class NodeBackendTests : IAsyncLifetime
     [Fact]
     public async Task TheStream_IsASubscription_SharedAsConfigured_AndFollowsTheBackend()
     {
-        var (first, _) = await EdgeSocket.OpenAsync(_edge);
-        var (second, _) = await EdgeSocket.OpenAsync(_edge);
+        var (first, _) = await EdgeSocket.OpenAsync(Edge);
+        var (second, _) = await EdgeSocket.OpenAsync(Edge);
         await using var _1 = first;
         await using var _2 = second;
         await first.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
@@ -95,7 +70,7 @@ public sealed class NodeBackendTests : IAsyncLifetime
         var (initial, _) = await first.ReceiveUntilAsync(f => f.Type() == "next");
         await second.ReceiveUntilAsync(f => f.Type() == "next");
 
-        using var changed = await _rest.PutAsync("/api/prices/ACME", new StringContent("""{"price":102.25}""", Encoding.UTF8, "application/json"));
+        using var changed = await Rest.PutAsync("/api/prices/ACME", new StringContent("""{"price":102.25}""", Encoding.UTF8, "application/json"));
         var (update, _) = await first.ReceiveUntilAsync(f => f.Type() == "next" && f.GetProperty("message").GetProperty("price").GetDouble() == 102.25);
         var (same, _) = await second.ReceiveUntilAsync(f => f.Type() == "next" && f.GetProperty("message").GetProperty("price").GetDouble() == 102.25);
 
@@ -107,8 +82,8 @@ public sealed class NodeBackendTests : IAsyncLifetime
     [Fact]
     public async Task BothDocuments_ListTheBackendsMethods()
     {
-        using var openApi = JsonDocument.Parse(await _rest.GetStringAsync("/openapi/v1.json"));
-        using var asyncApi = JsonDocument.Parse(await _rest.GetStringAsync("/asyncapi/v1.json"));
+        using var openApi = JsonDocument.Parse(await Rest.GetStringAsync("/openapi/v1.json"));
+        using var asyncApi = JsonDocument.Parse(await Rest.GetStringAsync("/asyncapi/v1.json"));
 
         var paths = openApi.RootElement.GetProperty("paths");
         Assert.True(paths.TryGetProperty("/api/prices/{symbol}", out var price), string.Join(", ", paths.EnumerateObject().Select(p => p.Name)));

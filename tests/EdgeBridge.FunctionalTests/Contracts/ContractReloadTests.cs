@@ -15,23 +15,18 @@ namespace EdgeBridge.FunctionalTests.Contracts;
 /// changed end with a status that says so (over the socket and as server-sent events), and files that do not load
 /// are refused while the previous contracts stay.
 /// </summary>
-public sealed class ContractReloadTests : IAsyncLifetime
+public sealed class ContractReloadTests() : NodeEdgeTest("reload")
 {
     private const string Watch = "prices.v1.PriceService/WatchPrices";
     private const string AdminKey = "reload-operator-key";
     private const string SetPriceRpc = "  rpc SetPrice(SetPriceRequest) returns (Price);\n";
     private const string SetPriceRule = "    - selector: prices.v1.PriceService.SetPrice\n      put: /api/prices/{symbol}\n      body: \"*\"\n";
 
-    private readonly BackendServer _sample = new();
-    private readonly EdgeServer _edge = new();
-    private readonly string _scratch = Path.Combine(Path.GetTempPath(), "edgebridge-reload-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly string _here = NodeBackend.Folder;
-    private NodeBackend? _node;
-    private HttpClient _rest = null!;
 
-    private string DescriptorSet => Path.Combine(_scratch, "prices.binpb");
+    private string DescriptorSet => Path.Combine(Scratch, "prices.binpb");
 
-    private string ApiConfig => Path.Combine(_scratch, "prices.yaml");
+    private string ApiConfig => Path.Combine(Scratch, "prices.yaml");
 
     // The backend's proto as the edge's build would have it: the stream exposed by its own option, so that removing
     // the method from the proto removes it from the contracts (an Expose entry would outlive it and be refused).
@@ -41,29 +36,15 @@ public sealed class ContractReloadTests : IAsyncLifetime
 
     private string FullConfig => File.ReadAllText(Path.Combine(_here, "prices.yaml")).ReplaceLineEndings("\n");
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        Directory.CreateDirectory(Path.Combine(_scratch, "src"));
-        _node = await NodeBackend.StartAsync();
-        await _sample.StartAsync();
-        _rest = new HttpClient { BaseAddress = new Uri("http://unused.invalid") };
+        await base.InitializeAsync();
+        Directory.CreateDirectory(Path.Combine(Scratch, "src"));
+        Node = await NodeBackend.StartAsync();
 
         // The edits below cut these out of the files: they must be there to cut.
         Assert.Contains(SetPriceRpc, FullProto, StringComparison.Ordinal);
         Assert.Contains(SetPriceRule, FullConfig, StringComparison.Ordinal);
-    }
-
-    public async Task DisposeAsync()
-    {
-        _rest.Dispose();
-        await _edge.DisposeAsync();
-        await _sample.DisposeAsync();
-        if (_node is not null)
-        {
-            await _node.DisposeAsync();
-        }
-
-        Directory.Delete(_scratch, recursive: true);
     }
 
     [Fact]
@@ -78,7 +59,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
         WriteApiConfig(FullConfig);
         await Wait.UntilAsync(async () =>
         {
-            using var document = JsonDocument.Parse(await _rest.GetStringAsync("/openapi/v1.json"));
+            using var document = JsonDocument.Parse(await Rest.GetStringAsync("/openapi/v1.json"));
             return document.RootElement.GetProperty("paths").TryGetProperty("/api/prices/{symbol}", out var path) && path.TryGetProperty("put", out _);
         }, "the OpenAPI document lists PUT /api/prices/{symbol}");
         using var after = await PutPriceAsync("ACME", 103.5);
@@ -99,13 +80,13 @@ public sealed class ContractReloadTests : IAsyncLifetime
     public async Task ARemovedStream_EndsItsSubscriptions_WithUnimplemented_AndItsUpstreamCall()
     {
         await using var socket = await StartWatchingAsync(FullProto, FullConfig);
-        await using var events = await EventStream.OpenAsync(_rest, HttpMethod.Get,
+        await using var events = await EventStream.OpenAsync(Rest, HttpMethod.Get,
             $"/stream/{Watch}?request=" + Uri.EscapeDataString("""{"symbols":["ACME"]}"""));
 
         // It joins the socket's upstream call, past the backend's first prices: a change reaches both.
         using var changed = await PutPriceAsync("ACME", 101.75);
         await events.NextAsync(e => e.Event == "next");
-        var streams = _edge.Services.GetRequiredService<UpstreamStreams>();
+        var streams = Edge.Services.GetRequiredService<UpstreamStreams>();
         Assert.Equal(1, streams.SharedCount);
 
         var lines = FullProto.Split('\n');
@@ -116,7 +97,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
         await socket.SubscribeAsync("q", Watch, new { symbols = new[] { "ACME" } });
         var (refused, _) = await socket.ReceiveUntilAsync(f => f.Id() == "q");
         await Wait.UntilAsync(() => streams.SharedCount == 0, "the upstream call of the withdrawn stream ends");
-        using var price = await _rest.GetAsync("/api/prices/ACME");
+        using var price = await Rest.GetAsync("/api/prices/ACME");
 
         Assert.Equal("error", ended.Type());
         Assert.Equal(12, ended.Code());
@@ -137,7 +118,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
         var (ended, _) = await socket.ReceiveUntilAsync(f => f.Id() == "p" && f.Type() is "error" or "complete");
         await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
         var (again, _) = await socket.ReceiveUntilAsync(f => f.Id() == "p");
-        using var asyncApi = JsonDocument.Parse(await _rest.GetStringAsync("/asyncapi/v1.json"));
+        using var asyncApi = JsonDocument.Parse(await Rest.GetStringAsync("/asyncapi/v1.json"));
 
         Assert.Equal(("error", 10), (ended.Type(), ended.Code()));
         Assert.Contains("changed at the edge: subscribe again", ended.GetProperty("status").GetProperty("message").GetString(), StringComparison.Ordinal);
@@ -178,7 +159,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, still.StatusCode);
         Assert.Equal("next", later.Type());
         Assert.DoesNotContain(between, f => f.Type() is "error" or "complete");
-        Assert.Contains("Prices of a few symbols, live.", await _rest.GetStringAsync("/openapi/v1.json"), StringComparison.Ordinal);
+        Assert.Contains("Prices of a few symbols, live.", await Rest.GetStringAsync("/openapi/v1.json"), StringComparison.Ordinal);
     }
 
     // The edge on these files, with one socket watching ACME that has had its first price.
@@ -187,35 +168,28 @@ public sealed class ContractReloadTests : IAsyncLifetime
         await WriteDescriptorSetAsync(proto);
         WriteApiConfig(config);
         await StartEdgeAsync();
-        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
+        var (socket, _) = await EdgeSocket.OpenAsync(Edge);
         await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "ACME" } });
         await socket.ReceiveUntilAsync(f => f.Type() == "next");
         return socket;
     }
 
-    private async Task StartEdgeAsync()
+    private Task StartEdgeAsync() => StartEdgeAsync(Node!.Port, new Dictionary<string, string?>
     {
-        await _edge.StartAsync(_sample, new Dictionary<string, string?>
-        {
-            ["EdgeBridge:Contracts:DescriptorSets:0"] = DescriptorSet,
-            ["EdgeBridge:Contracts:ApiConfigs:0"] = ApiConfig,
-            ["EdgeBridge:Admin:ApiKey"] = AdminKey,
-            ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = _node!.Address,
-            ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Enabled"] = "false",
-        });
-        _rest.Dispose();
-        _rest = new HttpClient { BaseAddress = new Uri(_edge.HttpAddress) };
-    }
+        ["EdgeBridge:Contracts:DescriptorSets:0"] = DescriptorSet,
+        ["EdgeBridge:Contracts:ApiConfigs:0"] = ApiConfig,
+        ["EdgeBridge:Admin:ApiKey"] = AdminKey,
+    });
 
     // protoc writes beside the target and the result is renamed over it, as buf and most build tools do: the edge
     // never sees half a file from this side (a half-written one is refused and the next event retries).
     private async Task WriteDescriptorSetAsync(string proto)
     {
-        var source = Path.Combine(_scratch, "src", "prices.proto");
+        var source = Path.Combine(Scratch, "src", "prices.proto");
         await File.WriteAllTextAsync(source, proto);
-        var built = Path.Combine(_scratch, "src", "prices.binpb");
+        var built = Path.Combine(Scratch, "src", "prices.binpb");
         var (exitCode, output) = await Repository.RunAsync(Repository.Protoc, "--include_imports", "--include_source_info", "--descriptor_set_out=" + built,
-            "-I", Path.Combine(_scratch, "src"), "-I", Path.Combine(Repository.Root, "protos"), "-I", Repository.StandardProtos, source);
+            "-I", Path.Combine(Scratch, "src"), "-I", Path.Combine(Repository.Root, "protos"), "-I", Repository.StandardProtos, source);
         Assert.True(exitCode == 0, output);
         Replace(DescriptorSet, await File.ReadAllBytesAsync(built));
     }
@@ -224,13 +198,13 @@ public sealed class ContractReloadTests : IAsyncLifetime
 
     private void Replace(string path, byte[] content)
     {
-        var next = Path.Combine(_scratch, "src", Path.GetFileName(path) + ".next");
+        var next = Path.Combine(Scratch, "src", Path.GetFileName(path) + ".next");
         File.WriteAllBytes(next, content);
         File.Move(next, path, overwrite: true);
     }
 
     private Task<HttpResponseMessage> PutPriceAsync(string symbol, double price) =>
-        _rest.PutAsync($"/api/prices/{symbol}", new StringContent(
+        Rest.PutAsync($"/api/prices/{symbol}", new StringContent(
             string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""{"price":{{price}}}"""), Encoding.UTF8, "application/json"));
 
     private async Task<JsonElement> StateWhenAsync(Func<JsonElement, bool> condition, string what)
@@ -248,7 +222,7 @@ public sealed class ContractReloadTests : IAsyncLifetime
     {
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Add("x-edgebridge-admin-key", AdminKey);
-        var response = await _rest.SendAsync(request);
+        var response = await Rest.SendAsync(request);
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return (response, body.RootElement.Clone());
     }

@@ -10,49 +10,25 @@ namespace EdgeBridge.FunctionalTests.Contracts;
 /// descriptor set for it: the Node.js backend (AnyBackend/server.cjs, @grpc/reflection). The edge is not ready until
 /// it has read them, says why, and reads them again as soon as the replica it read them from comes back.
 /// </summary>
-public sealed class ReflectionTests : IAsyncLifetime
+public sealed class ReflectionTests() : NodeEdgeTest("reflection")
 {
     private const string Watch = "prices.v1.PriceService/WatchPrices";
     private const string AdminKey = "reflection-operator-key";
 
-    private readonly BackendServer _sample = new();
-    private readonly EdgeServer _edge = new();
-    private readonly string _scratch = Path.Combine(Path.GetTempPath(), "edgebridge-reflection-" + Guid.NewGuid().ToString("N")[..8]);
-    private NodeBackend? _node;
-    private HttpClient _rest = null!;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_scratch);
-        await _sample.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        _rest?.Dispose();
-        await _edge.DisposeAsync();
-        await _sample.DisposeAsync();
-        if (_node is not null)
-        {
-            await _node.DisposeAsync();
-        }
-
-        Directory.Delete(_scratch, recursive: true);
-    }
 
     [Fact]
     public async Task TheBackendsOwnReflection_GivesRest_ASubscription_AndTheDocuments()
     {
-        _node = await NodeBackend.StartAsync(reflection: true);
-        await StartEdgeAsync(_node.Port);
+        Node = await NodeBackend.StartAsync(reflection: true);
+        await StartEdgeAsync(Node.Port);
 
-        await Wait.UntilAsync(async () => (await _rest.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the edge is ready");
-        using var price = await _rest.GetAsync("/api/prices/ACME");
-        var (socket, _) = await EdgeSocket.OpenAsync(_edge);
+        await Wait.UntilAsync(async () => (await Rest.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the edge is ready");
+        using var price = await Rest.GetAsync("/api/prices/ACME");
+        var (socket, _) = await EdgeSocket.OpenAsync(Edge);
         await using var _1 = socket;
         await socket.SubscribeAsync("p", Watch, new { symbols = new[] { "HOOL" } });
         var (first, _) = await socket.ReceiveUntilAsync(f => f.Id() == "p");
-        using var asyncApi = JsonDocument.Parse(await _rest.GetStringAsync("/asyncapi/v1.json"));
+        using var asyncApi = JsonDocument.Parse(await Rest.GetStringAsync("/asyncapi/v1.json"));
 
         Assert.Equal(HttpStatusCode.OK, price.StatusCode);
         Assert.Equal("""{"symbol":"ACME","price":101.5,"sequence":"0"}""", await price.Content.ReadAsStringAsync());
@@ -64,24 +40,24 @@ public sealed class ReflectionTests : IAsyncLifetime
     [Fact]
     public async Task WithoutReflection_TheEdgeIsNotReady_SaysWhy_AndBecomesReadyWhenTheBackendServesIt()
     {
-        _node = await NodeBackend.StartAsync(reflection: false);
-        var port = _node.Port;
+        Node = await NodeBackend.StartAsync(reflection: false);
+        var port = Node.Port;
         await StartEdgeAsync(port);
 
         var detail = "";
         await Wait.UntilAsync(async () =>
         {
-            using var ready = await _rest.GetAsync("/readyz");
+            using var ready = await Rest.GetAsync("/readyz");
             detail = await ready.Content.ReadAsStringAsync();
             return ready.StatusCode == HttpStatusCode.ServiceUnavailable && detail.Contains("server reflection", StringComparison.Ordinal)
                 && detail.Contains("Unimplemented", StringComparison.Ordinal);
         }, "/readyz names the missing reflection");
-        using var before = await _rest.GetAsync("/api/prices/ACME");
+        using var before = await Rest.GetAsync("/api/prices/ACME");
 
-        await _node.DisposeAsync();
-        _node = await NodeBackend.StartAsync(port: port, reflection: true);
-        await Wait.UntilAsync(async () => (await _rest.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the edge is ready");
-        using var after = await _rest.GetAsync("/api/prices/ACME");
+        await Node.DisposeAsync();
+        Node = await NodeBackend.StartAsync(port: port, reflection: true);
+        await Wait.UntilAsync(async () => (await Rest.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "the edge is ready");
+        using var after = await Rest.GetAsync("/api/prices/ACME");
 
         Assert.Contains("contracts:", detail, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, before.StatusCode);
@@ -91,40 +67,33 @@ public sealed class ReflectionTests : IAsyncLifetime
     [Fact]
     public async Task AReplicaThatComesBackWithAnotherContract_IsReadAgainAtOnce_NotAtTheNextRefresh()
     {
-        _node = await NodeBackend.StartAsync(reflection: true);
-        var port = _node.Port;
+        Node = await NodeBackend.StartAsync(reflection: true);
+        var port = Node.Port;
         await StartEdgeAsync(port);
         var before = await MethodsWhenAsync(count => count > 0);
 
         // A new release of the backend: one method more. The refresh is ten minutes away.
-        var proto = Path.Combine(_scratch, "prices.proto");
+        var proto = Path.Combine(Scratch, "prices.proto");
         await File.WriteAllTextAsync(proto, (await File.ReadAllTextAsync(Path.Combine(NodeBackend.Folder, "prices.proto"))).Replace(
             "service PriceService {", "service PriceService {\n  // Every symbol with a price.\n  rpc ListSymbols(WatchPricesRequest) returns (WatchPricesRequest);\n", StringComparison.Ordinal));
-        await _node.KillAsync();
-        await _node.DisposeAsync();
-        _node = await NodeBackend.StartAsync(proto, port, reflection: true);
+        await Node.KillAsync();
+        await Node.DisposeAsync();
+        Node = await NodeBackend.StartAsync(proto, port, reflection: true);
         var after = await MethodsWhenAsync(count => count > before);
 
         Assert.Equal(before + 1, after);
     }
 
-    private async Task StartEdgeAsync(int port)
+    private Task StartEdgeAsync(int port) => StartEdgeAsync(port, new Dictionary<string, string?>
     {
-        await _edge.StartAsync(_sample, new Dictionary<string, string?>
-        {
-            ["EdgeBridge:Contracts:Reflection"] = "true",
-            ["EdgeBridge:Contracts:ReflectionRefresh"] = "00:10:00",
-            ["EdgeBridge:Contracts:ApiConfigs:0"] = Path.Combine(NodeBackend.Folder, "prices.yaml"),
-            ["EdgeBridge:Contracts:Expose:0:Method"] = Watch,
-            ["EdgeBridge:Contracts:Expose:0:Sharing"] = "Shared",
-            ["EdgeBridge:Contracts:Expose:0:Auth"] = "None",
-            ["EdgeBridge:Admin:ApiKey"] = AdminKey,
-            ["ReverseProxy:Clusters:backend-grpc:Destinations:backend:Address"] = $"http://127.0.0.1:{port}",
-            // Probes would take the destination out while the backend restarts; this is about reflection.
-            ["ReverseProxy:Clusters:backend-grpc:HealthCheck:Active:Enabled"] = "false",
-        });
-        _rest = new HttpClient { BaseAddress = new Uri(_edge.HttpAddress) };
-    }
+        ["EdgeBridge:Contracts:Reflection"] = "true",
+        ["EdgeBridge:Contracts:ReflectionRefresh"] = "00:10:00",
+        ["EdgeBridge:Contracts:ApiConfigs:0"] = Path.Combine(NodeBackend.Folder, "prices.yaml"),
+        ["EdgeBridge:Contracts:Expose:0:Method"] = Watch,
+        ["EdgeBridge:Contracts:Expose:0:Sharing"] = "Shared",
+        ["EdgeBridge:Contracts:Expose:0:Auth"] = "None",
+        ["EdgeBridge:Admin:ApiKey"] = AdminKey,
+    });
 
     // The admin view's method count: the sample's own contract (the host's descriptor set) stays as it is, so a
     // change is the backend's. Read once the reflected stream is in the catalog.
@@ -135,7 +104,7 @@ public sealed class ReflectionTests : IAsyncLifetime
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/admin/contracts");
             request.Headers.Add("x-edgebridge-admin-key", AdminKey);
-            using var response = await _rest.SendAsync(request);
+            using var response = await Rest.SendAsync(request);
             using var state = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
             methods = state.RootElement.GetProperty("streams").EnumerateArray().Any(s => s.GetString() == Watch)
                 ? state.RootElement.GetProperty("methods").GetInt32() : 0;
