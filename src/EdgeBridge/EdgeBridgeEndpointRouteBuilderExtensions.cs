@@ -47,6 +47,8 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
 
         var proxy = endpoints.MapReverseProxy(pipeline =>
         {
+            // The RequestDelegate overload of Use: the Func<Task> one allocates a closure and a delegate per request
+            // and step (about 280 B of a proxied request's allocations, measured with the harness's load command).
             pipeline.Use(BrowserOrigins.GuardAsync);
             pipeline.Use(CredentialChecks.InvokeAsync);
             pipeline.Use(GrpcMessageLimits.InvokeAsync);

@@ -138,7 +138,6 @@ public static class EdgeBridgeServiceCollectionExtensions
         services.AddOptions<AuthenticationOptions>().PostConfigure(static authentication => authentication.DefaultScheme ??= EdgeBridgeDefaults.AuthenticationScheme);
         services.AddAuthorization();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<AuthorizationOptions>, AuthorizationSetup>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, CallerRequirementHandler>());
         services.AddCors();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<CorsOptions>, CorsSetup>());
         services.AddRateLimiter(static _ => { });

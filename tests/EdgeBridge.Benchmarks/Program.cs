@@ -10,10 +10,18 @@ using EdgeBridge.Benchmarks.Servers;
 //         [--idle-connections 10000]
 //         [--pollers 1000] [--rest-concurrency 32] [--report docs/benchmarks.md]
 //   serve <system> key=value...   (internal: one system under test per process, so /proc measures it alone)
+//   load  <base address> [seconds=20] [concurrency=32] [pid=N]   (GET /v1/quotes/AAA in a closed loop, for a
+//         profiler attached to a system started with serve; prints req/s and, given pid, its CPU µs per request)
 if (args.Length > 0 && args[0] == "serve")
 {
     var settings = args.Skip(2).Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
     return await Systems.ServeAsync(args[1], settings);
+}
+
+if (args.Length > 1 && args[0] == "load")
+{
+    var settings = args.Skip(2).Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+    return await RestOverhead.LoadAsync(args[1], settings);
 }
 
 var options = Options.Parse(args);

@@ -17,7 +17,7 @@ internal static class GrpcMessageLimits
     /// <summary>Marks a route whose request bodies are gRPC messages.</summary>
     public static readonly object Metadata = new GrpcRoute();
 
-    public static Task InvokeAsync(HttpContext context, Func<Task> next)
+    public static Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcRoute>() is not null)
         {
@@ -25,7 +25,7 @@ internal static class GrpcMessageLimits
             context.Request.Body = new LimitedGrpcStream(context.Request.Body, limit);
         }
 
-        return next();
+        return next(context);
     }
 
     private sealed class GrpcRoute;

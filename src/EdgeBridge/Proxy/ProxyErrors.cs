@@ -13,9 +13,9 @@ namespace EdgeBridge.Proxy;
 /// </summary>
 internal static partial class ProxyErrors
 {
-    public static async Task InvokeAsync(HttpContext context, Func<Task> next)
+    public static async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        await next();
+        await next(context);
 
         var error = context.Features.Get<IForwarderErrorFeature>();
         if (error is null || context.Response.HasStarted || error.Error == ForwarderError.RequestCanceled)

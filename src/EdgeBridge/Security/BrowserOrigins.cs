@@ -57,8 +57,8 @@ internal static class BrowserOrigins
     /// Refuses a request from a disallowed origin before it is forwarded. CORS alone only keeps the page from reading
     /// the answer: a cross-site form POST needs no preflight, and would otherwise reach the backend and act.
     /// </summary>
-    public static Task GuardAsync(HttpContext context, Func<Task> next) =>
-        IsAllowed(context, out var origin) ? next() : RefuseAsync(context, origin!);
+    public static Task GuardAsync(HttpContext context, RequestDelegate next) =>
+        IsAllowed(context, out var origin) ? next(context) : RefuseAsync(context, origin!);
 }
 
 /// <summary>

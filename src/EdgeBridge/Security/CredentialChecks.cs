@@ -29,12 +29,12 @@ internal static partial class CredentialChecks
     private const string LogCategory = "EdgeBridge.Security.CredentialChecks";
 
     // Most calls check no credentials: they pass without an async step of their own.
-    public static Task InvokeAsync(HttpContext context, Func<Task> next) =>
+    public static Task InvokeAsync(HttpContext context, RequestDelegate next) =>
         ContractCalls.Find(context, context.RequestServices.GetRequiredService<ContractSource>().Current) is { Principal: { } field } method
             ? ThrottleAsync(context, next, method, field)
-            : next();
+            : next(context);
 
-    private static async Task ThrottleAsync(HttpContext context, Func<Task> next, ContractMethod method, FieldDescriptor field)
+    private static async Task ThrottleAsync(HttpContext context, RequestDelegate next, ContractMethod method, FieldDescriptor field)
     {
         var services = context.RequestServices;
         var catalog = services.GetRequiredService<ContractSource>().Current;
@@ -60,7 +60,7 @@ internal static partial class CredentialChecks
             return;
         }
 
-        await next();
+        await next(context);
         if (Outcome(context, grpc) is { } outcome)
         {
             throttle.Record(address, principal, outcome);

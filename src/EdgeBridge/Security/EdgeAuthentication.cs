@@ -2,7 +2,9 @@ using EdgeBridge.Responses;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -162,7 +164,18 @@ internal static class Callers
     /// <summary>The subject of the token EdgeBridge validated for <paramref name="context"/>, or null when there is none.</summary>
     public static string? Subject(HttpContext context)
     {
-        foreach (var identity in context.User.Identities)
+        // Read through the feature: HttpContext.User would create an empty principal for every anonymous request.
+        if (context.Features.Get<IHttpAuthenticationFeature>()?.User is not { } user)
+        {
+            return null;
+        }
+
+        if (user.Identity is ClaimsIdentity { IsAuthenticated: true, AuthenticationType: EdgeBridgeDefaults.AuthenticationScheme } primary)
+        {
+            return primary.Name;
+        }
+
+        foreach (var identity in user.Identities)
         {
             if (identity.IsAuthenticated && identity.AuthenticationType == EdgeBridgeDefaults.AuthenticationScheme)
             {

@@ -3,6 +3,7 @@ using EdgeBridge.Responses;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.Security;
@@ -13,36 +14,42 @@ namespace EdgeBridge.Security;
 /// to a method the contract marks <c>AUTH_REQUIRED</c> needs one. Failing it answers 401 in the request's protocol
 /// (the scheme's challenge).
 /// </summary>
-internal sealed class CallerRequirement : IAuthorizationRequirement;
-
-internal sealed class CallerRequirementHandler(ContractSource contracts, IOptions<EdgeBridgeOptions> options) : AuthorizationHandler<CallerRequirement>
+/// <remarks>
+/// The requirement is its own handler (ASP.NET Core's pass-through handler runs it): a separate
+/// <c>AuthorizationHandler&lt;T&gt;</c> would be one more handler that every authorization of every request walks.
+/// </remarks>
+internal sealed class CallerRequirement(IServiceProvider services, bool enabled) : IAuthorizationRequirement, IAuthorizationHandler
 {
-    private readonly bool _enabled = options.Value.Tokens.Enabled;
+    private ContractSource? _contracts;
 
-    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, CallerRequirement requirement)
+    public Task HandleAsync(AuthorizationHandlerContext context)
     {
-        if (!_enabled || context.Resource is not HttpContext http)
+        if (!enabled || context.Resource is not HttpContext http)
         {
-            context.Succeed(requirement);
+            context.Succeed(this);
             return Task.CompletedTask;
         }
 
         if (Callers.Subject(http) is not null)
         {
-            context.Succeed(requirement);
+            context.Succeed(this);
         }
-        else if (http.Request.Headers.Authorization.Count == 0 && ContractCalls.Find(http, contracts.Current) is not { RequiresCaller: true })
+        else if (http.Request.Headers.Authorization.Count == 0 && ContractCalls.Find(http, Contracts.Current) is not { RequiresCaller: true })
         {
             // Anonymous, and the contract does not ask for a caller: the backend decides what is public.
-            context.Succeed(requirement);
+            context.Succeed(this);
         }
 
         return Task.CompletedTask;
     }
+
+    // Resolved at the first request, not when the policies are built: the contracts load when the edge is mapped.
+    private ContractSource Contracts => _contracts ??= services.GetRequiredService<ContractSource>();
 }
 
 /// <summary>The edge's authorization policies (<see cref="EdgeBridgeDefaults.CallerPolicy"/>, <see cref="EdgeBridgeDefaults.AuthenticatedPolicy"/>).</summary>
-internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authentication) : IConfigureOptions<AuthorizationOptions>
+internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authentication, IOptions<EdgeBridgeOptions> edge, IServiceProvider services)
+    : IConfigureOptions<AuthorizationOptions>
 {
     public void Configure(AuthorizationOptions authorization)
     {
@@ -61,7 +68,8 @@ internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authent
             require(policy);
         });
 
-        Add(EdgeBridgeDefaults.CallerPolicy, static policy => policy.AddRequirements(new CallerRequirement()));
+        var caller = new CallerRequirement(services, edge.Value.Tokens.Enabled);
+        Add(EdgeBridgeDefaults.CallerPolicy, policy => policy.AddRequirements(caller));
         Add(EdgeBridgeDefaults.AuthenticatedPolicy, static policy => policy.RequireAuthenticatedUser());
     }
 }

@@ -28,10 +28,11 @@ internal sealed class EdgeRateLimiterPolicy : IRateLimiterPolicy<CallerKey>
 
     public EdgeRateLimiterPolicy(Func<EdgeBridgeOptions, (RateLimit PerAddress, RateLimit PerUser)> limits, IOptionsMonitor<EdgeBridgeOptions> options)
     {
-        var byAddress = PartitionedRateLimiter.Create<CallerKey, IPAddress>(key =>
-            Bucket(key.Address, limits(options.CurrentValue).PerAddress));
-        var byUser = PartitionedRateLimiter.Create<CallerKey, string>(key =>
-            Bucket(key.User!, limits(options.CurrentValue).PerUser));
+        // The factories run once per new address or user; partitioning a request allocates nothing.
+        Func<IPAddress, RateLimiter> newAddressBucket = _ => Bucket(limits(options.CurrentValue).PerAddress);
+        Func<string, RateLimiter> newUserBucket = _ => Bucket(limits(options.CurrentValue).PerUser);
+        var byAddress = PartitionedRateLimiter.Create<CallerKey, IPAddress>(key => RateLimitPartition.Get(key.Address, newAddressBucket));
+        var byUser = PartitionedRateLimiter.Create<CallerKey, string>(key => RateLimitPartition.Get(key.User!, newUserBucket));
         _view = key => new CallerLimiter(byAddress, byUser, key);
     }
 
@@ -50,15 +51,19 @@ internal sealed class EdgeRateLimiterPolicy : IRateLimiterPolicy<CallerKey>
         return RateLimitPartition.Get(key, _view);
     }
 
-    private static RateLimitPartition<TKey> Bucket<TKey>(TKey key, RateLimit rate) => rate.PermitsPerSecond <= 0
-        ? RateLimitPartition.GetNoLimiter(key)
-        : RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+    private static readonly Func<IPAddress, RateLimiter> s_noLimit = RateLimitPartition.GetNoLimiter(IPAddress.None).Factory;
+
+    // Replenished by the partitioned limiter's own timer (AutoReplenishment off, as RateLimitPartition.GetTokenBucketLimiter
+    // sets it): one timer for all buckets, not one per bucket.
+    private static RateLimiter Bucket(RateLimit rate) => rate.PermitsPerSecond <= 0
+        ? s_noLimit(IPAddress.None)
+        : new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = Math.Max(1, rate.Burst),
             TokensPerPeriod = rate.PermitsPerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
-            AutoReplenishment = true,
+            AutoReplenishment = false,
         });
 
     /// <summary>

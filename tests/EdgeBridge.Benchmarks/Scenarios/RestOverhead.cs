@@ -130,6 +130,23 @@ internal static class RestOverhead
         return new ColdStartResult(system, round, first.RequestsPerSecond, steady);
     }
 
+    /// <summary>The <c>load</c> command: REST load on a system started by hand (under <c>perf</c>, say).</summary>
+    public static async Task<int> LoadAsync(string address, IReadOnlyDictionary<string, string> settings)
+    {
+        int Setting(string name, int otherwise) => settings.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : otherwise;
+        var concurrency = Setting("concurrency", 32);
+        var pid = Setting("pid", 0);
+        using var probe = new HttpClient { BaseAddress = new Uri(address) };
+        async Task<long> Allocated() => long.Parse(await probe.GetStringAsync("/_bench/allocated"), CultureInfo.InvariantCulture);
+        var allocatedBefore = await Allocated();
+        var result = await MeasureAsync("load", 0, Rest(address, concurrency), concurrency, TimeSpan.Zero, TimeSpan.FromSeconds(Setting("seconds", 20)),
+            pid == 0 ? null : pid, Environment.ProcessId);
+        var allocated = (await Allocated() - allocatedBefore) / (double)Math.Max(1, result.Requests);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.RequestsPerSecond:F0} req/s, p50 {result.P50Micros / 1000.0:F2} ms, p99 {result.P99Micros / 1000.0:F2} ms, proxy CPU {result.ProxyCpuMicros:F1} µs/req, {allocated:F0} B allocated/req"));
+        return 0;
+    }
+
     private static TimeSpan ColdWindow(Options options) => options.Smoke ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
 
     private static Func<Task> Rest(string address, int concurrency)

@@ -80,6 +80,11 @@ internal static class Systems
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             return GC.GetTotalMemory(forceFullCollection: true).ToString(CultureInfo.InvariantCulture);
         });
+        // Which types the process allocates, sampled by the runtime (one event per ~100 KB): for finding where a
+        // request's bytes go. Listening costs nothing until asked for with /_bench/allocations?start.
+        app.MapGet("/_bench/allocations", static (HttpContext context) => AllocationSampler.Report(context.Request.Query.ContainsKey("start")));
+        // Bytes allocated so far (every thread), for the load command's allocations per request.
+        app.MapGet("/_bench/allocated", static () => GC.GetTotalAllocatedBytes(precise: true).ToString(CultureInfo.InvariantCulture));
         await app.RunAsync();
         return 0;
     }
@@ -355,5 +360,50 @@ internal sealed class RawBroadcaster
 
         payload.CopyTo(frame, header);
         return frame;
+    }
+}
+
+/// <summary>Counts the runtime's allocation-tick events by type name (bench diagnostics only).</summary>
+internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+{
+    private static AllocationSampler? s_current;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _bytes = new(StringComparer.Ordinal);
+
+    public static string Report(bool start)
+    {
+        if (start)
+        {
+            s_current?.Dispose();
+            s_current = new AllocationSampler();
+            return "started";
+        }
+
+        var current = s_current;
+        if (current is null)
+        {
+            return "not started";
+        }
+
+        var total = current._bytes.Values.Sum();
+        return string.Join('\n', current._bytes.OrderByDescending(p => p.Value).Take(60)
+            .Select(p => string.Create(CultureInfo.InvariantCulture, $"{100.0 * p.Value / total,6:F2}% {p.Key}")));
+    }
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+        {
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+        }
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) == true && e.Payload is { } payload && e.PayloadNames is { } names)
+        {
+            var type = payload[names.IndexOf("TypeName")] as string ?? "?";
+            var amount = Convert.ToInt64(payload[names.IndexOf("AllocationAmount64")], CultureInfo.InvariantCulture);
+            _bytes.AddOrUpdate(type, amount, (_, sum) => sum + amount);
+        }
     }
 }
