@@ -50,6 +50,8 @@ internal sealed class ContractCatalog
         var calls = new Dictionary<string, ContractMethod>(StringComparer.Ordinal);
         var socketCalls = new Dictionary<string, SocketCallMethod>(StringComparer.Ordinal);
         var unary = new Dictionary<string, UnaryMethod>(StringComparer.Ordinal);
+        var described = files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray();
+        Json = new ProtoJson(TypeRegistry.FromFiles(described), new DescriptorCodec(described));
         foreach (var file in files)
         {
             foreach (var service in file.Services)
@@ -62,7 +64,7 @@ internal sealed class ContractCatalog
                     if ((method.IsServerStreaming || method.IsClientStreaming)
                         && methodOptions?.GetExtension(OptionsExtensions.Stream) is { } stream)
                     {
-                        var exposed = new StreamingMethod(method, stream, options.WebSockets, methodOptions.GetExtension(OptionsExtensions.Access));
+                        var exposed = new StreamingMethod(method, stream, options.WebSockets, Json, methodOptions.GetExtension(OptionsExtensions.Access));
                         methods[exposed.FullName] = exposed;
                     }
 
@@ -100,8 +102,6 @@ internal sealed class ContractCatalog
         _byHttpMethod = bindings
             .GroupBy(binding => binding.Template.HttpMethod, StringComparer.OrdinalIgnoreCase)
             .ToFrozenDictionary(group => group.Key, group => group.ToArray(), StringComparer.OrdinalIgnoreCase);
-        var described = files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor).Append(Google.Rpc.StatusReflection.Descriptor).ToArray();
-        Json = new ProtoJson(TypeRegistry.FromFiles(described), new DescriptorCodec(described));
     }
 
     /// <summary>The files and rules the catalog was built from.</summary>

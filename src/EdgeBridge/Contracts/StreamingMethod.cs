@@ -25,9 +25,10 @@ internal enum StreamKind
 /// <summary>A streaming method that its contract exposes as a WebSocket subscription (and, for server streams, an HTTP stream).</summary>
 internal sealed class StreamingMethod
 {
-    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, EdgeWebSocketOptions limits, Auth access = Auth.Unspecified)
+    public StreamingMethod(MethodDescriptor descriptor, StreamOptions options, EdgeWebSocketOptions limits, ProtoJson json, Auth access = Auth.Unspecified)
     {
         Descriptor = descriptor;
+        Json = json;
         FullName = descriptor.Service.FullName + "/" + descriptor.Name;
         Kind = descriptor.IsClientStreaming ? descriptor.IsServerStreaming ? StreamKind.Bidirectional : StreamKind.Client : StreamKind.Server;
         if (Kind != StreamKind.Server)
@@ -84,6 +85,12 @@ internal sealed class StreamingMethod
     public string FullName { get; }
 
     public MethodDescriptor Descriptor { get; }
+
+    /// <summary>
+    /// The JSON mapping of the catalog this method belongs to: its calls format and parse with it, not with whatever
+    /// catalog is in force when a message arrives (after a reload the two can know different types).
+    /// </summary>
+    public ProtoJson Json { get; }
 
     public StreamPolicy Policy { get; }
 

@@ -89,7 +89,7 @@ internal sealed class UpstreamStreams
         // Shared calls carry no caller's credentials nor anyone's metadata: their messages go to every subscriber alike.
         Debug.Assert(metadata is null or { Count: 0 }, "The session refuses metadata on shared methods.");
         // The shape is part of the key: after a reload that changes the method, nobody joins a call of the old one.
-        var key = method.FullName + "\n" + method.Shape + "\n" + _contracts.Current.Json.Format(request);
+        var key = method.FullName + "\n" + method.Shape + "\n" + method.Json.Format(request);
         while (true)
         {
             if (_shared.TryGetValue(key, out var running))
@@ -162,12 +162,11 @@ internal sealed class UpstreamStreams
         _startedByMethod.AddOrUpdate(method.FullName, 1, static (_, n) => n + 1);
         Interlocked.Increment(ref _active);
         _running.TryAdd(call, 0);
-        var json = _contracts.Current.Json;
         _ = Task.Run(async () =>
         {
             try
             {
-                await call.RunAsync(invoker, json, Counters);
+                await call.RunAsync(invoker, method.Json, Counters);
             }
             finally
             {
@@ -208,12 +207,11 @@ internal sealed class UpstreamStreams
             ? new UpstreamFailover(_nextInvoker, upstream.FailoverGracePeriod, upstream.FailoverBackoff, upstream.FailoverMaxBackoff, _time)
             : null;
         _running.TryAdd(stream, 0);
-        var json = _contracts.Current.Json;
         _ = Task.Run(async () =>
         {
             try
             {
-                await stream.RunAsync(invoker, json, Counters, failover);
+                await stream.RunAsync(invoker, stream.Method.Json, Counters, failover);
             }
             finally
             {

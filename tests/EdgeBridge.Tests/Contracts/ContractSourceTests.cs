@@ -65,7 +65,8 @@ public sealed class ContractSourceTests
     {
         var files = new DiskFiles(Files());
         var source = Source(files, out var time);
-        var old = Method(source.Current, Shared);
+        var before = source.Current;
+        var old = Method(before, Shared);
         ContractCatalog? told = null;
         source.Changed += catalog => told = catalog;
 
@@ -79,6 +80,11 @@ public sealed class ContractSourceTests
         Assert.Equal(time.GetUtcNow(), source.LoadedAt);
         Assert.False(source.IsCurrent(old));
         Assert.True(source.IsCurrent(Method(source.Current, "catalogtest.v1.FeedService/Chat")));
+
+        // A call still running on the old method formats and parses with the mapping of the catalog that resolved it.
+        Assert.Same(before.Json, old.Json);
+        Assert.Same(source.Current.Json, Method(source.Current, Shared).Json);
+        Assert.NotSame(before.Json, source.Current.Json);
     }
 
     [Fact]
