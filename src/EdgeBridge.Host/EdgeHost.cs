@@ -25,7 +25,8 @@ public static class EdgeHost
 
         var app = builder.Build();
         app.UseCors();
-        app.UseAuthentication();
+        // Bearer tokens are the edge's only credentials: anonymous requests skip the authentication they would not need.
+        app.UseEdgeBridgeAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
         app.MapEdgeBridge();

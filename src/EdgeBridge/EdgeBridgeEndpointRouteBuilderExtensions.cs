@@ -23,7 +23,8 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
     /// proxy (REST and gRPC to the backend, each route bound to its listeners and guarded by the platform's
     /// authorization, CORS and rate limiting, errors in each protocol's own terms), and a fallback that answers
     /// everything else with a 404 google.rpc.Status (UNIMPLEMENTED for gRPC). Needs <c>UseCors</c>,
-    /// <c>UseAuthentication</c>, <c>UseRateLimiter</c> and <c>UseAuthorization</c> in the pipeline, in that order.
+    /// <c>UseAuthentication</c> (or <see cref="EdgeBridgeApplicationBuilderExtensions.UseEdgeBridgeAuthentication"/>),
+    /// <c>UseRateLimiter</c> and <c>UseAuthorization</c> in the pipeline, in that order.
     /// </summary>
     /// <returns>A builder whose conventions apply to every endpoint mapped here.</returns>
     public static EdgeBridgeEndpointConventionBuilder MapEdgeBridge(this IEndpointRouteBuilder endpoints)
