@@ -9,12 +9,6 @@ public static class EdgeBridgeDefaults
     /// <summary>The authentication scheme that validates bearer tokens (JwtBearer with <see cref="EdgeBridgeOptions.Tokens"/>).</summary>
     public const string AuthenticationScheme = "EdgeBridge";
 
-    /// <summary>
-    /// The authorization policy every proxied route gets: a presented bearer token must be valid, and a method the
-    /// contract marks <c>AUTH_REQUIRED</c> needs one.
-    /// </summary>
-    public const string CallerPolicy = "EdgeBridge.Caller";
-
     /// <summary>An authorization policy for routes that need an authenticated user, whatever the contract says.</summary>
     public const string AuthenticatedPolicy = "EdgeBridge.Authenticated";
 

@@ -20,8 +20,9 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the edge: <c>/healthz</c> and <c>/readyz</c>, the <c>edgebridge.v1</c> WebSocket endpoint, the contract's
     /// methods over the Connect protocol and gRPC-Web (<see cref="RpcOptions"/>), the reverse
-    /// proxy (REST and gRPC to the backend, each route bound to its listeners and guarded by the platform's
-    /// authorization, CORS and rate limiting, errors in each protocol's own terms), and a fallback that answers
+    /// proxy (REST and gRPC to the backend, each route bound to its listeners, its caller checked
+    /// (a presented token must hold; <c>AUTH_REQUIRED</c> methods need one), guarded by the platform's CORS, rate
+    /// limiting and any authorization policy the route names, errors in each protocol's own terms), and a fallback that answers
     /// everything else with a 404 google.rpc.Status (UNIMPLEMENTED for gRPC). Needs <c>UseCors</c>,
     /// <c>UseAuthentication</c> (or <see cref="EdgeBridgeApplicationBuilderExtensions.UseEdgeBridgeAuthentication"/>),
     /// <c>UseRateLimiter</c> and <c>UseAuthorization</c> in the pipeline, in that order.
@@ -34,7 +35,7 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
         var options = endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EdgeBridgeOptions>>();
 
         // Built now, not at the first request: a contract or an EdgeBridge:Contracts:Expose entry that does not hold stops the host.
-        _ = endpoints.ServiceProvider.GetRequiredService<EdgeBridge.Contracts.ContractSource>();
+        var contracts = endpoints.ServiceProvider.GetRequiredService<EdgeBridge.Contracts.ContractSource>();
         var builders = new List<IEndpointConventionBuilder>(HealthEndpoints.Map(endpoints))
         {
             WebSocketEndpoint.Map(endpoints).RequireEdgeListener(EdgeListenerRoles.Browser),
@@ -48,6 +49,9 @@ public static class EdgeBridgeEndpointRouteBuilderExtensions
 
         var proxy = endpoints.MapReverseProxy(pipeline =>
         {
+            // First, where authorization would run: nothing is read from a request whose token does not hold.
+            pipeline.Use(next => new CallerChecks(next, contracts, options.CurrentValue.Tokens.Enabled).InvokeAsync);
+
             // The RequestDelegate overload of Use: the Func<Task> one allocates a closure and a delegate per request
             // and step (about 280 B of a proxied request's allocations, measured with the harness's load command).
             pipeline.Use(BrowserOrigins.GuardAsync);

@@ -8,9 +8,9 @@ namespace EdgeBridge.Proxy;
 
 /// <summary>
 /// What every proxied route gets unless its configuration says otherwise: the listeners it exists on
-/// (<see cref="EdgeBridgeDefaults.ListenerMetadata"/>, Browser by default), the <see cref="EdgeBridgeDefaults.CallerPolicy"/>,
-/// the rate limiter and CORS policies of its kind, and its kind's body limit. The platform's middleware enforces them,
-/// as for any endpoint.
+/// (<see cref="EdgeBridgeDefaults.ListenerMetadata"/>, Browser by default), the rate limiter and CORS policies of its
+/// kind, and its kind's body limit. The platform's middleware enforces them, as for any endpoint; the caller is
+/// checked in the proxy pipeline (<see cref="Security.CallerChecks"/>).
 /// </summary>
 internal sealed class RouteConventions : ITransformProvider
 {
@@ -22,7 +22,6 @@ internal sealed class RouteConventions : ITransformProvider
         // request is never taken from its content type, which the client chooses.
         var grpc = roles.HasFlag(EdgeListenerRoles.Grpc) && !roles.HasFlag(EdgeListenerRoles.Browser);
         endpoint.RequireEdgeListener(roles);
-        endpoint.RequireAuthorization(EdgeBridgeDefaults.CallerPolicy);
         if (route.RateLimiterPolicy is null)
         {
             endpoint.RequireRateLimiting(grpc ? EdgeBridgeDefaults.GrpcRateLimiterPolicy : EdgeBridgeDefaults.RestRateLimiterPolicy);

@@ -8,47 +8,8 @@ using Microsoft.Extensions.Options;
 
 namespace EdgeBridge.Security;
 
-/// <summary>
-/// The requirement of <see cref="EdgeBridgeDefaults.CallerPolicy"/>, which every proxied route carries: a bearer
-/// token that is presented must be valid (a forged, expired or foreign token never reaches the backend), and a call
-/// to a method the contract marks <c>AUTH_REQUIRED</c> needs one. Failing it answers 401 in the request's protocol
-/// (the scheme's challenge).
-/// </summary>
-/// <remarks>
-/// The requirement is its own handler (ASP.NET Core's pass-through handler runs it): a separate
-/// <c>AuthorizationHandler&lt;T&gt;</c> would be one more handler that every authorization of every request walks.
-/// </remarks>
-internal sealed class CallerRequirement(IServiceProvider services, bool enabled) : IAuthorizationRequirement, IAuthorizationHandler
-{
-    private ContractSource? _contracts;
-
-    public Task HandleAsync(AuthorizationHandlerContext context)
-    {
-        if (!enabled || context.Resource is not HttpContext http)
-        {
-            context.Succeed(this);
-            return Task.CompletedTask;
-        }
-
-        if (Callers.Subject(http) is not null)
-        {
-            context.Succeed(this);
-        }
-        else if (http.Request.Headers.Authorization.Count == 0 && ContractCalls.Find(http, Contracts.Current) is not { RequiresCaller: true })
-        {
-            // Anonymous, and the contract does not ask for a caller: the backend decides what is public.
-            context.Succeed(this);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    // Resolved at the first request, not when the policies are built: the contracts load when the edge is mapped.
-    private ContractSource Contracts => _contracts ??= services.GetRequiredService<ContractSource>();
-}
-
-/// <summary>The edge's authorization policies (<see cref="EdgeBridgeDefaults.CallerPolicy"/>, <see cref="EdgeBridgeDefaults.AuthenticatedPolicy"/>).</summary>
-internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authentication, IOptions<EdgeBridgeOptions> edge, IServiceProvider services)
+/// <summary>The edge's authorization policy (<see cref="EdgeBridgeDefaults.AuthenticatedPolicy"/>).</summary>
+internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authentication)
     : IConfigureOptions<AuthorizationOptions>
 {
     public void Configure(AuthorizationOptions authorization)
@@ -68,8 +29,6 @@ internal sealed class AuthorizationSetup(IOptions<AuthenticationOptions> authent
             require(policy);
         });
 
-        var caller = new CallerRequirement(services, edge.Value.Tokens.Enabled);
-        Add(EdgeBridgeDefaults.CallerPolicy, policy => policy.AddRequirements(caller));
         Add(EdgeBridgeDefaults.AuthenticatedPolicy, static policy => policy.RequireAuthenticatedUser());
     }
 }

@@ -22,6 +22,12 @@ public sealed class CountingSchemeStackFixture : StackFixture
             };
         });
 
+    // One route asks for a user whatever the contract says: the platform's authorization enforces the policy it names.
+    protected override IDictionary<string, string?> EdgeSettings => new Dictionary<string, string?>
+    {
+        ["ReverseProxy:Routes:rest-symbols:AuthorizationPolicy"] = EdgeBridgeDefaults.AuthenticatedPolicy,
+    };
+
     /// <summary>How many times the scheme has authenticated a request (its first event runs once per authentication).</summary>
     public int Authentications => Volatile.Read(ref _authentications);
 }
@@ -66,6 +72,16 @@ public sealed class AuthenticationTests(CountingSchemeStackFixture stack) : ICla
     }
 
     [Fact]
+    public async Task RouteNamingTheAuthenticatedPolicy_AnonymousChallenged_ATokenPasses()
+    {
+        var (anonymous, json) = await stack.SendAsync(HttpMethod.Get, "/v1/symbols");
+        StatusAssert.IsRpcStatus(anonymous, json, HttpStatusCode.Unauthorized, 16);
+
+        var (signedIn, _) = await stack.SendAsync(HttpMethod.Get, "/v1/symbols", await stack.LoginAsync());
+        Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+    }
+
+    [Fact]
     public async Task BasicCredential_IsAHeaderTheSchemeRejects_401InvalidRequest()
     {
         using var request = StackFixture.Request(HttpMethod.Get, "/v1/quotes/ACME");
@@ -74,5 +90,29 @@ public sealed class AuthenticationTests(CountingSchemeStackFixture stack) : ICla
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("invalid_request", response.Headers.WwwAuthenticate.ToString());
+    }
+}
+
+/// <summary>An edge whose host made another scheme the default: the caller check validates bearer tokens itself.</summary>
+public sealed class OtherDefaultSchemeStackFixture : StackFixture
+{
+    public OtherDefaultSchemeStackFixture() => Edge.ConfigureServices = services =>
+        services.AddAuthentication("Cookies").AddCookie("Cookies");
+}
+
+public sealed class OtherDefaultSchemeTests(OtherDefaultSchemeStackFixture stack) : IClassFixture<OtherDefaultSchemeStackFixture>
+{
+    [Fact]
+    public async Task BearerTokensStillHold_ValidOnesPass_BadOnesAre401_AnonymousReadsPass()
+    {
+        var (portfolio, _) = await stack.SendAsync(HttpMethod.Get, "/v1/accounts/acc-alice/portfolio", await stack.LoginAsync());
+        Assert.Equal(HttpStatusCode.OK, portfolio.StatusCode);
+
+        var (forged, json) = await stack.SendAsync(HttpMethod.Get, "/v1/accounts/acc-alice/portfolio", new Session(TokenMinter.Bad("bad-signature"), "acc-alice"));
+        StatusAssert.IsRpcStatus(forged, json, HttpStatusCode.Unauthorized, 16);
+        Assert.Contains("invalid_token", forged.Headers.WwwAuthenticate.ToString());
+
+        var (quote, _) = await stack.SendAsync(HttpMethod.Get, "/v1/quotes/ACME");
+        Assert.Equal(HttpStatusCode.OK, quote.StatusCode);
     }
 }
